@@ -1,0 +1,43 @@
+// Validated, frozen gridhost configuration (from gridhost.yaml plus GRIDHOST_* environment
+// overrides). Produced by src/config/load-config.ts at start-up; never mutated after.
+
+export interface Dom0Config {
+  /** Name used in logs and placement ("dom0-a"). */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  /** Path to a private key file; when absent the SSH agent (SSH_AUTH_SOCK) is used. */
+  privateKeyPath?: string;
+  /** Pinned host key fingerprint, `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
+  hostKeyFingerprint: string;
+}
+
+export interface GridhostConfig {
+  /** Absolute path of the file it came from, or "<defaults>". */
+  source: string;
+  api: {
+    /** host:port; default 127.0.0.1:8700. */
+    listen: string;
+    /** Bearer token for the write API. Never logged. Unset = write API disabled. */
+    token?: string;
+  };
+  /** Folder of policy YAML files; default ./policies. */
+  policiesDir: string;
+  /** Folder templates are resolved against; default ./templates. */
+  templatesDir: string;
+  /** Where local guests' clones go; default ./data/guests. */
+  guestsDir: string;
+  store:
+    | { kind: 'sqlite'; path: string }
+    | { kind: 'mongodb'; uri: string };
+  limits: {
+    /** No policy may set max above this; default 8. */
+    hardMax: number;
+    /** Samples kept for replay; default 7 days. */
+    sampleRetentionMs: number;
+  };
+  log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'auto' | 'json' | 'pretty' };
+  /** Xen hosts for the xen driver; empty when only the local driver is used. */
+  dom0s: Dom0Config[];
+}

@@ -1,0 +1,61 @@
+// The hypervisor ("target") role: make, start, stop and unmake guests. One implementation per
+// virtualisation backend: local processes (the embedded default) and Xen's xl over SSH.
+//
+// The controller records the guest's state in the store *before* calling each step, and passes
+// the `meta` returned by earlier steps to later ones, so every step can be retried or undone
+// after a crash from the stored guest alone.
+//
+// Error contract (every method):
+//  - rejects only with GridhostError; the code says which step failed:
+//    clone -> GH_CLONE_FAILED | GH_OUT_OF_CAPACITY | GH_TEMPLATE_INVALID
+//    boot  -> GH_BOOT_FAILED | GH_NAME_IN_USE | GH_OUT_OF_CAPACITY | GH_TEMPLATE_INVALID
+//    stop  -> GH_STOP_FAILED (only when the guest may still be running after the forced stop)
+//    deleteClone -> GH_CLONE_FAILED
+//    any   -> GH_HOST_UNREACHABLE | GH_COMMAND_TIMEOUT for transport failures
+//  - a failed clone or boot leaves nothing behind that its own meta does not name: the
+//    controller then calls stop() and deleteClone() with that meta to clean up.
+//  - stop() and deleteClone() are idempotent: a guest or clone that is already gone is success.
+import type { Guest } from '../../domain/types.ts';
+import type { Policy } from '../../domain/policy.ts';
+
+export interface GuestSpec {
+  /** Guest id; safe for shells and paths (validated by the controller). */
+  id: string;
+  pool: string;
+  policy: Policy;
+}
+
+export interface StepResult {
+  /** Facts to merge into the guest's meta (stored before the next step). */
+  meta: Record<string, string>;
+  /** Host the guest lives on, once chosen. */
+  host?: string;
+  /** host:port of the guest's service, once known. */
+  address?: string;
+}
+
+/** A guest the driver found running, for adoption after a restart. */
+export interface DiscoveredGuest {
+  id: string;
+  pool: string;
+  host: string;
+  address?: string;
+  meta: Record<string, string>;
+  running: boolean;
+}
+
+export interface Hypervisor {
+  readonly name: string;
+  /** Pick a host and clone the base image for the guest. */
+  clone(spec: GuestSpec): Promise<StepResult>;
+  /** Start the guest from its clone. Resolves once it is started (not necessarily healthy). */
+  boot(spec: GuestSpec, meta: Record<string, string>): Promise<StepResult>;
+  /** Stop the guest: graceful first, forced after `timeoutMs`. Idempotent. */
+  stop(guest: Guest, timeoutMs: number): Promise<void>;
+  /** Delete the guest's clone and any rendered config. Idempotent. */
+  deleteClone(guest: Guest): Promise<void>;
+  /** Guests this driver can see running (or leftover clones), for reconciliation at start-up. */
+  discover(): Promise<DiscoveredGuest[]>;
+  /** Release connections and child handles (guests keep running). */
+  close(): Promise<void>;
+}

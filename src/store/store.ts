@@ -1,0 +1,58 @@
+// The state store role. Implementations: SQLite via better-sqlite3 (embedded default) and
+// MongoDB via mongoose (multi-orchestrator deployments). Both pass the same contract tests
+// (test/store/store-contract.ts); the MongoDB run needs MONGODB_URI.
+//
+// Error contract: every method rejects only with GridhostError GH_STORE_FAILED (cause kept).
+// Writes are durable when the promise resolves: the controller relies on "state written
+// before the step is attempted" to repair half-made guests after a crash.
+import type { Guest, GuestState, PoolSample, ScaleEvent } from '../domain/types.ts';
+
+export interface PoolRecord {
+  pool: string;
+  /** Policy file it came from. */
+  file: string;
+  /** Last desired size decided. */
+  desired: number;
+  /** Epoch ms of the last scale-out / scale-in action (for cooldowns across restarts). */
+  lastScaleOutAt?: number;
+  lastScaleInAt?: number;
+  /** False once the policy file was removed (guests are kept unless the operator asks). */
+  managed: boolean;
+  updatedAt: number;
+}
+
+export interface GuestFilter {
+  pool?: string;
+  states?: readonly GuestState[];
+}
+
+export interface EventFilter {
+  pool?: string;
+  /** Newest first; default 100, at most 1000. */
+  limit?: number;
+}
+
+export interface Store {
+  readonly name: string;
+  upsertPool(p: PoolRecord): Promise<void>;
+  getPool(pool: string): Promise<PoolRecord | undefined>;
+  listPools(): Promise<PoolRecord[]>;
+
+  /** Insert or replace the guest by id. */
+  putGuest(g: Guest): Promise<void>;
+  getGuest(id: string): Promise<Guest | undefined>;
+  listGuests(filter?: GuestFilter): Promise<Guest[]>;
+
+  /** Append a scale event; returns it with its id set. */
+  appendEvent(e: ScaleEvent): Promise<ScaleEvent>;
+  /** Update the outcome of an event appended earlier. */
+  updateEvent(id: number | string, outcome: ScaleEvent['outcome'], detail?: string): Promise<void>;
+  listEvents(filter?: EventFilter): Promise<ScaleEvent[]>;
+
+  /** Record a pool's sample (kept for replay by the simulator); older than `keepMs` are pruned. */
+  appendSample(pool: string, s: PoolSample): Promise<void>;
+  listSamples(pool: string, since?: number, until?: number): Promise<PoolSample[]>;
+  pruneSamples(olderThan: number): Promise<number>;
+
+  close(): Promise<void>;
+}
