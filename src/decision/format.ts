@@ -1,0 +1,32 @@
+// Number formatting shared by the reasons the decision core writes. Reasons are read by people
+// (event log, API) and pinned by tests, so the format lives in one place.
+
+/** Samples and means: always one decimal ("84.0"). */
+export function fmt1(x: number): string {
+  return x.toFixed(1);
+}
+
+/** Values taken from the policy (bounds, targets): as written ("70", "0.5"). */
+export function fmtConf(x: number): string {
+  return String(x);
+}
+
+/** The unit suffix of a metric: `%` for cpu only, nothing otherwise. */
+export function unitOf(metric: string): string {
+  return metric === 'cpu' ? '%' : '';
+}
+
+/** "1 sample", "3 samples". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Guards ceil() against float noise: 3 * (4 / 3) must be 4, not 5. */
+export function ceilSafe(x: number): number {
+  return Math.ceil(x - 1e-9);
+}
+
+/** Milliseconds as whole seconds, rounded up so "blocked for another 0s" never appears. */
+export function fmtSeconds(ms: number): string {
+  return `${Math.ceil(ms / 1000)}s`;
+}

@@ -1,0 +1,70 @@
+// Schedules: time windows that change a pool's bounds (a campaign raising min at 09:00 Berlin).
+//
+// A schedule is active when its most recent cron fire F (read in the schedule's time zone)
+// satisfies F <= now < F + durationMs: the window start is inclusive, the end exclusive.
+// Effective bounds:
+//   min = max(policy.min, largest min of the active schedules that set one)
+//   max = largest max of the active schedules that set one, else policy.max. A schedule max
+//         replaces the policy max (it may lower or raise it; the loader keeps it <= the hard max).
+//   if min > max then max = min (a raised min always wins).
+import { CronExpressionParser } from 'cron-parser';
+import type { Policy, Schedule } from '../domain/policy.ts';
+import { GridhostError } from '../errors/errors.ts';
+
+export interface Bounds {
+  min: number;
+  max: number;
+  /** Names of the schedules active at `now`, in policy order. */
+  active: string[];
+  /** The schedule whose min is in force, when a schedule raised min above the policy's. */
+  minBy?: string;
+  /** The schedule whose max is in force, when one is. */
+  maxBy?: string;
+}
+
+/** Epoch ms of the latest fire of `schedule` at or before `now`. */
+export function lastFire(schedule: Schedule, now: number): number {
+  try {
+    // prev() is strictly before currentDate; +1 ms makes a fire exactly at `now` count.
+    const expr = CronExpressionParser.parse(schedule.cron, { currentDate: now + 1, tz: schedule.timezone });
+    return expr.prev().getTime();
+  } catch (err) {
+    throw new GridhostError(
+      'GH_POLICY_INVALID',
+      `schedule "${schedule.name}": cannot read cron "${schedule.cron}" in time zone "${schedule.timezone}": fix the expression or the zone`,
+      { schedule: schedule.name },
+      { cause: err },
+    );
+  }
+}
+
+export function isActive(schedule: Schedule, now: number): boolean {
+  const fire = lastFire(schedule, now);
+  return fire <= now && now < fire + schedule.durationMs;
+}
+
+export function boundsAt(policy: Policy, now: number): Bounds {
+  const active: string[] = [];
+  let min = policy.min;
+  let minBy: string | undefined;
+  let schedMax: number | undefined;
+  let maxBy: string | undefined;
+  for (const s of policy.schedules) {
+    if (!isActive(s, now)) continue;
+    active.push(s.name);
+    if (s.min !== undefined && s.min > min) {
+      min = s.min;
+      minBy = s.name;
+    }
+    if (s.max !== undefined && (schedMax === undefined || s.max > schedMax)) {
+      schedMax = s.max;
+      maxBy = s.name;
+    }
+  }
+  let max = schedMax ?? policy.max;
+  if (min > max) max = min;
+  const bounds: Bounds = { min, max, active };
+  if (minBy !== undefined) bounds.minBy = minBy;
+  if (maxBy !== undefined) bounds.maxBy = maxBy;
+  return bounds;
+}
