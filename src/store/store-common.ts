@@ -1,0 +1,34 @@
+// Semantics every Store implementation shares, kept in one place so SQLite, MongoDB and the
+// memory fake cannot drift apart.
+import { GridhostError } from '../errors/errors.ts';
+import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
+import type { PoolRecord } from './store.ts';
+
+export const DEFAULT_EVENT_LIMIT = 100;
+export const MAX_EVENT_LIMIT = 1000;
+
+/** Default 100, clamped to 1..1000; fractions round down. */
+export function clampEventLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_EVENT_LIMIT;
+  return Math.min(MAX_EVENT_LIMIT, Math.max(1, Math.floor(limit)));
+}
+
+export function storeError(store: string, message: string, details: Record<string, unknown> = {}): GridhostError {
+  return new GridhostError('GH_STORE_FAILED', `store operation failed (${store}): ${message}`, details);
+}
+
+/** Guests are listed by pool, then creation time, then id: stable across implementations. */
+export function compareGuests(a: Guest, b: Guest): number {
+  if (a.pool !== b.pool) return a.pool < b.pool ? -1 : 1;
+  if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Copy of the value without keys whose value is undefined (JSON and BSON drop them anyway). */
+export function withoutUndefined<T extends object>(o: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as T;
+}
+
+export type { Guest, PoolRecord, PoolSample, ScaleEvent };
