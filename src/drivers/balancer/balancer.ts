@@ -19,6 +19,8 @@ export interface BackendStatus {
   active: number;
   /** Requests completed since it was added. */
   served: number;
+  /** Requests that ended without a complete response since it was added (when the balancer counts them). */
+  failed?: number;
 }
 
 export interface Balancer {

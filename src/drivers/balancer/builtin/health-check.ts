@@ -1,0 +1,57 @@
+// Active health checks with HAProxy semantics: `rise` consecutive successes make a backend
+// healthy, `fall` consecutive failures make it unhealthy. A new backend starts unhealthy.
+import http from 'node:http';
+
+export interface HealthState {
+  healthy: boolean;
+  /** Consecutive successes while unhealthy. */
+  okStreak: number;
+  /** Consecutive failures while healthy. */
+  failStreak: number;
+}
+
+/** Apply one check result; returns true when `healthy` flipped. Mutates `s` (one per backend). */
+export function applyCheck(s: HealthState, ok: boolean, rise: number, fall: number): boolean {
+  if (ok) {
+    s.failStreak = 0;
+    if (s.healthy) return false;
+    s.okStreak += 1;
+    if (s.okStreak < rise) return false;
+    s.okStreak = 0;
+    s.healthy = true;
+    return true;
+  }
+  s.okStreak = 0;
+  if (!s.healthy) return false;
+  s.failStreak += 1;
+  if (s.failStreak < fall) return false;
+  s.failStreak = 0;
+  s.healthy = false;
+  return true;
+}
+
+/** One HTTP check: GET `path`; 2xx and 3xx pass (as in HAProxy). Never rejects. */
+export function probe(host: string, port: number, path: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (ok: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(ok);
+    };
+    // A fresh connection per check (agent: false) so a check also proves the guest accepts connections.
+    const req = http.request({ host, port, path, method: 'GET', agent: false, headers: { connection: 'close' } }, (res) => {
+      const code = res.statusCode ?? 0;
+      res.resume();
+      res.on('end', () => done(code >= 200 && code < 400));
+      res.on('error', () => done(false));
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      done(false);
+    }, timeoutMs);
+    req.on('error', () => done(false));
+    req.end();
+  });
+}
