@@ -1,0 +1,20 @@
+import test from 'ava';
+import type { Guest, GuestState } from '../domain/types.ts';
+import { planRepair, type RepairAction } from './reconciler.ts';
+
+const g = (state: GuestState): Guest => ({ id: 'web-1', pool: 'web', state, driver: 'fake', host: 'h', createdAt: 0, updatedAt: 0, meta: {} });
+
+const cases: [GuestState, boolean, RepairAction][] = [
+  ['cloning', false, 'undo'],
+  ['cloning', true, 'undo'],
+  ['booting', true, 'undo'],
+  ['healthy', true, 'adopt'],
+  ['healthy', false, 'vanished'],
+  ['draining', true, 'finish-retire'],
+  ['stopping', false, 'finish-retire'],
+];
+for (const [state, running, action] of cases) {
+  test(`after a restart a ${state} guest that is ${running ? 'running' : 'not running'} is repaired by ${action}`, (t) => {
+    t.is(planRepair(g(state), running), action);
+  });
+}
