@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { PoolSample } from '../domain/types.ts';
 import { aggregateSeries } from './aggregate.ts';
 import { busyRule, guest, INTERVAL, makePolicy, makeView, NOW, rpsRule } from './test-helpers.ts';
 
@@ -33,7 +34,7 @@ test('a guest counts from healthyAt + warmup on (inclusive)', (t) => {
 test('a tick where no eligible guest reported the metric is null', (t) => {
   const policy = makePolicy({ rules: [busyRule(), rpsRule()] });
   const guests = [guest('web-1', 'healthy'), guest('web-2', 'healthy')];
-  const samples = [
+  const samples: PoolSample[] = [
     { at: NOW - INTERVAL, guests: { 'web-1': { cpu: 50 } } }, // web-2 could not be sampled
     { at: NOW, guests: { 'web-1': { cpu: 40, rps: 10 }, 'web-2': { cpu: 60, rps: 30 } } },
   ];

@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { Policy } from '../domain/policy.ts';
-import type { GuestState } from '../domain/types.ts';
+import type { Direction, GuestState, PoolSample } from '../domain/types.ts';
 import { cooldownRemaining, decide } from './decide.ts';
 import type { PoolView } from './decide-types.ts';
 import { busyRule, campaign, cpuTicks, guest, healthy, idleRule, makePolicy, makeView, NOW, rpsRule, ticks } from './test-helpers.ts';
@@ -85,9 +85,9 @@ test('above max scales in to max ignoring cooldown', (t) => {
 
 test('scale-out never exceeds max', (t) => {
   const cases = [
-    { n: 8, step: 1, direction: 'hold', to: 8 },
-    { n: 7, step: 3, direction: 'scale-out', to: 8 },
-    { n: 6, step: 1, direction: 'scale-out', to: 7 },
+    { n: 8, step: 1, direction: 'hold' as Direction, to: 8 },
+    { n: 7, step: 3, direction: 'scale-out' as Direction, to: 8 },
+    { n: 6, step: 1, direction: 'scale-out' as Direction, to: 7 },
   ];
   for (const c of cases) {
     const policy = basic({ rules: [busyRule({ step: { kind: 'count', value: c.step } })] });
@@ -102,9 +102,9 @@ test('scale-out never exceeds max', (t) => {
 
 test('scale-in never goes below min', (t) => {
   const cases = [
-    { n: 2, step: -1, direction: 'hold', to: 2 },
-    { n: 3, step: -5, direction: 'scale-in', to: 2 },
-    { n: 4, step: -1, direction: 'scale-in', to: 3 },
+    { n: 2, step: -1, direction: 'hold' as Direction, to: 2 },
+    { n: 3, step: -5, direction: 'scale-in' as Direction, to: 2 },
+    { n: 4, step: -1, direction: 'scale-in' as Direction, to: 3 },
   ];
   for (const c of cases) {
     const policy = basic({ rules: [idleRule({ step: { kind: 'count', value: c.step } })] });
@@ -179,10 +179,10 @@ test('a recent scale-in does not block a scale-out', (t) => {
 test('scale-in waits for its cooldown after a scale-out', (t) => {
   const policy = basic();
   const cases = [
-    { view: { lastScaleOutAt: NOW - 30 * SEC }, direction: 'hold', reason: /^cooldown: scale-in blocked for another 30s \(wanted 4 -> 3: cpu mean 5\.0% < 15%/ },
-    { view: { lastScaleInAt: NOW - 59 * SEC }, direction: 'hold', reason: /^cooldown: scale-in blocked for another 1s/ },
-    { view: { lastScaleOutAt: NOW - 60 * SEC }, direction: 'scale-in', reason: /^scale-in 4 -> 3: / },
-    { view: { lastScaleOutAt: NOW - 90 * SEC, lastScaleInAt: NOW - 70 * SEC }, direction: 'scale-in', reason: /^scale-in 4 -> 3: / },
+    { view: { lastScaleOutAt: NOW - 30 * SEC }, direction: 'hold' as Direction, reason: /^cooldown: scale-in blocked for another 30s \(wanted 4 -> 3: cpu mean 5\.0% < 15%/ },
+    { view: { lastScaleInAt: NOW - 59 * SEC }, direction: 'hold' as Direction, reason: /^cooldown: scale-in blocked for another 1s/ },
+    { view: { lastScaleOutAt: NOW - 60 * SEC }, direction: 'scale-in' as Direction, reason: /^scale-in 4 -> 3: / },
+    { view: { lastScaleOutAt: NOW - 90 * SEC, lastScaleInAt: NOW - 70 * SEC }, direction: 'scale-in' as Direction, reason: /^scale-in 4 -> 3: / },
   ];
   for (const c of cases) {
     const r = decide(policy, cpuView(4, cold, c.view), NOW);
@@ -202,12 +202,12 @@ test('cooldownRemaining reports what is left of each cooldown', (t) => {
 test('stabilization keeps the highest recommendation in the window', (t) => {
   const policy = basic({ scaleIn: { cooldownMs: 0, stabilizationMs: 120_000 } });
   const cases = [
-    { n: 4, recs: [{ at: NOW - 60 * SEC, desired: 4 }, { at: NOW - 30 * SEC, desired: 3 }], direction: 'hold', to: 4 },
-    { n: 4, recs: [{ at: NOW - 120 * SEC, desired: 4 }], direction: 'scale-in', to: 3 }, // window end excluded
-    { n: 4, recs: [{ at: NOW - 119 * SEC, desired: 4 }], direction: 'hold', to: 4 },
-    { n: 4, recs: [{ at: NOW - 60 * SEC, desired: 7 }], direction: 'hold', to: 4 }, // never above current
-    { n: 5, recs: [{ at: NOW - 60 * SEC, desired: 4 }, { at: NOW - 10 * SEC, desired: 3 }], direction: 'scale-in', to: 4 },
-    { n: 4, recs: [], direction: 'scale-in', to: 3 },
+    { n: 4, recs: [{ at: NOW - 60 * SEC, desired: 4 }, { at: NOW - 30 * SEC, desired: 3 }], direction: 'hold' as Direction, to: 4 },
+    { n: 4, recs: [{ at: NOW - 120 * SEC, desired: 4 }], direction: 'scale-in' as Direction, to: 3 }, // window end excluded
+    { n: 4, recs: [{ at: NOW - 119 * SEC, desired: 4 }], direction: 'hold' as Direction, to: 4 },
+    { n: 4, recs: [{ at: NOW - 60 * SEC, desired: 7 }], direction: 'hold' as Direction, to: 4 }, // never above current
+    { n: 5, recs: [{ at: NOW - 60 * SEC, desired: 4 }, { at: NOW - 10 * SEC, desired: 3 }], direction: 'scale-in' as Direction, to: 4 },
+    { n: 4, recs: [], direction: 'scale-in' as Direction, to: 3 },
   ];
   for (const c of cases) {
     const policyStep = c.n === 5 ? basic({ rules: [idleRule({ step: { kind: 'count', value: -2 } })], scaleIn: policy.scaleIn }) : policy;
