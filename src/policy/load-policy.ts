@@ -95,8 +95,10 @@ export function duplicatePoolIssue(file: string, at: { line: number; col: number
   };
 }
 
-/** Load every *.yaml / *.yml in `dir`. Two files with one pool: the first by name wins. */
-export function loadPolicyDir(dir: string, opts: PolicyLoadOptions): PolicyDirResult {
+/** Load every *.yaml / *.yml in `folder` (file names in the result are absolute). Two files with one pool: the first by name wins. */
+export function loadPolicyDir(folder: string, opts: PolicyLoadOptions): PolicyDirResult {
+  // Absolute throughout, so issue file names and Policy.file agree.
+  const dir = path.resolve(folder);
   const { files, issue } = listPolicyFiles(dir);
   if (issue) return { policies: [], failures: [{ file: dir, issues: [issue] }] };
   if (files.length === 0) return { policies: [], failures: [{ file: dir, issues: [fileIssue(dir, 'no policy files found (*.yaml or *.yml)')] }] };

@@ -141,6 +141,12 @@ export class YamlReader {
     this.issueAt(p.line, p.col, f.path, message, found === undefined ? foundOf(f.value) : found);
   }
 
+  /** Like issue(), but never echoes the value (tokens, passwords). */
+  secretIssue(f: Field, message: string): void {
+    const p = this.pos(f.value ?? f.at);
+    this.issueAt(p.line, p.col, f.path, message);
+  }
+
   private deref(node: Node | null | undefined): Node | undefined {
     if (node === null || node === undefined) return undefined;
     if (isAlias(node) && this.doc) return (node.resolve(this.doc) as Node | undefined) ?? undefined;

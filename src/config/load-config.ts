@@ -1,0 +1,297 @@
+// gridhost.yaml + GRIDHOST_* environment overrides -> validated, frozen GridhostConfig.
+// Precedence: environment > file > defaults. Relative paths resolve against `cwd`.
+// Secrets (api token, MongoDB password) never appear in issues; use redactConfig to log.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
+import { deepFreeze } from '../policy/deep-freeze.ts';
+import { sortIssues } from '../policy/parse-policy.ts';
+import { checkListen, decodeYaml, type Field, type YamlReader } from '../policy/yaml-reader.ts';
+import type { Dom0Config, GridhostConfig } from './config-types.ts';
+
+export const DEFAULT_CONFIG_FILE = 'gridhost.yaml';
+export const DEFAULTS_SOURCE = '<defaults>';
+
+export interface LoadConfigOptions {
+  /** Config file; else $GRIDHOST_CONFIG; else ./gridhost.yaml when it exists; else defaults only. */
+  file?: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+const TOP_KEYS = ['api', 'policies_dir', 'templates_dir', 'data_dir', 'guests_dir', 'store', 'limits', 'log', 'dom0s'] as const;
+const DOM0_KEYS = ['name', 'address', 'port', 'user', 'private_key_path', 'host_key_fingerprint'] as const;
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+const FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
+const TOKEN_RE = /^[\x21-\x7e]+$/;
+const MONGO_RE = /^mongodb(\+srv)?:\/\/\S+$/;
+const MAX_HARD_MAX = 1000;
+
+/** Mutable draft of the config while file and env are applied. */
+interface Draft {
+  listen: string;
+  token?: string;
+  policiesDir: string;
+  templatesDir: string;
+  dataDir: string;
+  guestsDir?: string;
+  sqlitePath?: string;
+  mongoUri?: string;
+  hardMax: number;
+  sampleRetentionMs: number;
+  logLevel: GridhostConfig['log']['level'];
+  logFormat: GridhostConfig['log']['format'];
+  dom0s: Dom0Config[];
+}
+
+export function loadConfig(opts: LoadConfigOptions): GridhostConfig {
+  const { env, cwd } = opts;
+  const issues: ValidationIssue[] = [];
+  const d: Draft = {
+    listen: '127.0.0.1:8700',
+    policiesDir: './policies',
+    templatesDir: './templates',
+    dataDir: './data',
+    hardMax: 8,
+    sampleRetentionMs: 7 * 86_400_000,
+    logLevel: 'info',
+    logFormat: 'auto',
+    dom0s: [],
+  };
+
+  const envFile = nonEmpty(env.GRIDHOST_CONFIG);
+  const explicit = opts.file ?? envFile;
+  let source = DEFAULTS_SOURCE;
+  const candidate = explicit !== undefined ? path.resolve(cwd, explicit) : path.resolve(cwd, DEFAULT_CONFIG_FILE);
+  if (explicit !== undefined || fs.existsSync(candidate)) {
+    source = candidate;
+    let text: string | undefined;
+    try {
+      text = fs.readFileSync(candidate, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? String(e);
+      issues.push({ file: candidate, line: 1, col: 1, path: '', message: `cannot read config file (${code})` });
+    }
+    if (text !== undefined) issues.push(...applyFile(text, candidate, d));
+  }
+  issues.push(...applyEnv(env, d));
+  if (issues.length > 0) throw new PolicyError(issues, 'GH_CONFIG_INVALID');
+
+  const home = nonEmpty(env.HOME);
+  const abs = (p: string): string => path.resolve(cwd, home !== undefined && (p === '~' || p.startsWith('~/')) ? path.join(home, p.slice(1)) : p);
+  const dataDir = abs(d.dataDir);
+  const cfg: GridhostConfig = {
+    source,
+    api: d.token !== undefined ? { listen: d.listen, token: d.token } : { listen: d.listen },
+    policiesDir: abs(d.policiesDir),
+    templatesDir: abs(d.templatesDir),
+    guestsDir: d.guestsDir !== undefined ? abs(d.guestsDir) : path.join(dataDir, 'guests'),
+    store:
+      d.mongoUri !== undefined
+        ? { kind: 'mongodb', uri: d.mongoUri }
+        : { kind: 'sqlite', path: d.sqlitePath !== undefined ? abs(d.sqlitePath) : path.join(dataDir, 'gridhost.db') },
+    limits: { hardMax: d.hardMax, sampleRetentionMs: d.sampleRetentionMs },
+    log: { level: d.logLevel, format: d.logFormat },
+    dom0s: d.dom0s.map((x) => (x.privateKeyPath !== undefined ? { ...x, privateKeyPath: abs(x.privateKeyPath) } : x)),
+  };
+  return deepFreeze(cfg);
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+function applyFile(text: string, file: string, d: Draft): ValidationIssue[] {
+  const { reader: r, root } = decodeYaml(text, file);
+  if (root === undefined) return r.issues;
+  const top = r.map(root, TOP_KEYS);
+  if (top === undefined) return r.issues;
+
+  const api = r.map(top.get('api'), ['listen', 'token']);
+  if (api) {
+    const listen = r.str(api.get('listen'));
+    if (listen !== undefined) {
+      const bad = checkListen(listen);
+      if (bad) r.issue(api.get('listen'), bad);
+      else d.listen = listen;
+    }
+    const tf = api.get('token');
+    if (tf.value !== undefined) {
+      const t = tokenOf(r, tf);
+      if (t !== undefined) d.token = t;
+    }
+  }
+  const dir = (key: string, set: (v: string) => void): void => {
+    const f = top.get(key);
+    const v = r.str(f);
+    if (v === undefined) return;
+    if (v === '' || v.includes('\0')) r.issue(f, 'must be a non-empty path');
+    else set(v);
+  };
+  dir('policies_dir', (v) => (d.policiesDir = v));
+  dir('templates_dir', (v) => (d.templatesDir = v));
+  dir('data_dir', (v) => (d.dataDir = v));
+  dir('guests_dir', (v) => (d.guestsDir = v));
+
+  const store = r.map(top.get('store'), ['kind', 'path', 'uri']);
+  if (store) {
+    const kind = r.oneOf(store.get('kind'), ['sqlite', 'mongodb'] as const, { def: 'sqlite' });
+    if (kind === 'sqlite') {
+      if (store.has('uri')) r.secretIssue(store.get('uri'), 'uri is for kind: mongodb; sqlite takes path');
+      const p = r.str(store.get('path'));
+      if (p !== undefined) {
+        if (p === '') r.issue(store.get('path'), 'must be a non-empty path');
+        else d.sqlitePath = p;
+      }
+    } else if (kind === 'mongodb') {
+      if (store.has('path')) r.issue(store.get('path'), 'path is for kind: sqlite; mongodb takes uri');
+      const uf = store.get('uri');
+      const u = uf.value === undefined ? undefined : r.str(uf);
+      if (uf.value === undefined) r.issue(uf, 'is required for kind: mongodb (mongodb://user:password@host/db)');
+      else if (u !== undefined) {
+        if (MONGO_RE.test(u)) d.mongoUri = u;
+        else r.secretIssue(uf, 'must be a mongodb:// or mongodb+srv:// URI');
+      }
+    }
+  }
+
+  const limits = r.map(top.get('limits'), ['hard_max', 'sample_retention']);
+  if (limits) {
+    const hm = r.int(limits.get('hard_max'), { min: 1, max: MAX_HARD_MAX });
+    if (hm !== undefined) d.hardMax = hm;
+    const sr = r.duration(limits.get('sample_retention'), { positive: true });
+    if (sr !== undefined) d.sampleRetentionMs = sr;
+  }
+
+  const log = r.map(top.get('log'), ['level', 'format']);
+  if (log) {
+    const level = r.oneOf(log.get('level'), LOG_LEVELS);
+    if (level !== undefined) d.logLevel = level;
+    const format = r.oneOf(log.get('format'), LOG_FORMATS);
+    if (format !== undefined) d.logFormat = format;
+  }
+
+  const dom0s = r.seq(top.get('dom0s'), { what: 'dom0 hosts' }) ?? [];
+  const seen = new Map<string, string>();
+  for (const item of dom0s) {
+    const m = r.map(item, DOM0_KEYS, { required: true });
+    if (m === undefined) continue;
+    const name = r.str(m.get('name'), {
+      required: true,
+      pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+      patternMsg: 'must be 1-63 letters, digits, ".", "_" or "-" (it appears in logs and guest records)',
+    });
+    if (name !== undefined) {
+      const first = seen.get(name);
+      if (first !== undefined) r.issue(m.get('name'), `duplicate dom0 name; ${first} already uses it`);
+      else seen.set(name, item.path);
+    }
+    const address = r.str(m.get('address'), {
+      required: true,
+      pattern: /^[A-Za-z0-9][A-Za-z0-9.:-]*$/,
+      patternMsg: 'must be a host name or IP address',
+    });
+    const port = r.int(m.get('port'), { def: 22, min: 1, max: 65535 });
+    const user = r.str(m.get('user'), { def: 'root', pattern: /^[a-z_][a-z0-9_-]{0,31}$/, patternMsg: 'must be a plain user name' });
+    const key = r.str(m.get('private_key_path'));
+    if (key === '') r.issue(m.get('private_key_path'), 'must be a non-empty path (leave it out to use the SSH agent)');
+    const fp = r.str(m.get('host_key_fingerprint'), {
+      required: true,
+      pattern: FINGERPRINT_RE,
+      patternMsg: 'must be SHA256:<43 base64 characters>, as printed by `ssh-keygen -lf <host key>`',
+    });
+    if (name !== undefined && address !== undefined && port !== undefined && user !== undefined && fp !== undefined) {
+      const dom0: Dom0Config = { name, address, port, user, hostKeyFingerprint: fp };
+      if (key) dom0.privateKeyPath = key;
+      d.dom0s.push(dom0);
+    }
+  }
+  return sortIssues(r.issues);
+}
+
+function tokenOf(r: YamlReader, f: Field): string | undefined {
+  const node = f.value as { value?: unknown } | undefined;
+  const v = node?.value;
+  if (typeof v !== 'string' || !TOKEN_RE.test(v)) {
+    r.secretIssue(f, 'must be a string of printable characters without spaces');
+    return undefined;
+  }
+  return v;
+}
+
+function applyEnv(env: NodeJS.ProcessEnv, d: Draft): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const bad = (name: string, p: string, message: string, found?: string): void => {
+    const i: ValidationIssue = { file: `$${name}`, line: 1, col: 1, path: p, message };
+    if (found !== undefined) i.found = found;
+    issues.push(i);
+  };
+  const get = (name: string): string | undefined => nonEmpty(env[name]);
+
+  const listen = get('GRIDHOST_API_LISTEN');
+  if (listen !== undefined) {
+    const why = checkListen(listen);
+    if (why) bad('GRIDHOST_API_LISTEN', 'api.listen', why, listen);
+    else d.listen = listen;
+  }
+  const token = get('GRIDHOST_API_TOKEN');
+  if (token !== undefined) {
+    if (TOKEN_RE.test(token)) d.token = token;
+    else bad('GRIDHOST_API_TOKEN', 'api.token', 'must be printable characters without spaces');
+  }
+  const pd = get('GRIDHOST_POLICIES_DIR');
+  if (pd !== undefined) d.policiesDir = pd;
+  const td = get('GRIDHOST_TEMPLATES_DIR');
+  if (td !== undefined) d.templatesDir = td;
+  const dd = get('GRIDHOST_DATA_DIR');
+  if (dd !== undefined) {
+    // The data folder holds both: setting it moves them, whatever the file said.
+    d.dataDir = dd;
+    d.guestsDir = undefined;
+    d.sqlitePath = undefined;
+  }
+  const sqlite = get('GRIDHOST_SQLITE_PATH');
+  const mongo = get('GRIDHOST_MONGODB_URI');
+  if (sqlite !== undefined && mongo !== undefined) {
+    bad('GRIDHOST_MONGODB_URI', 'store', 'set only one of GRIDHOST_SQLITE_PATH and GRIDHOST_MONGODB_URI');
+  } else if (sqlite !== undefined) {
+    d.sqlitePath = sqlite;
+    d.mongoUri = undefined;
+  } else if (mongo !== undefined) {
+    if (MONGO_RE.test(mongo)) d.mongoUri = mongo;
+    else bad('GRIDHOST_MONGODB_URI', 'store.uri', 'must be a mongodb:// or mongodb+srv:// URI');
+  }
+  const hm = get('GRIDHOST_HARD_MAX');
+  if (hm !== undefined) {
+    const n = /^\d+$/.test(hm.trim()) ? Number(hm.trim()) : NaN;
+    if (Number.isInteger(n) && n >= 1 && n <= MAX_HARD_MAX) d.hardMax = n;
+    else bad('GRIDHOST_HARD_MAX', 'limits.hard_max', `must be an integer from 1 to ${MAX_HARD_MAX}`, hm);
+  }
+  const level = get('GRIDHOST_LOG_LEVEL');
+  if (level !== undefined) {
+    if ((LOG_LEVELS as readonly string[]).includes(level)) d.logLevel = level as Draft['logLevel'];
+    else bad('GRIDHOST_LOG_LEVEL', 'log.level', `must be one of ${LOG_LEVELS.join(' | ')}`, level);
+  }
+  const format = get('GRIDHOST_LOG_FORMAT');
+  if (format !== undefined) {
+    if ((LOG_FORMATS as readonly string[]).includes(format)) d.logFormat = format as Draft['logFormat'];
+    else bad('GRIDHOST_LOG_FORMAT', 'log.format', `must be one of ${LOG_FORMATS.join(' | ')}`, format);
+  }
+  return issues;
+}
+
+/** Hide the password in `scheme://user:password@host...`. */
+export function redactUri(uri: string): string {
+  return uri.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+}
+
+/** A copy safe to log: api token and any URI password replaced by "***". */
+export function redactConfig(cfg: GridhostConfig): GridhostConfig {
+  const copy = structuredClone(cfg) as GridhostConfig;
+  if (copy.api.token !== undefined) copy.api.token = '***';
+  if (copy.store.kind === 'mongodb') copy.store.uri = redactUri(copy.store.uri);
+  return copy;
+}
+
