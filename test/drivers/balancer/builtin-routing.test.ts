@@ -1,26 +1,9 @@
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import http from 'node:http';
-import { BuiltinBalancer, type BalancerChange, type BuiltinBalancerOptions } from '../../../src/drivers/balancer/builtin/builtin-balancer.ts';
-import { load, send, startBackend, waitFor, type TestBackend } from './helpers.ts';
+import { load, send, waitFor } from './helpers.ts';
+import { setupPool } from './setup.ts';
 
-async function setup(t: ExecutionContext, opts: BuiltinBalancerOptions = {}) {
-  const events: BalancerChange[] = [];
-  const lb = new BuiltinBalancer({ healthIntervalMs: 100, onChange: (c) => events.push(c), ...opts });
-  const backends: TestBackend[] = [];
-  t.teardown(async () => {
-    await lb.close();
-    await Promise.all(backends.map((b) => b.kill()));
-  });
-  await lb.ensurePool('web', '127.0.0.1:0', '/healthz');
-  const front = lb.frontendAddress('web');
-  const backend = async (id: string, o: { healthy?: boolean; delayMs?: number } = {}) => {
-    const b = await startBackend(id, o);
-    backends.push(b);
-    return b;
-  };
-  const healthy = (id: string) => waitFor(`${id} healthy`, async () => (await lb.list('web')).some((s) => s.id === id && s.healthy));
-  return { lb, front, backend, healthy, events };
-}
+const setup = setupPool;
 
 test.serial('frontendAddress reports the port bound for listen port 0', async (t) => {
   const { front } = await setup(t);

@@ -24,7 +24,7 @@ export interface BalancerChange {
 export interface BuiltinBalancerOptions {
   /** Time between the end of one health check and the start of the next. Default 1000. */
   healthIntervalMs?: number;
-  /** A check that has not answered by then fails. Default: the interval, at most 2000. */
+  /** A check that has not answered by then fails. Default 2000 (generous: a busy guest is not a dead one). */
   healthTimeoutMs?: number;
   /** Consecutive passing checks that make a backend healthy. Default 2. */
   riseCount?: number;
@@ -68,7 +68,7 @@ export class BuiltinBalancer implements Balancer {
 
   constructor(opts: BuiltinBalancerOptions = {}) {
     this.interval = opts.healthIntervalMs ?? 1000;
-    this.timeout = opts.healthTimeoutMs ?? Math.min(this.interval, 2000);
+    this.timeout = opts.healthTimeoutMs ?? 2000;
     this.rise = Math.max(1, opts.riseCount ?? 2);
     this.fall = Math.max(1, opts.fallCount ?? 2);
     this.maxSockets = opts.maxSocketsPerBackend ?? 128;
