@@ -1,0 +1,335 @@
+// The local hypervisor driver (the embedded default): a guest is a process group spawned from
+// a clone of a base-image directory, serving HTTP on a loopback port. Guests are detached (own
+// process group, not tied to gridhost's lifetime), so a restarted gridhost adopts them through
+// discover(), which reads the `guest.json` each boot writes into the clone.
+// Processes are identified by pid + start time (/proc field 22) so a reused pid is never signalled.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Guest } from '../../../domain/types.ts';
+import { GridhostError, type ErrorCode } from '../../../errors/errors.ts';
+import { cloneDirectory } from '../../clone/clone-directory.ts';
+import { isInside, removeClone } from '../../clone/remove-clone.ts';
+import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from '../hypervisor.ts';
+import { freePort } from './free-port.ts';
+import { groupAlive, isSameLiveProcess, readProcStat } from './proc-stat.ts';
+import { loadProcessTemplate, renderProcessTemplate } from './process-template.ts';
+
+/** The subset of a winston logger the driver uses. */
+export interface DriverLogger {
+  info(message: string, meta?: Record<string, unknown>): unknown;
+  warn(message: string, meta?: Record<string, unknown>): unknown;
+}
+
+export interface LocalHypervisorOptions {
+  /** Root of the clones: `${guestsDir}/${pool}/${id}`. */
+  guestsDir: string;
+  /** Loopback address guests bind to. */
+  host?: '127.0.0.1';
+  logger?: DriverLogger;
+  /** A guest that exits within this long after spawning failed to boot. Default 200 ms. */
+  bootGraceMs?: number;
+  /** How long to wait for death after SIGKILL before reporting GH_STOP_FAILED. Default 5 s. */
+  killWaitMs?: number;
+}
+
+/** What boot() records in `<clone>/guest.json` for adoption after a restart. */
+export interface GuestRecord {
+  id: string;
+  pool: string;
+  pid: number;
+  port: number;
+  startTime: number;
+  address: string;
+  clonePath: string;
+  cloneMethod?: string;
+  bootedAt: string;
+}
+
+export const GUEST_RECORD = 'guest.json';
+export const GUEST_LOG = 'guest.log';
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const POLL_MS = 50;
+const LOG_TAIL_LINES = 20;
+
+const silent: DriverLogger = { info: () => undefined, warn: () => undefined };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class LocalHypervisor implements Hypervisor {
+  readonly name = 'local';
+  readonly guestsDir: string;
+  private readonly host: string;
+  private readonly log: DriverLogger;
+  private readonly bootGraceMs: number;
+  private readonly killWaitMs: number;
+
+  constructor(opts: LocalHypervisorOptions) {
+    this.guestsDir = path.resolve(opts.guestsDir);
+    this.host = opts.host ?? '127.0.0.1';
+    this.log = opts.logger ?? silent;
+    this.bootGraceMs = opts.bootGraceMs ?? 200;
+    this.killWaitMs = opts.killWaitMs ?? 5000;
+  }
+
+  /** Where the clone of guest `id` in `pool` lives. */
+  clonePathFor(pool: string, id: string): string {
+    return path.join(this.guestsDir, pool, id);
+  }
+
+  async clone(spec: GuestSpec): Promise<StepResult> {
+    checkNames(spec, 'GH_CLONE_FAILED');
+    const dst = this.clonePathFor(spec.pool, spec.id);
+    try {
+      await mkdir(path.dirname(dst), { recursive: true });
+    } catch (e) {
+      throw new GridhostError('GH_CLONE_FAILED', `cannot create ${path.dirname(dst)}: ${(e as Error).message}`, { guest: spec.id }, { cause: e });
+    }
+    const method = await cloneDirectory(spec.policy.guest.image, dst, spec.policy.guest.clone);
+    this.log.info('guest cloned', { guest: spec.id, pool: spec.pool, clonePath: dst, cloneMethod: method });
+    return { meta: { clonePath: dst, cloneMethod: method }, host: 'localhost' };
+  }
+
+  async boot(spec: GuestSpec, meta: Record<string, string>): Promise<StepResult> {
+    checkNames(spec, 'GH_BOOT_FAILED');
+    const dir = meta.clonePath ?? this.clonePathFor(spec.pool, spec.id);
+    if (!isInside(this.guestsDir, dir)) {
+      throw new GridhostError('GH_BOOT_FAILED', `clone path ${dir} is outside the guests directory ${this.guestsDir}`, { guest: spec.id });
+    }
+    if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
+      throw new GridhostError('GH_BOOT_FAILED', `clone ${dir} does not exist; clone the guest before booting it`, { guest: spec.id });
+    }
+    const prev = await readRecord(dir);
+    if (prev && isSameLiveProcess(await readProcStat(prev.pid), prev.startTime)) {
+      throw new GridhostError('GH_NAME_IN_USE', `guest ${spec.id} is already running (pid ${prev.pid}); stop it first`, { guest: spec.id, pid: prev.pid });
+    }
+    const tpl = await loadProcessTemplate(spec.policy.guest.template);
+    let port: number;
+    try {
+      port = await freePort(this.host);
+    } catch (e) {
+      throw new GridhostError('GH_BOOT_FAILED', `no free port on ${this.host}: ${(e as Error).message}`, { guest: spec.id }, { cause: e });
+    }
+    const run = renderProcessTemplate(tpl, { port: String(port), guest: spec.id, pool: spec.pool, dir });
+    const logPath = path.join(dir, GUEST_LOG);
+
+    let logFd: number;
+    try {
+      logFd = openSync(logPath, 'a');
+      writeSync(logFd, `--- ${new Date().toISOString()} gridhost: starting ${JSON.stringify([run.command, ...run.args])} on port ${port}\n`);
+    } catch (e) {
+      throw new GridhostError('GH_BOOT_FAILED', `cannot open ${logPath}: ${(e as Error).message}`, { guest: spec.id }, { cause: e });
+    }
+    // A minimal environment: the template's variables, not gridhost's (which may hold secrets).
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: dir, LANG: process.env.LANG ?? 'C.UTF-8', ...run.env };
+    const child = spawn(run.command, run.args, { cwd: dir, env, detached: true, stdio: ['ignore', logFd, logFd] });
+    const exited = new Promise<string>((resolve) => child.once('exit', (code, sig) => resolve(sig ? `killed by ${sig}` : `exited with code ${code}`)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+      });
+    } catch (e) {
+      closeSync(logFd);
+      throw await this.bootError(spec, logPath, `cannot start ${JSON.stringify(run.command)}: ${(e as Error).message}`, e);
+    }
+    closeSync(logFd);
+    child.unref(); // gridhost may exit; the guest lives on (its handle still reaps it while we run)
+
+    const pid = child.pid as number;
+    const stat0 = await readProcStat(pid);
+    if (!stat0) {
+      throw await this.bootError(spec, logPath, `${run.command} ${await exited} immediately`);
+    }
+    const address = `${this.host}:${port}`;
+    const record: GuestRecord = {
+      id: spec.id,
+      pool: spec.pool,
+      pid,
+      port,
+      startTime: stat0.startTime,
+      address,
+      clonePath: dir,
+      ...(meta.cloneMethod ? { cloneMethod: meta.cloneMethod } : {}),
+      bootedAt: new Date().toISOString(),
+    };
+    // Record it before anything else can fail, so a crash from here on leaves it findable.
+    try {
+      await writeRecord(dir, record);
+    } catch (e) {
+      await this.kill(pid, stat0.startTime, 0);
+      throw await this.bootError(spec, logPath, `cannot write ${GUEST_RECORD}: ${(e as Error).message}`, e);
+    }
+    const early = await Promise.race([exited, sleep(this.bootGraceMs).then(() => undefined)]);
+    if (early !== undefined) {
+      await this.kill(pid, stat0.startTime, 0); // whatever it left in its group
+      throw await this.bootError(spec, logPath, `${run.command} ${early} within ${this.bootGraceMs} ms of starting`);
+    }
+    child.once('exit', (code, sig) => this.log.warn('guest process exited', { guest: spec.id, pid, code, signal: sig }));
+    this.log.info('guest booted', { guest: spec.id, pool: spec.pool, pid, address });
+    return {
+      meta: { clonePath: dir, pid: String(pid), port: String(port), startTime: String(stat0.startTime) },
+      host: 'localhost',
+      address,
+    };
+  }
+
+  async stop(guest: Guest, timeoutMs: number): Promise<void> {
+    let pid = toInt(guest.meta.pid);
+    let startTime = toInt(guest.meta.startTime);
+    if (pid === undefined || startTime === undefined) {
+      // Booted but the meta was not stored (crash): the clone's record still names it.
+      const dir = guest.meta.clonePath ?? this.clonePathFor(guest.pool, guest.id);
+      const rec = isInside(this.guestsDir, dir) ? await readRecord(dir) : undefined;
+      if (!rec || rec.id !== guest.id) return; // never started
+      pid = rec.pid;
+      startTime = rec.startTime;
+    }
+    await this.kill(pid, startTime, timeoutMs, guest.id);
+  }
+
+  async deleteClone(guest: Guest): Promise<void> {
+    const dir = guest.meta.clonePath ?? this.clonePathFor(guest.pool, guest.id);
+    await removeClone(dir, this.guestsDir);
+    this.log.info('guest clone deleted', { guest: guest.id, clonePath: dir });
+  }
+
+  async discover(): Promise<DiscoveredGuest[]> {
+    const found: DiscoveredGuest[] = [];
+    for (const pool of await dirNames(this.guestsDir)) {
+      for (const id of await dirNames(path.join(this.guestsDir, pool))) {
+        const dir = path.join(this.guestsDir, pool, id);
+        const rec = await readRecord(dir);
+        if (!rec || rec.id !== id || rec.pool !== pool) {
+          // A leftover clone that never booted (or whose record is unreadable).
+          found.push({ id, pool, host: 'localhost', meta: { clonePath: dir }, running: false });
+          continue;
+        }
+        const running = isSameLiveProcess(await readProcStat(rec.pid), rec.startTime);
+        found.push({
+          id,
+          pool,
+          host: 'localhost',
+          address: rec.address,
+          meta: {
+            clonePath: dir,
+            pid: String(rec.pid),
+            port: String(rec.port),
+            startTime: String(rec.startTime),
+            ...(rec.cloneMethod ? { cloneMethod: rec.cloneMethod } : {}),
+          },
+          running,
+        });
+      }
+    }
+    return found;
+  }
+
+  async close(): Promise<void> {
+    // Nothing to release: guests are detached and keep running for the next gridhost to adopt.
+  }
+
+  /**
+   * SIGTERM the process group of `pid` (only if it is still the process started at `startTime`),
+   * wait up to `timeoutMs`, then SIGKILL. Success when nothing of it is left running.
+   */
+  private async kill(pid: number, startTime: number, timeoutMs: number, guestId?: string): Promise<void> {
+    const s = await readProcStat(pid);
+    if (s && s.startTime !== startTime) {
+      // The pid now belongs to another process: ours is long gone (and so is its group, since
+      // Linux does not hand out a pid still in use as a process-group id).
+      this.log.info('guest already gone (pid reused)', { guest: guestId, pid });
+      return;
+    }
+    // Signal the group when our process leads it (it was spawned detached); else just the pid.
+    const target = s === undefined || s.pgrp === pid ? -pid : pid;
+    const alive = (): Promise<boolean> => (target < 0 ? groupAlive(pid) : readProcStat(pid).then((x) => isSameLiveProcess(x, startTime)));
+    if (!(await alive())) return;
+
+    if (timeoutMs > 0) {
+      signal(target, 'SIGTERM');
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
+        if (!(await alive())) {
+          this.log.info('guest stopped', { guest: guestId, pid });
+          return;
+        }
+      }
+      this.log.warn('guest ignored SIGTERM; killing it', { guest: guestId, pid, timeoutMs });
+    }
+    signal(target, 'SIGKILL');
+    const deadline = Date.now() + this.killWaitMs;
+    while (Date.now() < deadline) {
+      await sleep(POLL_MS);
+      if (!(await alive())) return;
+    }
+    throw new GridhostError('GH_STOP_FAILED', `guest ${guestId ?? pid} (pid ${pid}) is still running after SIGKILL`, { guest: guestId, pid });
+  }
+
+  private async bootError(spec: GuestSpec, logPath: string, why: string, cause?: unknown): Promise<GridhostError> {
+    const tail = await tailFile(logPath, LOG_TAIL_LINES);
+    this.log.warn('guest failed to boot', { guest: spec.id, reason: why });
+    return new GridhostError(
+      'GH_BOOT_FAILED',
+      `guest ${spec.id}: ${why}${tail ? `\nlast lines of ${logPath}:\n${tail}` : ''}`,
+      { guest: spec.id, log: logPath },
+      cause === undefined ? undefined : { cause },
+    );
+  }
+}
+
+function checkNames(spec: GuestSpec, code: ErrorCode): void {
+  for (const [what, v] of [['guest id', spec.id], ['pool', spec.pool]] as const) {
+    if (!SAFE_NAME.test(v) || v.includes('..')) {
+      throw new GridhostError(code, `${what} ${JSON.stringify(v)} is not path-safe (letters, digits, . _ -)`, { guest: spec.id });
+    }
+  }
+}
+
+function signal(target: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(target, sig);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw new GridhostError('GH_STOP_FAILED', `cannot signal ${target}: ${(e as Error).message}`, {}, { cause: e });
+  }
+}
+
+function toInt(s: string | undefined): number | undefined {
+  if (s === undefined || !/^\d+$/.test(s)) return undefined;
+  return Number(s);
+}
+
+async function readRecord(dir: string): Promise<GuestRecord | undefined> {
+  try {
+    const r = JSON.parse(await readFile(path.join(dir, GUEST_RECORD), 'utf8')) as Partial<GuestRecord>;
+    if (typeof r.id !== 'string' || typeof r.pool !== 'string' || !Number.isInteger(r.pid) || !Number.isInteger(r.port) || !Number.isInteger(r.startTime)) return undefined;
+    return r as GuestRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeRecord(dir: string, rec: GuestRecord): Promise<void> {
+  const file = path.join(dir, GUEST_RECORD);
+  await writeFile(`${file}.tmp`, `${JSON.stringify(rec, null, 2)}\n`);
+  await rename(`${file}.tmp`, file);
+}
+
+async function dirNames(dir: string): Promise<string[]> {
+  try {
+    const ents = await readdir(dir, { withFileTypes: true });
+    return ents.filter((e) => e.isDirectory() && SAFE_NAME.test(e.name)).map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+async function tailFile(file: string, lines: number): Promise<string> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
