@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { Policy } from '../domain/policy.ts';
-import type { Direction, GuestState, PoolSample } from '../domain/types.ts';
+import type { Direction, GuestState } from '../domain/types.ts';
 import { cooldownRemaining, decide } from './decide.ts';
 import type { PoolView } from './decide-types.ts';
 import { busyRule, campaign, cpuTicks, guest, healthy, idleRule, makePolicy, makeView, NOW, rpsRule, ticks } from './test-helpers.ts';

@@ -72,3 +72,20 @@ test('an unreadable cron throws GH_POLICY_INVALID naming the schedule', (t) => {
     t.regex(e!.message, /schedule "campaign"/);
   }
 });
+
+test('the latest fire is right across fire boundaries in any query order (memoized)', (t) => {
+  const s = campaign({ cron: '0 9 * * 1-5', timezone: 'Europe/Berlin' });
+  const FRI_9_BERLIN = Date.UTC(2026, 0, 9, 8, 0, 0);
+  const TUE_9_BERLIN = Date.UTC(2026, 0, 13, 8, 0, 0);
+  const cases = [
+    { at: MON_9_BERLIN + HOUR, fire: MON_9_BERLIN },
+    { at: TUE_9_BERLIN - 1, fire: MON_9_BERLIN },
+    { at: TUE_9_BERLIN, fire: TUE_9_BERLIN },
+    { at: MON_9_BERLIN, fire: MON_9_BERLIN },
+    { at: MON_9_BERLIN - 1, fire: FRI_9_BERLIN },
+    { at: MON_9_BERLIN + 2 * HOUR, fire: MON_9_BERLIN },
+  ];
+  for (const round of [1, 2]) {
+    for (const c of cases) t.is(lastFire(s, c.at), c.fire, `round ${round}: ${new Date(c.at).toISOString()}`);
+  }
+});

@@ -22,12 +22,25 @@ export interface Bounds {
   maxBy?: string;
 }
 
+// Parsing cron in a time zone is costly (~0.3 ms), and a control loop asks about the same
+// schedule every few seconds. Memoize, per (cron, zone), the fire interval [fire, next) that
+// contained the last `now` asked about: any `now` inside it has the same latest fire. The result
+// depends only on the arguments, so the core stays pure.
+const fireCache = new Map<string, { fire: number; next: number }>();
+const FIRE_CACHE_LIMIT = 10_000;
+
 /** Epoch ms of the latest fire of `schedule` at or before `now`. */
 export function lastFire(schedule: Schedule, now: number): number {
+  const key = `${schedule.timezone}\u0000${schedule.cron}`;
+  const hit = fireCache.get(key);
+  if (hit !== undefined && hit.fire <= now && now < hit.next) return hit.fire;
+  let fire: number;
+  let next: number;
   try {
     // prev() is strictly before currentDate; +1 ms makes a fire exactly at `now` count.
     const expr = CronExpressionParser.parse(schedule.cron, { currentDate: now + 1, tz: schedule.timezone });
-    return expr.prev().getTime();
+    fire = expr.prev().getTime();
+    next = expr.next().getTime(); // the first fire after `now`
   } catch (err) {
     throw new GridhostError(
       'GH_POLICY_INVALID',
@@ -36,6 +49,9 @@ export function lastFire(schedule: Schedule, now: number): number {
       { cause: err },
     );
   }
+  if (fireCache.size >= FIRE_CACHE_LIMIT) fireCache.clear();
+  fireCache.set(key, { fire, next });
+  return fire;
 }
 
 export function isActive(schedule: Schedule, now: number): boolean {
