@@ -49,8 +49,8 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
   const min = r.int(top.get('min'), { def: 2, min: 1, max: hardMax, maxNote: '(limits.hard_max)' });
   const max = r.int(top.get('max'), { def: Math.min(8, hardMax), min: 1, max: hardMax, maxNote: '(limits.hard_max)' });
   if (min !== undefined && max !== undefined && min > max) {
-    if (top.has('min')) r.issue(top.get('min'), `min must be <= max (${max})`);
-    else r.issue(top.get('max'), `max must be >= min (${min}, the default)`);
+    if (top.has('min')) r.issue(top.get('min'), `must be <= max (${max})`);
+    else r.issue(top.get('max'), `must be >= min (${min}, the default)`);
   }
 
   const guest = parseGuest(r, top.get('guest'), opts);

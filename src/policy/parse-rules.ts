@@ -169,8 +169,8 @@ export function parseSchedules(r: YamlReader, f: Field, b: ScheduleBounds): Sche
     const effMin = m.has('min') ? smin : b.min;
     const effMax = m.has('max') ? smax : b.max;
     if (effMin !== undefined && effMax !== undefined && effMin > effMax) {
-      if (m.has('min')) r.issue(m.get('min'), `schedule min must be <= the max in force during the window (${effMax})`);
-      else r.issue(m.get('max'), `schedule max must be >= the min in force during the window (${effMin})`);
+      if (m.has('min')) r.issue(m.get('min'), `must be <= the max in force during the window (${effMax})`);
+      else r.issue(m.get('max'), `must be >= the min in force during the window (${effMin})`);
     }
     out.push({
       name: name as string,
