@@ -9,10 +9,11 @@ test('booting guests are excluded from averages (warm-up)', (t) => {
     guest('web-1', 'healthy'), // warmed up long ago: counts
     guest('web-2', 'booting'),
     guest('web-3', 'cloning'),
-    guest('web-4', 'draining'),
+    guest('web-4', 'draining'), // warmed up long ago, but on its way out
+    guest('web-6', 'stopping'),
     guest('web-5', 'healthy', NOW - 5_000), // healthy but still warming up
   ];
-  const samples = [{ at: NOW, guests: { 'web-1': { cpu: 80 }, 'web-2': { cpu: 0 }, 'web-3': { cpu: 0 }, 'web-4': { cpu: 0 }, 'web-5': { cpu: 0 } } }];
+  const samples = [{ at: NOW, guests: { 'web-1': { cpu: 80 }, 'web-2': { cpu: 0 }, 'web-3': { cpu: 0 }, 'web-4': { cpu: 0 }, 'web-5': { cpu: 0 }, 'web-6': { cpu: 0 } } }];
   const agg = aggregateSeries(policy, makeView({ guests, samples }));
   t.deepEqual(agg.rules['busy']!.series, [80]);
   t.is(agg.rules['busy']!.ready, 1);

@@ -56,7 +56,8 @@ export function campaign(overrides: Partial<Schedule> = {}): Schedule {
 
 export function guest(id: string, state: GuestState, healthyAt: number | undefined = NOW - 3600_000): Guest {
   const g: Guest = { id, pool: 'web', state, driver: 'local', host: 'localhost', createdAt: NOW - 7200_000, updatedAt: NOW - 3600_000, meta: {} };
-  if (state === 'healthy' && healthyAt !== undefined) g.healthyAt = healthyAt;
+  // draining/stopping guests were healthy once, so they carry healthyAt like real ones
+  if ((state === 'healthy' || state === 'draining' || state === 'stopping') && healthyAt !== undefined) g.healthyAt = healthyAt;
   return g;
 }
 
