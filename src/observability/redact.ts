@@ -3,11 +3,13 @@
 
 export const REDACTED = '[REDACTED]';
 
-/** Field names (compared case-insensitively, ignoring `-` and `_`) whose values are never shown. */
-const SECRET_FIELDS = new Set(['token', 'password', 'secret', 'authorization', 'privatekey', 'passphrase']);
+/** Field names whose values are never shown: compared case-insensitively, ignoring `-` and `_`,
+ *  and also as a suffix so `apiToken`, `client_secret`, `db-password` are caught too. */
+const SECRET_FIELDS = ['token', 'password', 'secret', 'authorization', 'privatekey', 'passphrase'];
 
 export function isSecretField(name: string): boolean {
-  return SECRET_FIELDS.has(name.toLowerCase().replace(/[-_]/g, ''));
+  const n = name.toLowerCase().replace(/[-_]/g, '');
+  return SECRET_FIELDS.some((s) => n.endsWith(s));
 }
 
 // scheme://user:password@host -> scheme://user:***@host (mongodb://, mongodb+srv://, http://, ...)
