@@ -1,5 +1,6 @@
 import test from 'ava';
 import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import { waitDrained } from '../../../src/drivers/balancer/wait-drained.ts';
 import { load, send, waitFor } from './helpers.ts';
 import { setupPool } from './setup.ts';
@@ -107,4 +108,24 @@ test.serial('ensurePool on the same listen is idempotent and keeps backends', as
   t.is(lb.frontendAddress('web'), front);
   t.is((await lb.list('web')).length, 1);
   t.is((await send(front)).body, 'a');
+});
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+test.serial('ensurePool with a new listen address moves the front end and keeps backends', async (t) => {
+  const { lb, front, live, events } = await setupPool(t);
+  await live(['a']);
+  const listen = `127.0.0.1:${await freePort()}`;
+  await lb.ensurePool('web', listen, '/healthz');
+  t.is(lb.frontendAddress('web'), listen);
+  t.is((await send(listen)).body, 'a');
+  await t.throwsAsync(send(front), { code: 'ECONNREFUSED' });
+  t.is((await lb.list('web')).length, 1);
+  t.is(events.filter((e) => e.kind === 'pool-up').length, 2);
 });

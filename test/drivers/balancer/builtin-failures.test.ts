@@ -21,7 +21,7 @@ test.serial('an idempotent GET whose backend refuses the connection is retried o
   }
   const head = await send(front, { method: 'HEAD' });
   t.is(head.status, 200);
-  t.true((await status('b'))!.failed > 0, 'requests were routed to the dead backend and retried');
+  t.true(((await status('b'))!.failed ?? 0) > 0, 'requests were routed to the dead backend and retried');
   t.is((await status('a'))!.served, a!.hits);
 });
 
@@ -80,7 +80,7 @@ test.serial('a backend killed outright is marked unhealthy and GETs keep succeed
 test.serial('ensurePool on an address in use fails with GH_BALANCER_FAILED naming the address', async (t) => {
   const holder = net.createServer();
   await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise((r) => holder.close(r)));
+  t.teardown(() => new Promise<void>((r) => holder.close(() => r())));
   const listen = `127.0.0.1:${(holder.address() as AddressInfo).port}`;
   const lb = new BuiltinBalancer();
   t.teardown(() => lb.close());
