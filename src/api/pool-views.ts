@@ -71,6 +71,7 @@ export async function describePool(store: Store, orch: Orchestrator, pool: strin
       healthyAt: g.healthyAt === undefined ? undefined : new Date(g.healthyAt).toISOString(),
     })),
     counts: Object.fromEntries(GUEST_STATES.map((s) => [s, guests.filter((g) => g.state === s).length])),
+    backends: await orch.backends(pool),
   };
   if (!st) return base;
   const b = boundsAt(st.policy, now);

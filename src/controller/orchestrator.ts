@@ -105,6 +105,11 @@ export class Orchestrator {
     return [...this.loops.keys()].sort();
   }
 
+  /** The balancer's view of the pool's backends (health, requests in flight and served). */
+  async backends(pool: string) {
+    return this.d.balancer.list(pool).catch(() => []);
+  }
+
   async guests(pool: string): Promise<Guest[]> {
     return this.d.store.listGuests({ pool, states: ['cloning', 'booting', 'healthy', 'draining', 'stopping'] });
   }

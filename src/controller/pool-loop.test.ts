@@ -1,0 +1,211 @@
+// The control loop against fakes (memory store, fake hypervisor, fake balancer, scripted
+// metrics) on a manual clock: the wiring of sample -> decide -> act, and the no-leak rules.
+import test from 'ava';
+import type { Guest, MetricValues } from '../domain/types.ts';
+import type { Policy } from '../domain/policy.ts';
+import { makePolicy } from '../decision/test-helpers.ts';
+import { MemoryStore } from '../store/memory-store.ts';
+import { FakeHypervisor } from '../drivers/hypervisor/fake-hypervisor.ts';
+import { FakeBalancer } from '../drivers/balancer/fake-balancer.ts';
+import type { MetricsSource } from '../drivers/metrics/metrics-source.ts';
+import { GridhostError } from '../errors/errors.ts';
+import { ManualClock } from './clock.ts';
+import { RecordingTelemetry } from './telemetry.ts';
+import { GuestLifecycle, type HealthWaiter } from './guest-lifecycle.ts';
+import { Actuator } from './actuator.ts';
+import { PoolLoop } from './pool-loop.ts';
+import { reconcile } from './reconciler.ts';
+
+/** Total load spread evenly over the guests it is asked about. */
+class ScriptedLoad implements MetricsSource {
+  readonly name = 'scripted';
+  total = 0;
+  async sample(guests: readonly Guest[]): Promise<Map<string, MetricValues>> {
+    return new Map(guests.map((g) => [g.id, { rps: guests.length ? this.total / guests.length : 0 }]));
+  }
+  async close() {}
+}
+
+function rig(policyOverrides: Partial<Policy> = {}, waitHealthy: HealthWaiter = async () => undefined) {
+  const policy = makePolicy({
+    sampling: { intervalMs: 1000, windowMs: 60_000 },
+    warmupMs: 0,
+    scaleOut: { cooldownMs: 2000 },
+    scaleIn: { cooldownMs: 2000, stabilizationMs: 0 },
+    breaker: { failures: 3, openMs: 60_000 },
+    rules: [
+      { name: 'busy', strategy: 'threshold', metric: 'rps', aggregate: 'mean', above: 10, for: 2, step: { kind: 'count', value: 1 } },
+      { name: 'quiet', strategy: 'threshold', metric: 'rps', aggregate: 'mean', below: 2, for: 2, step: { kind: 'count', value: -1 } },
+    ],
+    ...policyOverrides,
+  });
+  const clock = new ManualClock(1_000_000);
+  const store = new MemoryStore();
+  const hv = new FakeHypervisor();
+  const balancer = new FakeBalancer();
+  const telemetry = new RecordingTelemetry();
+  const load = new ScriptedLoad();
+  const lifecycle = new GuestLifecycle({ store, balancer, clock, telemetry, hypervisorFor: () => hv, waitHealthy, pollMs: 10 });
+  const actuator = new Actuator(store, lifecycle);
+  const loop = new PoolLoop(policy, { store, metrics: load, actuator, clock, telemetry });
+  return { policy, clock, store, hv, balancer, telemetry, load, lifecycle, loop };
+}
+
+async function size(store: MemoryStore, pool = 'web'): Promise<number> {
+  return (await store.listGuests({ pool, states: ['cloning', 'booting', 'healthy'] })).length;
+}
+
+test('an empty pool is brought to min at start', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.loop.start();
+  await r.clock.advance(10);
+  await r.loop.idle();
+  t.is(await size(r.store), 2);
+  t.is(r.balancer.snapshot('web').length, 2);
+  const events = await r.store.listEvents({ pool: 'web' });
+  t.is(events[0]?.outcome, 'done');
+  t.regex(events[0]!.reason, /below min 2/);
+  await r.loop.stop();
+});
+
+test('under sustained load the pool grows one step at a time and never above max', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.loop.start();
+  r.load.total = 1000;
+  const sizes: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+    sizes.push(await size(r.store));
+  }
+  t.is(Math.max(...sizes), 8);
+  const events = (await r.store.listEvents({ pool: 'web' })).reverse().filter((e) => e.from >= 2);
+  t.deepEqual(events.map((e) => `${e.from}->${e.to}`), ['2->3', '3->4', '4->5', '5->6', '6->7', '7->8']);
+  t.true(events.every((e) => e.outcome === 'done'));
+  await r.loop.stop();
+});
+
+test('when load goes away the pool shrinks to min, draining each guest before stopping it', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.loop.start();
+  r.load.total = 1000;
+  for (let i = 0; i < 40; i++) await r.clock.advance(1000);
+  await r.loop.idle();
+  t.is(await size(r.store), 8);
+  r.load.total = 0;
+  const sizes: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+    sizes.push(await size(r.store));
+  }
+  t.is(sizes.at(-1), 2);
+  t.is(Math.min(...sizes), 2);
+  // For every retired guest, setDrain came before the hypervisor stop.
+  const drained = r.balancer.callsOf('setDrain').map((a) => a[1]);
+  t.is(drained.length, 6);
+  for (const id of drained) {
+    const drainIdx = r.balancer.calls.findIndex((c) => c.method === 'setDrain' && c.args[1] === id);
+    const removeIdx = r.balancer.calls.findIndex((c) => c.method === 'remove' && c.args[1] === id);
+    t.true(drainIdx >= 0 && removeIdx > drainIdx, `${id} drained before removal`);
+    t.false(r.hv.guests.get(id)?.running ?? false, `${id} stopped`);
+    t.false(r.hv.guests.get(id)?.cloned ?? false, `${id} clone deleted`);
+  }
+  await r.loop.stop();
+});
+
+test('a failed boot leaks no guest, clone or balancer entry', async (t) => {
+  const r = rig({ min: 1, max: 8 });
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.hv.failNext('boot', new GridhostError('GH_BOOT_FAILED', 'kernel missing'));
+  await r.lifecycle.launch(r.policy, 'web-bad').then(() => t.fail('launch should fail'), (e) => t.is(e.code, 'GH_BOOT_FAILED'));
+  const g = await r.store.getGuest('web-bad');
+  t.is(g?.state, 'failed');
+  t.false(r.hv.guests.get('web-bad')?.cloned ?? false);
+  t.false(r.hv.guests.get('web-bad')?.running ?? false);
+  t.is(r.balancer.snapshot('web').length, 0);
+});
+
+test('a guest that never becomes healthy is stopped and its clone deleted', async (t) => {
+  const r = rig({}, async (g) => {
+    throw new GridhostError('GH_HEALTH_TIMEOUT', `${g.id} never healthy`);
+  });
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  await t.throwsAsync(r.lifecycle.launch(r.policy, 'web-sick'), { code: 'GH_HEALTH_TIMEOUT' } as never);
+  t.is((await r.store.getGuest('web-sick'))?.state, 'failed');
+  t.deepEqual(r.hv.callsOf('stop'), ['web-sick']);
+  t.deepEqual(r.hv.callsOf('deleteClone'), ['web-sick']);
+  t.false(r.hv.guests.get('web-sick')?.running ?? false);
+  t.is(r.balancer.snapshot('web').length, 0);
+});
+
+test('repeated launch failures open the circuit breaker and launches stop', async (t) => {
+  const r = rig({ breaker: { failures: 3, openMs: 60_000 } });
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.hv.failWhen((m) => (m === 'boot' ? new GridhostError('GH_BOOT_FAILED', 'broken template') : undefined));
+  r.loop.start();
+  for (let i = 0; i < 10; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+  }
+  const boots = r.hv.callsOf('boot').length;
+  t.true(boots >= 3, `boots: ${boots}`);
+  t.deepEqual(r.telemetry.breakers.filter((b) => b.open).map((b) => b.pool), ['web']);
+  // 30 more seconds inside the open period: no launch at all.
+  for (let i = 0; i < 30; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+  }
+  t.is(r.hv.callsOf('boot').length, boots);
+  t.true(r.telemetry.launchFailures.length >= 3);
+  // Nothing leaked: every guest that was tried is failed and cleaned.
+  const tried = await r.store.listGuests({ pool: 'web' });
+  t.true(tried.every((g) => g.state === 'failed'));
+  t.true([...r.hv.guests.values()].every((g) => !g.running && !g.cloned));
+  await r.loop.stop();
+});
+
+test('a decision is re-checked against fresh state and skipped when the pool changed', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  await r.lifecycle.launch(r.policy, 'web-a');
+  await r.lifecycle.launch(r.policy, 'web-b');
+  const stale = { pool: 'web', at: 0, direction: 'scale-out' as const, from: 1, to: 2, reason: 'test', inputs: { series: {}, min: 2, max: 8, schedules: [] } };
+  const out = await new Actuator(r.store, r.lifecycle).apply(stale, r.policy);
+  t.is(out.outcome, 'skipped');
+  t.regex(out.detail, /2 guests now/);
+  t.is(r.hv.callsOf('clone').length, 2);
+});
+
+test('after a restart half-made guests are undone, interrupted retirements finished and healthy ones adopted', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  const base = { pool: 'web', driver: 'fake', host: 'h', createdAt: 1, updatedAt: 1 };
+  const guests: Guest[] = [
+    { ...base, id: 'web-cloning', state: 'cloning', meta: {} },
+    { ...base, id: 'web-booting', state: 'booting', address: '127.0.0.1:1', meta: {} },
+    { ...base, id: 'web-healthy', state: 'healthy', address: '127.0.0.1:2', meta: {} },
+    { ...base, id: 'web-vanished', state: 'healthy', address: '127.0.0.1:3', meta: {} },
+    { ...base, id: 'web-draining', state: 'draining', address: '127.0.0.1:4', meta: {} },
+  ];
+  for (const g of guests) await r.store.putGuest(g);
+  r.hv.seed({ id: 'web-cloning', pool: 'web', cloned: true, running: false, meta: {} });
+  r.hv.seed({ id: 'web-booting', pool: 'web', cloned: true, running: true, meta: {} });
+  r.hv.seed({ id: 'web-healthy', pool: 'web', cloned: true, running: true, address: '127.0.0.1:2', meta: {} });
+  r.hv.seed({ id: 'web-draining', pool: 'web', cloned: true, running: true, meta: {} });
+  r.hv.seed({ id: 'web-orphan', pool: 'web', cloned: true, running: true, meta: {} });
+  const report = await reconcile({ store: r.store, hypervisors: [r.hv], balancer: r.balancer, lifecycle: r.lifecycle, clock: r.clock, telemetry: r.telemetry }, new Map([['web', r.policy]]));
+  t.deepEqual(report.adopted, ['web-healthy']);
+  t.deepEqual(report.undone.sort(), ['web-booting', 'web-cloning']);
+  t.deepEqual(report.finished, ['web-draining']);
+  t.deepEqual(report.vanished, ['web-vanished']);
+  t.deepEqual(report.orphans, ['web-orphan']);
+  t.deepEqual(r.balancer.snapshot('web').map((b) => b.id), ['web-healthy']);
+  const running = [...r.hv.guests.values()].filter((g) => g.running || g.cloned).map((g) => g.id);
+  t.deepEqual(running, ['web-healthy']);
+  t.is((await r.store.getGuest('web-cloning'))?.state, 'failed');
+  t.is((await r.store.getGuest('web-draining'))?.state, 'gone');
+});

@@ -1,0 +1,199 @@
+// Starts a real gridhost process (the CLI, as an operator would) in a temp directory with its
+// own policies, templates, data and loopback ports; collects its JSON log lines; stops it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import http from 'node:http';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface GridhostProcess {
+  dir: string;
+  apiPort: number;
+  api: string;
+  logs: Record<string, unknown>[];
+  stderr: string[];
+  child: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Remove the temp dir (after stop). */
+  cleanup(): void;
+}
+
+export interface StartOptions {
+  /** policy file name -> YAML text */
+  policies: Record<string, string>;
+  /** extra template files (name -> text), written next to a copy of templates/images */
+  templates?: Record<string, string>;
+  env?: Record<string, string>;
+  dir?: string;
+}
+
+/** Prepare a temp workspace: policies/, templates/ (copy of the repo's images), data/. */
+export function workspace(opts: StartOptions): string {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'gridhost-e2e-'));
+  mkdirSync(join(dir, 'policies'), { recursive: true });
+  mkdirSync(join(dir, 'templates'), { recursive: true });
+  cpSync(join(REPO, 'templates', 'images'), join(dir, 'templates', 'images'), { recursive: true });
+  cpSync(join(REPO, 'templates', 'web.local.yaml'), join(dir, 'templates', 'web.local.yaml'));
+  for (const [name, text] of Object.entries(opts.templates ?? {})) writeFileSync(join(dir, 'templates', name), text);
+  for (const [name, text] of Object.entries(opts.policies)) writeFileSync(join(dir, 'policies', name), text);
+  return dir;
+}
+
+export async function startGridhost(opts: StartOptions): Promise<GridhostProcess> {
+  const dir = workspace(opts);
+  const apiPort = await freePort();
+  const child = spawn(process.execPath, [join(REPO, 'bin', 'gridhost.js'), 'run'], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      GRIDHOST_API_LISTEN: `127.0.0.1:${apiPort}`,
+      GRIDHOST_POLICIES_DIR: join(dir, 'policies'),
+      GRIDHOST_TEMPLATES_DIR: join(dir, 'templates'),
+      GRIDHOST_DATA_DIR: join(dir, 'data'),
+      GRIDHOST_LOG_FORMAT: 'json',
+      GRIDHOST_LOG_LEVEL: 'debug',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        logs.push(JSON.parse(line));
+      } catch {
+        stderr.push(`stdout (not JSON): ${line}`);
+      }
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const api = `http://127.0.0.1:${apiPort}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gridhost exited early (${child.exitCode}): ${stderr.join('')}`);
+    try {
+      const r = await getJson(`${api}/healthz`);
+      if (r.status === 200) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`gridhost API did not come up: ${stderr.join('')}`);
+    await sleep(100);
+  }
+  return {
+    dir, apiPort, api, logs, stderr, child,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+    cleanup() {
+      killGuests(join(dir, 'data', 'guests'));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Guests are detached so gridhost can restart and adopt them; a test must kill them itself. */
+export function killGuests(guestsDir: string): number {
+  let killed = 0;
+  if (!existsSync(guestsDir)) return 0;
+  for (const pool of readdirSync(guestsDir)) {
+    for (const id of readdirSync(join(guestsDir, pool))) {
+      const rec = join(guestsDir, pool, id, 'guest.json');
+      if (!existsSync(rec)) continue;
+      const { pid } = JSON.parse(readFileSync(rec, 'utf8')) as { pid: number };
+      try {
+        process.kill(-pid, 'SIGKILL');
+        killed++;
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+  return killed;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+export function request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((res, rej) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent, timeout: opts.timeoutMs ?? 10_000 }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => res({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      r.on('error', rej);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', rej);
+    req.end(opts.body);
+  });
+}
+
+export async function getJson(url: string): Promise<{ status: number; json: any }> {
+  const r = await request(url);
+  return { status: r.status, json: JSON.parse(r.body) };
+}
+
+/** Closed-loop load: `concurrency` workers each sending requests back to back until stopped. */
+export function closedLoopLoad(url: string, concurrency: number) {
+  let running = true;
+  const stats = { ok: 0, failed: 0, errors: [] as string[] };
+  const workers = Array.from({ length: concurrency }, async () => {
+    while (running) {
+      try {
+        const r = await request(url);
+        if (r.status === 200) stats.ok++;
+        else {
+          stats.failed++;
+          stats.errors.push(`${r.status} ${r.body.slice(0, 200)}`);
+        }
+      } catch (e) {
+        stats.failed++;
+        stats.errors.push(String(e));
+      }
+    }
+  });
+  return { stats, stop: async () => { running = false; await Promise.all(workers); } };
+}
+
+/** Open-loop load: one request every `everyMs`, until stopped. */
+export function openLoopLoad(url: string, everyMs: number) {
+  let running = true;
+  const stats = { ok: 0, failed: 0, errors: [] as string[] };
+  const inflight = new Set<Promise<void>>();
+  const loop = (async () => {
+    while (running) {
+      const p: Promise<void> = request(url).then(
+        (r) => { if (r.status === 200) stats.ok++; else { stats.failed++; stats.errors.push(`${r.status} ${r.body.slice(0, 200)}`); } },
+        (e) => { stats.failed++; stats.errors.push(String(e)); },
+      ).finally(() => inflight.delete(p));
+      inflight.add(p);
+      await sleep(everyMs);
+    }
+  })();
+  return { stats, stop: async () => { running = false; await loop; await Promise.all(inflight); } };
+}
