@@ -25,6 +25,8 @@ export interface WatchOptions extends PolicyLoadOptions {
   pollMs?: number;
   /** Quiet time after an fs event before scanning; default 100 ms. */
   debounceMs?: number;
+  /** Use fs.watch as well as polling (default true); tests turn it off to prove the fallback. */
+  fsWatch?: boolean;
 }
 
 export interface PolicyWatcher {
@@ -140,8 +142,8 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
 
   let watcher: fs.FSWatcher | undefined;
   try {
-    watcher = fs.watch(dir, { persistent: false }, soon);
-    watcher.on('error', () => {
+    if (opts.fsWatch !== false) watcher = fs.watch(dir, { persistent: false }, soon);
+    watcher?.on('error', () => {
       // The folder went away or the platform gave up: polling carries on alone.
       watcher?.close();
       watcher = undefined;

@@ -1,0 +1,187 @@
+// The watcher against a real temp folder: files are written, broken, renamed and deleted,
+// and the events it reports are checked. Waits are for events, never for a fixed time.
+
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { watchPolicyDir, type PolicyEvent, type WatchOptions } from '../../src/policy/policy-watcher.ts';
+
+const T = '/srv/gridhost/templates';
+
+function policyText(pool: string, max = 8): string {
+  return [
+    `pool: ${pool}`,
+    `max: ${max}`,
+    'guest:',
+    '  template: web.local.yaml',
+    '  image: images/web',
+    'rules:',
+    '  - {strategy: threshold, metric: cpu, above: 70, step: +1}',
+    '',
+  ].join('\n');
+}
+
+interface Harness {
+  dir: string;
+  events: PolicyEvent[];
+  /** The first event after the previous match that satisfies `pred` (waits up to 20 s). */
+  next(pred: (e: PolicyEvent) => boolean, what: string): Promise<PolicyEvent>;
+  /** Events seen since the last match. */
+  pending(): PolicyEvent[];
+  close(): void;
+}
+
+function harness(t: { teardown: (fn: () => void) => void }, opts: Partial<WatchOptions> = {}, setup?: (dir: string) => void): Harness {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gridhost-watch-'));
+  setup?.(dir);
+  const events: PolicyEvent[] = [];
+  let cursor = 0;
+  let wake: (() => void) | undefined;
+  const w = watchPolicyDir(dir, { templatesDir: T, checkFiles: false, pollMs: 250, debounceMs: 30, ...opts }, (e) => {
+    events.push(e);
+    wake?.();
+  });
+  t.teardown(() => {
+    w.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    dir,
+    events,
+    async next(pred, what) {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const i = events.findIndex((e, j) => j >= cursor && pred(e));
+        if (i >= 0) {
+          cursor = i + 1;
+          return events[i]!;
+        }
+        if (Date.now() > deadline) throw new Error(`no ${what} event; saw ${JSON.stringify(events.slice(cursor))}`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 500);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    },
+    pending: () => events.slice(cursor),
+    close: () => w.close(),
+  };
+}
+
+const loaded = (pool: string, max?: number) => (e: PolicyEvent) => e.kind === 'loaded' && e.policy.pool === pool && (max === undefined || e.policy.max === max);
+
+test('the initial state is reported before watchPolicyDir returns', (t) => {
+  const h = harness(t, {}, (dir) => {
+    fs.writeFileSync(path.join(dir, 'web.yaml'), policyText('web'));
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), 'pool: [');
+  });
+  t.deepEqual(
+    h.events.map((e) => e.kind),
+    ['invalid', 'loaded'],
+  );
+  const inv = h.events[0]!;
+  t.is(inv.kind === 'invalid' ? path.basename(inv.file) : '', 'bad.yaml');
+});
+
+for (const fsWatch of [true, false]) {
+  const via = fsWatch ? 'fs.watch' : 'the periodic rescan alone';
+  test(`change, break, fix and delete a file are all reported (via ${via})`, async (t) => {
+    const h = harness(t, { fsWatch }, (dir) => fs.writeFileSync(path.join(dir, 'web.yaml'), policyText('web', 8)));
+    const file = path.join(h.dir, 'web.yaml');
+    await h.next(loaded('web', 8), 'initial loaded');
+
+    fs.writeFileSync(file, policyText('web', 6));
+    const changed = await h.next(loaded('web', 6), 'changed loaded');
+    t.is(changed.kind === 'loaded' ? changed.policy.file : '', file);
+
+    fs.writeFileSync(file, policyText('web', 6).replace('max: 6', 'max: lots'));
+    const broken = await h.next((e) => e.kind === 'invalid', 'invalid');
+    t.like(broken, { kind: 'invalid', file });
+    t.like(broken.kind === 'invalid' ? broken.issues[0] : {}, { file, line: 2, col: 6, path: 'max' });
+    // The last good version stays in force: nothing was removed.
+    t.false(h.events.some((e) => e.kind === 'removed'));
+
+    fs.writeFileSync(file, policyText('web', 5));
+    await h.next(loaded('web', 5), 'fixed loaded');
+
+    fs.rmSync(file);
+    const removed = await h.next((e) => e.kind === 'removed', 'removed');
+    t.deepEqual(removed, { kind: 'removed', pool: 'web', file });
+  });
+}
+
+test('deleting a file that is currently invalid removes the pool it last held', async (t) => {
+  const h = harness(t, {}, (dir) => fs.writeFileSync(path.join(dir, 'web.yaml'), policyText('web')));
+  const file = path.join(h.dir, 'web.yaml');
+  await h.next(loaded('web'), 'loaded');
+  fs.writeFileSync(file, 'pool: web\nmin: 0\n');
+  await h.next((e) => e.kind === 'invalid', 'invalid');
+  fs.rmSync(file);
+  t.deepEqual(await h.next((e) => e.kind === 'removed', 'removed'), { kind: 'removed', pool: 'web', file });
+});
+
+test('renaming the pool inside a file removes the old pool and loads the new one', async (t) => {
+  const h = harness(t, {}, (dir) => fs.writeFileSync(path.join(dir, 'web.yaml'), policyText('web')));
+  const file = path.join(h.dir, 'web.yaml');
+  await h.next(loaded('web'), 'loaded');
+  fs.writeFileSync(file, policyText('shop'));
+  t.deepEqual(await h.next((e) => e.kind === 'removed', 'removed'), { kind: 'removed', pool: 'web', file });
+  await h.next(loaded('shop'), 'loaded shop');
+  t.pass();
+});
+
+test('a second file claiming a held pool is invalid until the holder goes away, then takes over', async (t) => {
+  const h = harness(t, {}, (dir) => fs.writeFileSync(path.join(dir, 'b.yaml'), policyText('web', 8)));
+  const a = path.join(h.dir, 'a.yaml');
+  const b = path.join(h.dir, 'b.yaml');
+  await h.next(loaded('web', 8), 'loaded b');
+  // a.yaml sorts first, but b.yaml already holds the pool: the incumbent keeps it.
+  fs.writeFileSync(a, policyText('web', 3));
+  const dup = await h.next((e) => e.kind === 'invalid', 'duplicate');
+  t.like(dup, { kind: 'invalid', file: a });
+  t.like(dup.kind === 'invalid' ? dup.issues[0] : {}, { file: a, line: 1, col: 7, path: 'pool' });
+  t.regex(dup.kind === 'invalid' ? dup.issues[0]!.message : '', /already defined by .*b\.yaml/);
+
+  fs.rmSync(b);
+  t.deepEqual(await h.next((e) => e.kind === 'removed', 'removed'), { kind: 'removed', pool: 'web', file: b });
+  const taken = await h.next(loaded('web', 3), 'loaded a');
+  t.is(taken.kind === 'loaded' ? taken.policy.file : '', a);
+});
+
+test('an unchanged file is not reported again on later scans', async (t) => {
+  const h = harness(t, { fsWatch: false }, (dir) => {
+    fs.writeFileSync(path.join(dir, 'web.yaml'), policyText('web'));
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), 'pool: [');
+  });
+  // Without fs.watch, each marker's event proves another periodic scan has run.
+  for (let i = 0; i < 3; i++) {
+    fs.writeFileSync(path.join(h.dir, `m${i}.yaml`), policyText(`m${i}`));
+    await h.next(loaded(`m${i}`), `marker ${i}`);
+  }
+  t.deepEqual(
+    h.events.map((e) => (e.kind === 'loaded' ? e.policy.pool : e.kind)),
+    ['invalid', 'web', 'm0', 'm1', 'm2'],
+  );
+});
+
+test('no events are delivered after close()', async (t) => {
+  const h = harness(t, {}, (dir) => fs.writeFileSync(path.join(dir, 'web.yaml'), policyText('web')));
+  h.close();
+  const before = h.events.length;
+  fs.writeFileSync(path.join(h.dir, 'web.yaml'), policyText('web', 3));
+  // A second watcher on the same folder, polling at the same period: each marker it picks
+  // up means at least one more period in which the closed watcher would have reported.
+  const seen: PolicyEvent[] = [];
+  const w = watchPolicyDir(h.dir, { templatesDir: T, checkFiles: false, pollMs: 250, fsWatch: false }, (e) => seen.push(e));
+  t.teardown(() => w.close());
+  for (let i = 0; i < 3; i++) {
+    fs.writeFileSync(path.join(h.dir, `m${i}.yaml`), policyText(`m${i}`));
+    while (!seen.some(loaded(`m${i}`))) await new Promise((r) => setTimeout(r, 50));
+  }
+  t.true(seen.some(loaded('web', 3)));
+  t.is(h.events.length, before);
+});
