@@ -1,0 +1,248 @@
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { formatIssue, PolicyError } from '../errors/errors.ts';
+import type { GridhostConfig } from './config-types.ts';
+import { loadConfig, redactConfig } from './load-config.ts';
+
+const REPO = path.resolve(import.meta.dirname, '../..');
+const FP = 'SHA256:' + 'A'.repeat(43);
+
+function tempCwd(t: { teardown: (fn: () => void) => void }, files: Record<string, string> = {}): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gridhost-config-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+function defaultsFor(cwd: string, source: string): GridhostConfig {
+  return {
+    source,
+    api: { listen: '127.0.0.1:8700' },
+    policiesDir: path.join(cwd, 'policies'),
+    templatesDir: path.join(cwd, 'templates'),
+    guestsDir: path.join(cwd, 'data/guests'),
+    store: { kind: 'sqlite', path: path.join(cwd, 'data/gridhost.db') },
+    limits: { hardMax: 8, sampleRetentionMs: 7 * 86_400_000 },
+    log: { level: 'info', format: 'auto' },
+    dom0s: [],
+  };
+}
+
+function configError(t: { throws: Function }, fn: () => unknown): PolicyError {
+  const e = (t.throws as (f: () => unknown, o: object) => PolicyError | undefined)(fn, { instanceOf: PolicyError });
+  if (!e) throw new Error('expected a PolicyError');
+  return e;
+}
+
+test('without a config file every default applies, paths absolute against cwd', (t) => {
+  const cwd = tempCwd(t);
+  t.deepEqual(loadConfig({ env: {}, cwd }), defaultsFor(cwd, '<defaults>'));
+});
+
+test('the shipped gridhost.yaml documents exactly the defaults', (t) => {
+  const cwd = tempCwd(t);
+  const file = path.join(REPO, 'gridhost.yaml');
+  t.deepEqual(loadConfig({ file, env: {}, cwd }), defaultsFor(cwd, file));
+});
+
+test('./gridhost.yaml in cwd is read when no file is named', (t) => {
+  const cwd = tempCwd(t, { 'gridhost.yaml': 'limits:\n  hard_max: 5\n' });
+  const c = loadConfig({ env: {}, cwd });
+  t.is(c.source, path.join(cwd, 'gridhost.yaml'));
+  t.is(c.limits.hardMax, 5);
+});
+
+test('GRIDHOST_CONFIG names the config file', (t) => {
+  const cwd = tempCwd(t, { 'other.yaml': 'log:\n  level: debug\n' });
+  const c = loadConfig({ env: { GRIDHOST_CONFIG: 'other.yaml' }, cwd });
+  t.is(c.source, path.join(cwd, 'other.yaml'));
+  t.is(c.log.level, 'debug');
+});
+
+test('a named config file that does not exist is GH_CONFIG_INVALID', (t) => {
+  const cwd = tempCwd(t);
+  const e = configError(t, () => loadConfig({ file: 'missing.yaml', env: {}, cwd }));
+  t.is(e.code, 'GH_CONFIG_INVALID');
+  t.is(e.message, `${path.join(cwd, 'missing.yaml')}:1:1: cannot read config file (ENOENT)`);
+});
+
+test('every key of the file is read and relative paths resolve against cwd', (t) => {
+  const cwd = tempCwd(t, {
+    'g.yaml': [
+      'api:',
+      '  listen: 0.0.0.0:9000',
+      '  token: s3cret-token',
+      'policies_dir: /etc/gridhost/policies',
+      'templates_dir: tpl',
+      'data_dir: var',
+      'guests_dir: clones',
+      'store:',
+      '  kind: sqlite',
+      '  path: db/g.db',
+      'limits:',
+      '  hard_max: 16',
+      '  sample_retention: 1d',
+      'log:',
+      '  level: warn',
+      '  format: json',
+      'dom0s:',
+      '  - name: dom0-a',
+      '    address: 192.0.2.10',
+      `    host_key_fingerprint: ${FP}`,
+      '  - name: dom0-b',
+      '    address: xen-b.example.net',
+      '    port: 2222',
+      '    user: gridhost',
+      '    private_key_path: ~/.ssh/id_ed25519',
+      `    host_key_fingerprint: ${FP}`,
+      '',
+    ].join('\n'),
+  });
+  const c = loadConfig({ file: 'g.yaml', env: { HOME: '/home/op' }, cwd });
+  t.deepEqual(c, {
+    source: path.join(cwd, 'g.yaml'),
+    api: { listen: '0.0.0.0:9000', token: 's3cret-token' },
+    policiesDir: '/etc/gridhost/policies',
+    templatesDir: path.join(cwd, 'tpl'),
+    guestsDir: path.join(cwd, 'clones'),
+    store: { kind: 'sqlite', path: path.join(cwd, 'db/g.db') },
+    limits: { hardMax: 16, sampleRetentionMs: 86_400_000 },
+    log: { level: 'warn', format: 'json' },
+    dom0s: [
+      { name: 'dom0-a', address: '192.0.2.10', port: 22, user: 'root', hostKeyFingerprint: FP },
+      { name: 'dom0-b', address: 'xen-b.example.net', port: 2222, user: 'gridhost', privateKeyPath: '/home/op/.ssh/id_ed25519', hostKeyFingerprint: FP },
+    ],
+  });
+});
+
+test('data_dir moves the sqlite file and the guests folder', (t) => {
+  const cwd = tempCwd(t, { 'gridhost.yaml': 'data_dir: /var/lib/gridhost\n' });
+  const c = loadConfig({ env: {}, cwd });
+  t.deepEqual([c.store, c.guestsDir], [{ kind: 'sqlite', path: '/var/lib/gridhost/gridhost.db' }, '/var/lib/gridhost/guests']);
+});
+
+const envCases: { rule: string; env: Record<string, string>; get: (c: GridhostConfig) => unknown; want: (cwd: string) => unknown }[] = [
+  { rule: 'GRIDHOST_API_LISTEN sets api.listen', env: { GRIDHOST_API_LISTEN: '127.0.0.1:9999' }, get: (c) => c.api.listen, want: () => '127.0.0.1:9999' },
+  { rule: 'GRIDHOST_API_TOKEN sets api.token', env: { GRIDHOST_API_TOKEN: 'from-env' }, get: (c) => c.api.token, want: () => 'from-env' },
+  { rule: 'GRIDHOST_POLICIES_DIR sets policiesDir', env: { GRIDHOST_POLICIES_DIR: 'pol' }, get: (c) => c.policiesDir, want: (cwd) => path.join(cwd, 'pol') },
+  { rule: 'GRIDHOST_TEMPLATES_DIR sets templatesDir', env: { GRIDHOST_TEMPLATES_DIR: '/opt/t' }, get: (c) => c.templatesDir, want: () => '/opt/t' },
+  {
+    rule: 'GRIDHOST_DATA_DIR sets the sqlite path and guestsDir, over the file',
+    env: { GRIDHOST_DATA_DIR: '/data' },
+    get: (c) => [c.store, c.guestsDir],
+    want: () => [{ kind: 'sqlite', path: '/data/gridhost.db' }, '/data/guests'],
+  },
+  { rule: 'GRIDHOST_SQLITE_PATH sets the sqlite path', env: { GRIDHOST_SQLITE_PATH: 'x.db' }, get: (c) => c.store, want: (cwd) => ({ kind: 'sqlite', path: path.join(cwd, 'x.db') }) },
+  {
+    rule: 'GRIDHOST_MONGODB_URI switches the store to mongodb',
+    env: { GRIDHOST_MONGODB_URI: 'mongodb://u:p@127.0.0.1:27017/gh' },
+    get: (c) => c.store,
+    want: () => ({ kind: 'mongodb', uri: 'mongodb://u:p@127.0.0.1:27017/gh' }),
+  },
+  { rule: 'GRIDHOST_HARD_MAX sets limits.hardMax', env: { GRIDHOST_HARD_MAX: '12' }, get: (c) => c.limits.hardMax, want: () => 12 },
+  { rule: 'GRIDHOST_LOG_LEVEL sets log.level', env: { GRIDHOST_LOG_LEVEL: 'debug' }, get: (c) => c.log.level, want: () => 'debug' },
+  { rule: 'GRIDHOST_LOG_FORMAT sets log.format', env: { GRIDHOST_LOG_FORMAT: 'json' }, get: (c) => c.log.format, want: () => 'json' },
+  { rule: 'an empty variable counts as unset', env: { GRIDHOST_LOG_LEVEL: '' }, get: (c) => c.log.level, want: () => 'warn' },
+];
+
+for (const c of envCases) {
+  test(`env: ${c.rule}`, (t) => {
+    // The file sets different values so the test shows env wins over the file.
+    const cwd = tempCwd(t, {
+      'gridhost.yaml': 'api:\n  listen: 127.0.0.1:1111\n  token: from-file\nguests_dir: g\nstore:\n  path: f.db\nlimits:\n  hard_max: 3\nlog:\n  level: warn\n  format: pretty\n',
+    });
+    t.deepEqual(c.get(loadConfig({ env: c.env, cwd })), c.want(cwd));
+  });
+}
+
+const badEnv: { name: string; value: string; line: string }[] = [
+  { name: 'GRIDHOST_HARD_MAX', value: 'eight', line: '$GRIDHOST_HARD_MAX:1:1: limits.hard_max: must be an integer from 1 to 1000 (found "eight")' },
+  { name: 'GRIDHOST_HARD_MAX', value: '0', line: '$GRIDHOST_HARD_MAX:1:1: limits.hard_max: must be an integer from 1 to 1000 (found "0")' },
+  { name: 'GRIDHOST_LOG_LEVEL', value: 'loud', line: '$GRIDHOST_LOG_LEVEL:1:1: log.level: must be one of error | warn | info | debug (found "loud")' },
+  { name: 'GRIDHOST_LOG_FORMAT', value: 'xml', line: '$GRIDHOST_LOG_FORMAT:1:1: log.format: must be one of auto | json | pretty (found "xml")' },
+  { name: 'GRIDHOST_API_LISTEN', value: '8700', line: '$GRIDHOST_API_LISTEN:1:1: api.listen: must be host:port, e.g. 127.0.0.1:8080 (found "8700")' },
+  { name: 'GRIDHOST_MONGODB_URI', value: 'http://u:pw@h', line: '$GRIDHOST_MONGODB_URI:1:1: store.uri: must be a mongodb:// or mongodb+srv:// URI' },
+  { name: 'GRIDHOST_API_TOKEN', value: 'has space', line: '$GRIDHOST_API_TOKEN:1:1: api.token: must be printable characters without spaces' },
+];
+for (const c of badEnv) {
+  test(`env: invalid ${c.name}=${JSON.stringify(c.value)} is reported against the variable`, (t) => {
+    const cwd = tempCwd(t);
+    const e = configError(t, () => loadConfig({ env: { [c.name]: c.value }, cwd }));
+    t.is(e.code, 'GH_CONFIG_INVALID');
+    t.is(e.message, c.line);
+  });
+}
+
+const badFile: { rule: string; text: string; line: string }[] = [
+  { rule: 'unknown keys are rejected at the key', text: 'api:\n  port: 80\n', line: ':2:3: api.port: unknown key; allowed here: listen, token (found "port")' },
+  { rule: 'hard_max must be an integer >= 1', text: 'limits:\n  hard_max: 0\n', line: ':2:13: limits.hard_max: must be >= 1 (found 0)' },
+  { rule: 'sample_retention is a duration', text: 'limits:\n  sample_retention: 7\n', line: ':2:21: limits.sample_retention: a duration needs a unit; write a number with a unit: ms, s, m, h or d (e.g. 500ms, 5s, 2m, 1h30m, 1d) (found 7)' },
+  { rule: 'api.listen is host:port', text: 'api:\n  listen: localhost\n', line: ':2:11: api.listen: must be host:port, e.g. 127.0.0.1:8080 (found "localhost")' },
+  { rule: 'store kind is sqlite or mongodb', text: 'store:\n  kind: redis\n', line: ':2:9: store.kind: must be one of sqlite | mongodb (found "redis")' },
+  { rule: 'a mongodb store needs a uri', text: 'store:\n  kind: mongodb\n', line: ':1:1: store.uri: is required for kind: mongodb (mongodb://user:password@host/db)' },
+  { rule: 'a dom0 needs a host key fingerprint', text: 'dom0s:\n  - name: a\n    address: 10.0.0.1\n', line: ':2:5: dom0s.0.host_key_fingerprint: is required' },
+  {
+    rule: 'a dom0 fingerprint must be SHA256:<base64>',
+    text: 'dom0s:\n  - name: a\n    address: 10.0.0.1\n    host_key_fingerprint: MD5:aa:bb\n',
+    line: ':4:27: dom0s.0.host_key_fingerprint: must be SHA256:<43 base64 characters>, as printed by `ssh-keygen -lf <host key>` (found "MD5:aa:bb")',
+  },
+  { rule: 'dom0 port is 1..65535', text: `dom0s:\n  - name: a\n    address: h\n    port: 70000\n    host_key_fingerprint: ${FP}\n`, line: ':4:11: dom0s.0.port: must be <= 65535 (found 70000)' },
+  {
+    rule: 'dom0 names are unique',
+    text: `dom0s:\n  - {name: a, address: h1, host_key_fingerprint: ${FP}}\n  - {name: a, address: h2, host_key_fingerprint: ${FP}}\n`,
+    line: ':3:12: dom0s.1.name: duplicate dom0 name; dom0s.0 already uses it (found "a")',
+  },
+  { rule: 'dom0 address may not carry shell characters', text: `dom0s:\n  - {name: a, address: "h;id", host_key_fingerprint: ${FP}}\n`, line: ':2:24: dom0s.0.address: must be a host name or IP address (found "h;id")' },
+];
+for (const c of badFile) {
+  test(`file: ${c.rule}`, (t) => {
+    const cwd = tempCwd(t, { 'gridhost.yaml': c.text });
+    const e = configError(t, () => loadConfig({ env: {}, cwd }));
+    t.is(e.code, 'GH_CONFIG_INVALID');
+    t.is(e.message, path.join(cwd, 'gridhost.yaml') + c.line);
+  });
+}
+
+test('secrets in invalid values never appear in issues', (t) => {
+  const cwd = tempCwd(t, { 'gridhost.yaml': 'api:\n  token: "two words-SECRET"\nstore:\n  kind: mongodb\n  uri: "postgres://u:SECRETPW@h"\n' });
+  const e = configError(t, () => loadConfig({ env: {}, cwd }));
+  t.is(e.issues.length, 2);
+  t.false(e.message.includes('SECRET'));
+  t.false(JSON.stringify(e.toJSON()).includes('SECRET'));
+  t.deepEqual(
+    e.issues.map((i) => `${i.line}:${i.col} ${i.path}`),
+    ['2:10 api.token', '5:8 store.uri'],
+  );
+});
+
+test('all config issues are reported at once, file and env together', (t) => {
+  const cwd = tempCwd(t, { 'gridhost.yaml': 'limits:\n  hard_max: -1\nlog:\n  level: chatty\n' });
+  const e = configError(t, () => loadConfig({ env: { GRIDHOST_LOG_FORMAT: 'xml' }, cwd }));
+  t.deepEqual(
+    e.issues.map(formatIssue).map((l) => l.split(': ')[1]),
+    ['limits.hard_max', 'log.level', 'log.format'],
+  );
+});
+
+test('the config is deeply frozen', (t) => {
+  const cwd = tempCwd(t, { 'gridhost.yaml': `dom0s:\n  - {name: a, address: h, host_key_fingerprint: ${FP}}\n` });
+  const c = loadConfig({ env: {}, cwd });
+  for (const part of [c, c.api, c.store, c.limits, c.log, c.dom0s, c.dom0s[0]]) t.true(Object.isFrozen(part));
+  t.throws(() => {
+    (c.limits as { hardMax: number }).hardMax = 100;
+  }, { instanceOf: TypeError });
+});
+
+test('redactConfig hides the token and the URI password, leaving the original intact', (t) => {
+  const cwd = tempCwd(t);
+  const c = loadConfig({ env: { GRIDHOST_API_TOKEN: 'tok-123', GRIDHOST_MONGODB_URI: 'mongodb://admin:pa55@db1:27017,db2:27017/gh?replicaSet=rs0' }, cwd });
+  const r = redactConfig(c);
+  t.is(r.api.token, '***');
+  t.deepEqual(r.store, { kind: 'mongodb', uri: 'mongodb://admin:***@db1:27017,db2:27017/gh?replicaSet=rs0' });
+  t.false(JSON.stringify(r).includes('pa55'));
+  t.false(JSON.stringify(r).includes('tok-123'));
+  t.is(c.api.token, 'tok-123');
+  t.deepEqual(redactConfig(loadConfig({ env: {}, cwd })), defaultsFor(cwd, '<defaults>'));
+});
