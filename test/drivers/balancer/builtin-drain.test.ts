@@ -79,10 +79,10 @@ test.serial('a removed backend gets no more health checks', async (t) => {
   const { lb, live } = await setupPool(t);
   const [a] = await live(['a']);
   await lb.remove('web', 'a');
-  await new Promise((r) => setTimeout(r, 50)); // a check already on the wire may still land
-  const after = a!.checks;
-  await new Promise((r) => setTimeout(r, 400));
-  t.is(a!.checks, after);
+  const atRemove = a!.checks;
+  await new Promise((r) => setTimeout(r, 600)); // ~6 check intervals
+  // One check already on its way when remove() ran may still arrive; none may follow it.
+  t.true(a!.checks - atRemove <= 1, `${a!.checks - atRemove} checks after remove`);
 });
 
 test.serial('removePool closes the front end after requests in flight complete', async (t) => {

@@ -37,6 +37,7 @@ test.serial('a new backend receives no request before its health check passes, t
   await healthy('a');
   const fresh = await backend('fresh', { healthy: false });
   await lb.add('web', 'fresh', fresh.address);
+  for (let i = 0; i < 4; i++) t.is((await send(front)).body, 'a'); // before any check answered
   await waitFor('fresh checked twice', () => fresh.checks >= 2);
   for (let i = 0; i < 10; i++) t.is((await send(front)).body, 'a');
   t.is(fresh.hits, 0);
