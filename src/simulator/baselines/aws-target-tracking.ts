@@ -1,0 +1,62 @@
+// AWS target tracking scaling, from the published behaviour:
+// https://docs.aws.amazon.com/autoscaling/application/userguide/target-tracking-scaling-policy-overview.html
+// https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-target-tracking.html
+// The service creates two CloudWatch alarms on the metric (60 s periods): a high alarm of
+// 3 datapoints above the target, which scales out *proportionally* to the metric
+// (desired = ceil(capacity * metric / target), "scale out fast"), and a low alarm of
+// 15 datapoints below a threshold under the target (typically 10% lower), which scales in
+// conservatively ("scale in gradually"); scale-in waits for the scale-in cooldown (300 s default).
+import type { Policy } from '../../domain/policy.ts';
+import { ceilSafe, fmt1 } from '../../decision/format.ts';
+import type { Strategy } from '../../decision/strategy.ts';
+import { baselinePolicy, lastValues, mean, type BaselineRuleBase } from './base-policy.ts';
+
+export interface AwsTargetTrackingRule extends BaselineRuleBase {
+  strategy: 'aws-target-tracking';
+  target: number;
+  /** Datapoints of the high alarm (3). */
+  outPeriods: number;
+  /** Datapoints of the low alarm (15). */
+  inPeriods: number;
+  /** The low alarm's threshold as a fraction of the target (0.9). */
+  inThreshold: number;
+}
+
+export const awsTargetTracking: Strategy<AwsTargetTrackingRule> = ({ config: c, series, current, ready }) => {
+  if (ready <= 0) return undefined;
+  const high = lastValues(series, c.outPeriods);
+  if (high && high.every((v) => v > c.target)) {
+    const m = mean(high);
+    const desired = Math.max(current, ceilSafe((ready * m) / c.target));
+    return { desired, reason: `high alarm: ${c.metric} ${fmt1(m)} > target ${c.target} for ${c.outPeriods} periods -> ceil(${ready} x ${fmt1(m)} / ${c.target}) = ${desired}` };
+  }
+  const low = lastValues(series, c.inPeriods);
+  const bound = c.target * c.inThreshold;
+  if (low && low.every((v) => v < bound)) {
+    const m = mean(low);
+    const desired = Math.min(current, Math.max(1, ceilSafe((ready * m) / c.target)));
+    return { desired, reason: `low alarm: ${c.metric} ${fmt1(m)} < ${fmt1(bound)} for ${c.inPeriods} periods -> ceil(${ready} x ${fmt1(m)} / ${c.target}) = ${desired}` };
+  }
+  return undefined;
+};
+
+export function awsTargetTrackingPolicy(like: Policy, o: { targetCpu?: number } = {}): Policy {
+  const rule: AwsTargetTrackingRule = {
+    name: 'target-cpu',
+    strategy: 'aws-target-tracking',
+    metric: 'cpu',
+    aggregate: 'mean',
+    target: o.targetCpu ?? 70,
+    outPeriods: 3,
+    inPeriods: 15,
+    inThreshold: 0.9,
+    for: 15,
+  };
+  return baselinePolicy(like, 'aws-target-tracking', {
+    intervalMs: 60_000,
+    // Scale-out is not held back by a cooldown beyond the boot of the guests it started.
+    scaleOutCooldownMs: 0,
+    scaleInCooldownMs: 300_000,
+    rules: [rule],
+  });
+}
