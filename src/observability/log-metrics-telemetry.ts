@@ -1,0 +1,94 @@
+// The controller's Telemetry seam, fulfilled with winston lines and prom-client metrics.
+// The controller reports facts once; this decides which log line and which series they feed.
+import type { GuestStepReport, PoolGaugeReport, ScaleEventReport, Telemetry } from '../controller/telemetry.ts';
+import type { MetricValues } from '../domain/types.ts';
+import { isGridhostError } from '../errors/errors.ts';
+import { logGuestStep, logScaleEvent, type Logger } from './logger.ts';
+import type { GridhostMetrics } from './metrics.ts';
+
+export class LogMetricsTelemetry implements Telemetry {
+  constructor(
+    private readonly logger: Logger,
+    private readonly metrics: GridhostMetrics,
+  ) {}
+
+  scaleEvent(r: ScaleEventReport): void {
+    const level = r.outcome === 'failed' ? 'warn' : 'info';
+    logScaleEvent(
+      this.logger,
+      { pool: r.pool, action: r.direction, from: r.from, to: r.to, reason: r.reason, ...(r.durationMs !== undefined ? { duration_ms: r.durationMs } : {}) },
+      level,
+      { outcome: r.outcome, ...(r.detail !== undefined ? { detail: r.detail } : {}) },
+    );
+    // 'started' is followed by a terminal outcome for the same event: count each event once.
+    if (r.outcome !== 'started') this.metrics.scaleEvents.inc({ pool: r.pool, direction: r.direction, outcome: r.outcome });
+  }
+
+  guestStep(r: GuestStepReport): void {
+    logGuestStep(
+      this.logger,
+      { pool: r.pool, guest: r.guest, action: r.action, from: r.from, to: r.to, ...(r.reason !== undefined ? { reason: r.reason } : {}), duration_ms: r.durationMs },
+      r.error ? 'warn' : 'info',
+      r.error ? { error: r.error } : {},
+    );
+  }
+
+  provisioned(pool: string, outcome: 'ok' | 'failed', seconds: number): void {
+    this.metrics.guestProvisionDuration.observe({ pool, outcome }, seconds);
+  }
+
+  retired(pool: string, outcome: 'ok' | 'failed', seconds: number): void {
+    this.metrics.guestRetireDuration.observe({ pool, outcome }, seconds);
+  }
+
+  poolGauges(r: PoolGaugeReport): void {
+    this.metrics.setPoolGuests(r.pool, r.byState);
+    this.metrics.poolDesiredGuests.set({ pool: r.pool }, r.desired);
+    this.metrics.poolMinGuests.set({ pool: r.pool }, r.min);
+    this.metrics.poolMaxGuests.set({ pool: r.pool }, r.max);
+  }
+
+  guestValues(pool: string, guest: string, values: MetricValues): void {
+    this.metrics.setGuestValues(pool, guest, values);
+  }
+
+  forgetGuest(pool: string, guest: string): void {
+    this.metrics.forgetGuest(pool, guest);
+  }
+
+  forgetPool(pool: string): void {
+    this.metrics.forgetPool(pool);
+  }
+
+  evaluationError(pool: string, err: unknown): void {
+    this.metrics.policyEvaluationErrors.inc({ pool });
+    this.logger.error('policy evaluation failed; pool held', { pool, error: errorFields(err) });
+  }
+
+  launchFailure(pool: string, err: unknown): void {
+    this.metrics.launchFailures.inc({ pool });
+    this.logger.warn('guest launch failed', { pool, error: errorFields(err) });
+  }
+
+  breaker(pool: string, open: boolean, detail: string): void {
+    this.metrics.circuitBreakerOpen.set({ pool }, open ? 1 : 0);
+    this.logger.log(open ? 'warn' : 'info', open ? 'launch circuit breaker opened' : 'launch circuit breaker closed', { pool, detail });
+  }
+
+  info(msg: string, fields: Record<string, unknown> = {}): void {
+    this.logger.info(msg, fields);
+  }
+
+  warn(msg: string, fields: Record<string, unknown> = {}): void {
+    this.logger.warn(msg, fields);
+  }
+
+  error(msg: string, fields: Record<string, unknown> = {}): void {
+    this.logger.error(msg, fields);
+  }
+}
+
+function errorFields(err: unknown): { code: string; message: string } {
+  if (isGridhostError(err)) return { code: err.code, message: err.message };
+  return { code: 'GH_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
