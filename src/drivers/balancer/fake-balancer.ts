@@ -65,6 +65,11 @@ export class FakeBalancer implements Balancer {
     return [...(this.pools.get(pool)?.backends.values() ?? [])].map((b) => ({ ...b }));
   }
 
+  /** Mirrors BuiltinBalancer.frontendAddress: the listen address the pool was ensured with. */
+  frontendAddress(pool: string): string {
+    return this.pool(pool).listen;
+  }
+
   hasPool(pool: string): boolean {
     return this.pools.has(pool);
   }

@@ -15,6 +15,7 @@ test('the fake records every call with its arguments in order', async (t) => {
     { method: 'remove', args: ['web', 'web-1'] },
   ]);
   t.deepEqual(lb.callsOf('add'), [['web', 'web-1', '127.0.0.1:9001']]);
+  t.is(lb.frontendAddress('web'), '127.0.0.1:8080');
 });
 
 test('the fake keeps the contract: idempotent add and remove, unknown backend and pool errors', async (t) => {
