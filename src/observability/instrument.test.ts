@@ -1,0 +1,90 @@
+import test from 'ava';
+import type { Policy } from '../domain/policy.ts';
+import type { Guest } from '../domain/types.ts';
+import { GridhostError } from '../errors/errors.ts';
+import { FakeBalancer } from '../drivers/balancer/fake-balancer.ts';
+import { FakeHypervisor } from '../drivers/hypervisor/fake-hypervisor.ts';
+import { instrumentBalancer, instrumentHypervisor } from './instrument.ts';
+import { createMetrics, type GridhostMetrics } from './metrics.ts';
+
+/** Observation count of one driver operation series (0 when absent). */
+async function count(m: GridhostMetrics, labels: { driver: string; operation: string; outcome: string }): Promise<number> {
+  const { values } = await m.driverOperationDuration.get();
+  const v = values.find(
+    (x) =>
+      x.metricName === 'gridhost_driver_operation_duration_seconds_count' &&
+      x.labels.driver === labels.driver &&
+      x.labels.operation === labels.operation &&
+      x.labels.outcome === labels.outcome,
+  );
+  return v?.value ?? 0;
+}
+
+const spec = { id: 'web-a1', pool: 'web', policy: {} as unknown as Policy };
+const guestOf = (id: string): Guest => ({ id, pool: 'web', state: 'stopping', driver: 'fake', host: 'fakehost', createdAt: 0, updatedAt: 0, meta: {} });
+
+test('instrumentHypervisor passes calls and results through and times each as outcome ok', async (t) => {
+  const fake = new FakeHypervisor({ name: 'fake' });
+  const m = createMetrics();
+  const h = instrumentHypervisor(fake, m);
+  t.is(h.name, 'fake');
+  const cloned = await h.clone(spec);
+  t.is(cloned.host, 'fakehost');
+  const booted = await h.boot(spec, cloned.meta);
+  t.truthy(booted.address);
+  await h.stop(guestOf('web-a1'), 1000);
+  await h.deleteClone(guestOf('web-a1'));
+  t.true(Array.isArray(await h.discover()));
+  await h.close();
+  t.deepEqual(
+    fake.calls.map((c) => c.method),
+    ['clone', 'boot', 'stop', 'deleteClone', 'discover', 'close'],
+  );
+  for (const operation of ['clone', 'boot', 'stop', 'deleteClone', 'discover', 'close']) {
+    t.is(await count(m, { driver: 'fake', operation, outcome: 'ok' }), 1, operation);
+  }
+});
+
+test('instrumentHypervisor rethrows the same error and labels the outcome with its code', async (t) => {
+  const fake = new FakeHypervisor({ name: 'local' });
+  const m = createMetrics();
+  const h = instrumentHypervisor(fake, m);
+  const err = new GridhostError('GH_OUT_OF_CAPACITY', 'no room');
+  fake.failNext('clone', err);
+  t.is(await t.throwsAsync(h.clone(spec)), err);
+  t.is(await count(m, { driver: 'local', operation: 'clone', outcome: 'GH_OUT_OF_CAPACITY' }), 1);
+  t.is(await count(m, { driver: 'local', operation: 'clone', outcome: 'ok' }), 0);
+});
+
+test('an error outside the catalogue is labelled outcome "error"', async (t) => {
+  const fake = new FakeBalancer();
+  const m = createMetrics();
+  const b = instrumentBalancer(fake, m);
+  fake.inject('add', new Error('socket hang up'));
+  await t.throwsAsync(b.add('web', 'web-a1', '127.0.0.1:1'), { message: 'socket hang up' });
+  t.is(await count(m, { driver: 'fake', operation: 'add', outcome: 'error' }), 1);
+});
+
+test('instrumentBalancer times every balancer method with the driver name and outcome', async (t) => {
+  const fake = new FakeBalancer();
+  const m = createMetrics();
+  const b = instrumentBalancer(fake, m);
+  t.is(b.name, 'fake');
+  await b.ensurePool('web', '127.0.0.1:0', '/health');
+  await b.add('web', 'web-a1', '127.0.0.1:4000');
+  await b.setDrain('web', 'web-a1');
+  const listed = await b.list('web');
+  t.deepEqual(
+    listed.map((x) => [x.id, x.admin]),
+    [['web-a1', 'drain']],
+  );
+  await b.remove('web', 'web-a1');
+  await b.removePool('web');
+  fake.inject('setDrain', new GridhostError('GH_BACKEND_UNKNOWN'));
+  await t.throwsAsync(b.setDrain('web', 'nope'));
+  await b.close();
+  for (const operation of ['ensurePool', 'add', 'setDrain', 'list', 'remove', 'removePool', 'close']) {
+    t.is(await count(m, { driver: 'fake', operation, outcome: 'ok' }), 1, operation);
+  }
+  t.is(await count(m, { driver: 'fake', operation: 'setDrain', outcome: 'GH_BACKEND_UNKNOWN' }), 1);
+});

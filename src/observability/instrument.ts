@@ -1,0 +1,52 @@
+// Metrics as decorators around drivers (the Karpenter model): the drivers stay free of
+// prom-client, and every call is timed the same way into
+// gridhost_driver_operation_duration_seconds{driver,operation,outcome}, where outcome is "ok"
+// or the GridhostError code the call rejected with ("error" for anything else, which breaks
+// the drivers' error contract and is worth noticing).
+import { isGridhostError } from '../errors/errors.ts';
+import type { Balancer } from '../drivers/balancer/balancer.ts';
+import type { Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
+import type { GridhostMetrics } from './metrics.ts';
+
+type DriverMetrics = Pick<GridhostMetrics, 'driverOperationDuration'>;
+
+function timer(m: DriverMetrics, driver: string) {
+  return async <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
+    const end = m.driverOperationDuration.startTimer({ driver, operation });
+    try {
+      const r = await fn();
+      end({ outcome: 'ok' });
+      return r;
+    } catch (e) {
+      end({ outcome: isGridhostError(e) ? e.code : 'error' });
+      throw e;
+    }
+  };
+}
+
+export function instrumentHypervisor(h: Hypervisor, m: DriverMetrics): Hypervisor {
+  const t = timer(m, h.name);
+  return {
+    name: h.name,
+    clone: (spec) => t('clone', () => h.clone(spec)),
+    boot: (spec, meta) => t('boot', () => h.boot(spec, meta)),
+    stop: (guest, timeoutMs) => t('stop', () => h.stop(guest, timeoutMs)),
+    deleteClone: (guest) => t('deleteClone', () => h.deleteClone(guest)),
+    discover: () => t('discover', () => h.discover()),
+    close: () => t('close', () => h.close()),
+  };
+}
+
+export function instrumentBalancer(b: Balancer, m: DriverMetrics): Balancer {
+  const t = timer(m, b.name);
+  return {
+    name: b.name,
+    ensurePool: (pool, listen, healthPath) => t('ensurePool', () => b.ensurePool(pool, listen, healthPath)),
+    removePool: (pool) => t('removePool', () => b.removePool(pool)),
+    add: (pool, id, address) => t('add', () => b.add(pool, id, address)),
+    setDrain: (pool, id) => t('setDrain', () => b.setDrain(pool, id)),
+    remove: (pool, id) => t('remove', () => b.remove(pool, id)),
+    list: (pool) => t('list', () => b.list(pool)),
+    close: () => t('close', () => b.close()),
+  };
+}
