@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Thin launcher: run the TypeScript CLI through tsx so no build step is needed.
-import { register } from 'node:module';
-import { pathToFileURL } from 'node:url';
-register('tsx/esm', pathToFileURL('./'));
+// Thin launcher: register tsx's loader, then run the TypeScript CLI (no build step needed).
+import { register } from 'tsx/esm/api';
+
+register();
+process.env.GRIDHOST_CLI = '1';
 await import('../src/cli/main.ts');

@@ -68,7 +68,10 @@ const invokedDirectly = (() => {
   }
 })();
 
-if (invokedDirectly || process.env.GRIDHOST_CLI === '1') {
+const viaBin = process.env.GRIDHOST_CLI === '1';
+delete process.env.GRIDHOST_CLI; // not for guest processes we spawn
+
+if (invokedDirectly || viaBin) {
   const code = await main(process.argv.slice(2));
   // `run` keeps the process alive through its servers; the others exit with their code.
   if (code !== -1) process.exit(code);

@@ -11,7 +11,7 @@ const port = Number(process.env.PORT || 0);
 const guest = process.env.GUEST_ID || 'guest';
 const workMs = Number(process.env.WORK_MS || 15);
 const maxWorkMs = Number(process.env.MAX_WORK_MS || 5000);
-const RATE_WINDOW_MS = 5000;
+const RATE_WINDOW_MS = Number(process.env.RATE_WINDOW_MS || 5000);
 const startedAt = Date.now();
 
 let inflight = 0;
