@@ -53,9 +53,11 @@ test('CPU of reaped children and of live members of the process group counts', a
   t.deepEqual((await w.src.sample([g])).get('web-1'), { cpu: 40 });
 });
 
-test('a dead guest, a zombie, a guest without a pid and a reused pid are absent', async (t) => {
+test('a dead guest, a zombie, a guest without a pid, a reused pid and a non-local guest are absent', async (t) => {
   const w = world();
+  w.procs.set(23, proc(23, { utime: 1 }));
   const gs = [
+    { ...guest('xen', { pid: '23' }), driver: 'xen' },
     guest('dead', { pid: '20', startTime: '500' }),
     guest('zombie', { pid: '21', startTime: '500' }),
     guest('nopid', {}),
@@ -65,6 +67,7 @@ test('a dead guest, a zombie, a guest without a pid and a reused pid are absent'
   w.procs.set(22, proc(22, { startTime: 777 }));
   await w.src.sample(gs);
   w.advance(1000);
+  w.procs.set(23, proc(23, { utime: 90 }));
   t.is((await w.src.sample(gs)).size, 0);
 });
 

@@ -1,6 +1,7 @@
 // Per-guest CPU from /proc for local guests: CPU time of the guest's process group (its main
 // process, the children it has reaped, and the members still running) as a delta between two
-// samples over the wall time between them, in % of one CPU. Reports key `cpu`.
+// samples over the wall time between them, in % of one CPU. Reports key `cpu` for guests of
+// the local driver only.
 import { execFileSync } from 'node:child_process';
 import type { Guest, MetricValues } from '../../domain/types.ts';
 import { listPids as listProcPids, readProcStat as readProcStatFromProc, type ProcStat } from '../hypervisor/local/proc-stat.ts';
@@ -44,7 +45,8 @@ export class ProcCpuSource implements MetricsSource {
 
   async sample(guests: readonly Guest[]): Promise<Map<string, MetricValues>> {
     const out = new Map<string, MetricValues>();
-    const leaders = guests.map((g) => ({ g, pid: toInt(g.meta.pid), startTime: toInt(g.meta.startTime) }));
+    // Only local guests: another driver's meta.pid (if any) is not a process on this host.
+    const leaders = guests.filter((g) => g.driver === 'local').map((g) => ({ g, pid: toInt(g.meta.pid), startTime: toInt(g.meta.startTime) }));
     const wanted = new Set(leaders.flatMap((l) => (l.pid === undefined ? [] : [l.pid])));
     const members = wanted.size > 0 ? await this.groupMembers(wanted) : new Map<number, number>();
     const at = this.now();

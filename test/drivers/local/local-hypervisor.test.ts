@@ -237,3 +237,18 @@ test('the example guest reports unhealthy while a file named unhealthy exists in
   t.false(await checkHealth(url, 2000));
   await hv.stop(guestOf(s, c, b), 5000);
 });
+
+test('discover on a guests dir that does not exist yet finds nothing', async (t) => {
+  const dir = await guestsDir(t);
+  t.deepEqual(await new LocalHypervisor({ guestsDir: path.join(dir, 'not-yet') }).discover(), []);
+});
+
+test('an unsafe guest id is refused before anything is created', async (t) => {
+  const dir = await guestsDir(t);
+  const hv = new LocalHypervisor({ guestsDir: dir });
+  for (const id of ['../escape', 'a/b', '.hidden', '']) {
+    const e = await t.throwsAsync(hv.clone(spec(id, makePolicy())), { instanceOf: GridhostError });
+    t.is(e?.code, 'GH_CLONE_FAILED', id);
+  }
+  t.deepEqual(await readdir(dir), []);
+});

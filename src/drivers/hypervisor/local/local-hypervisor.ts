@@ -124,11 +124,16 @@ export class LocalHypervisor implements Hypervisor {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: dir, LANG: process.env.LANG ?? 'C.UTF-8', ...run.env };
     const child = spawn(run.command, run.args, { cwd: dir, env, detached: true, stdio: ['ignore', logFd, logFd] });
     const exited = new Promise<string>((resolve) => child.once('exit', (code, sig) => resolve(sig ? `killed by ${sig}` : `exited with code ${code}`)));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', reject);
+    // A ChildProcess 'error' with no listener would crash gridhost: always listen.
+    const spawned = new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.on('error', (e) => {
+        reject(e);
+        this.log.warn('guest process error', { guest: spec.id, error: e.message });
       });
+    });
+    try {
+      await spawned;
     } catch (e) {
       closeSync(logFd);
       throw await this.bootError(spec, logPath, `cannot start ${JSON.stringify(run.command)}: ${(e as Error).message}`, e);
@@ -165,7 +170,7 @@ export class LocalHypervisor implements Hypervisor {
       await this.kill(pid, stat0.startTime, 0); // whatever it left in its group
       throw await this.bootError(spec, logPath, `${run.command} ${early} within ${this.bootGraceMs} ms of starting`);
     }
-    child.once('exit', (code, sig) => this.log.warn('guest process exited', { guest: spec.id, pid, code, signal: sig }));
+    child.once('exit', (code, sig) => this.log.info('guest process exited', { guest: spec.id, pid, code, signal: sig }));
     this.log.info('guest booted', { guest: spec.id, pool: spec.pool, pid, address });
     return {
       meta: { clonePath: dir, pid: String(pid), port: String(port), startTime: String(stat0.startTime) },
