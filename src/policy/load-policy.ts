@@ -50,6 +50,11 @@ export function checkPolicyFile(file: string, opts: PolicyLoadOptions): PolicyRe
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
     return { ok: false, issues: [fileIssue(file, `cannot read policy file (${code})`)] };
   }
+  return checkPolicyText(text, file, opts);
+}
+
+/** Check text already read from `file` (the watcher hashes what it read, then checks that). */
+export function checkPolicyText(text: string, file: string, opts: PolicyLoadOptions): PolicyResult {
   return tryParsePolicy(text, file, toParseOptions(opts));
 }
 

@@ -31,7 +31,7 @@ const LOCAL_CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy'];
 const DRIVERS = ['local', 'xen'] as const;
 /** A dom0 path goes into commands run over SSH: allow only plainly safe characters. */
 const DOM0_PATH_RE = /^\/[A-Za-z0-9._/@+:=,-]*$/;
-const HTTP_PATH_RE = /^\/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$/;
+const HTTP_PATH_RE = /^\/[A-Za-z0-9._~!$&'()*+,;=:@/%?-]*$/;
 
 const POOL_MSG =
   'must be 1-32 characters of a-z, 0-9 and "-", starting with a letter: it becomes part of file paths, ' +

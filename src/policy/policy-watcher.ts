@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Policy } from '../domain/policy.ts';
 import type { ValidationIssue } from '../errors/errors.ts';
-import { checkPolicyFile, duplicatePoolIssue, listPolicyFiles, type PolicyLoadOptions } from './load-policy.ts';
+import { checkPolicyText, duplicatePoolIssue, listPolicyFiles, type PolicyLoadOptions } from './load-policy.ts';
 import type { PolicyResult } from './parse-policy.ts';
 
 export type PolicyEvent =
@@ -40,6 +40,9 @@ interface FileState {
   active?: Policy;
   /** Issues last reported for this file, to avoid repeating the same event. */
   reported?: string;
+  /** Missing at the last scan; removal is reported only when a second scan agrees, because
+   *  editors that save by rename leave a short gap. */
+  missing?: boolean;
 }
 
 /**
@@ -61,25 +64,37 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
 
   const scan = (): void => {
     if (closed) return;
-    const { files } = listPolicyFiles(dir);
+    const { files, issue } = listPolicyFiles(dir);
+    // An unreadable folder (EMFILE, a remount) must not look like every policy was deleted.
+    if (issue) return;
     const present = new Set(files);
+    let unconfirmed = false;
     for (const [file, st] of state) {
-      if (present.has(file)) continue;
+      if (present.has(file)) {
+        st.missing = false;
+        continue;
+      }
+      if (!st.missing) {
+        st.missing = true;
+        unconfirmed = true;
+        continue;
+      }
       state.delete(file);
       if (st.active) emit({ kind: 'removed', pool: st.active.pool, file });
     }
+    if (unconfirmed) soon();
     for (const file of files) {
       let text: string;
       try {
         text = fs.readFileSync(file, 'utf8');
       } catch {
-        continue; // vanished between listing and reading: the next scan sees it gone
+        continue; // vanished between listing and reading: later scans see it gone
       }
       const hash = crypto.createHash('sha256').update(text).digest('hex');
       const st = state.get(file);
       // Invalid files are re-checked every scan: a missing template may have appeared since.
       if (st && st.hash === hash && st.result.ok) continue;
-      const result = checkPolicyFile(file, opts);
+      const result = checkPolicyText(text, file, opts);
       if (st) {
         if (st.hash !== hash) st.reported = undefined;
         st.hash = hash;
@@ -98,7 +113,7 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
       for (const [file, st] of state) if (st.active) holder.set(st.active.pool, file);
       for (const file of files) {
         const st = state.get(file);
-        if (!st) continue;
+        if (!st || st.missing) continue;
         const r = st.result;
         if (!r.ok) {
           report(file, st, r.issues);

@@ -185,3 +185,13 @@ test('no events are delivered after close()', async (t) => {
   t.true(seen.some(loaded('web', 3)));
   t.is(h.events.length, before);
 });
+
+test('saving by writing a temp file and renaming it over the policy reports a change, not a removal', async (t) => {
+  const h = harness(t, {}, (dir) => fs.writeFileSync(path.join(dir, 'web.yaml'), policyText('web', 8)));
+  const file = path.join(h.dir, 'web.yaml');
+  await h.next(loaded('web', 8), 'loaded');
+  fs.writeFileSync(`${file}.tmp`, policyText('web', 4));
+  fs.renameSync(`${file}.tmp`, file);
+  await h.next(loaded('web', 4), 'changed');
+  t.false(h.events.some((e) => e.kind === 'removed' || e.kind === 'invalid'));
+});
