@@ -1,0 +1,199 @@
+// `gridhost simulate`: replay a load trace through a policy file with the simulated clock and
+// print guest-hours and the BUNGEE elasticity metrics (or JSON), optionally an SVG chart.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PolicyError, formatIssue, isGridhostError } from '../errors/errors.ts';
+import { loadPolicyFile } from '../policy/load-policy.ts';
+import { renderSvg } from './plot.ts';
+import { simulate } from './simulate.ts';
+import { aggregate, peak, readTrace, scaleToPeak, type Trace } from './trace.ts';
+
+export interface SimulateIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+export const SIMULATE_USAGE = `usage: gridhost simulate --policy FILE --trace FILE [options]
+
+  --policy FILE        policy YAML to replay (validated as by gridhost validate)
+  --trace FILE         requests per second: one number per line or space-separated,
+                       CSV time,rps, or a .tbz2/.tar.bz2 archive of such a file
+  --capacity RPS       requests per second one guest serves at 100% CPU (default 50)
+  --boot S             seconds a new guest boots (default 30)
+  --health-delay S     seconds from boot to passing the health check (default 5)
+  --drain S            seconds a retired guest drains before it is gone (default 10)
+  --step S             aggregate the trace (mean) to S-second steps (default: the policy's
+                       sampling interval when it is a multiple of the trace step; 0 = keep)
+  --peak-guests N      scale the trace so its peak needs N guests (default: replay as is)
+  --seed N             seed of the per-guest measurement noise (default 1)
+  --plot OUT.svg       write a chart of load, demand and supply
+  --json               print the figures as JSON
+  --speed              also print how much faster than real time the replay ran`;
+
+interface Args {
+  policy: string;
+  trace: string;
+  capacity: number;
+  boot: number;
+  healthDelay: number;
+  drain: number;
+  step?: number;
+  peakGuests?: number;
+  seed: number;
+  plot?: string;
+  json: boolean;
+  speed: boolean;
+}
+
+class UsageError extends Error {}
+
+const NUMERIC: Record<string, { key: keyof Args; min: number; integer?: boolean; positive?: boolean }> = {
+  '--capacity': { key: 'capacity', min: 0, positive: true },
+  '--boot': { key: 'boot', min: 0 },
+  '--health-delay': { key: 'healthDelay', min: 0 },
+  '--drain': { key: 'drain', min: 0 },
+  '--step': { key: 'step', min: 0 },
+  '--peak-guests': { key: 'peakGuests', min: 1, integer: true },
+  '--seed': { key: 'seed', min: 0, integer: true },
+};
+
+export function parseSimulateArgs(argv: readonly string[]): Args {
+  const a: Partial<Args> & Pick<Args, 'capacity' | 'boot' | 'healthDelay' | 'drain' | 'seed' | 'json' | 'speed'> = {
+    capacity: 50,
+    boot: 30,
+    healthDelay: 5,
+    drain: 10,
+    seed: 1,
+    json: false,
+    speed: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i]!;
+    const eq = raw.indexOf('=');
+    const flag = raw.startsWith('--') && eq > 0 ? raw.slice(0, eq) : raw;
+    const inline = raw.startsWith('--') && eq > 0 ? raw.slice(eq + 1) : undefined;
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--json' || flag === '--speed') {
+      a[flag === '--json' ? 'json' : 'speed'] = true;
+    } else if (flag === '--policy' || flag === '--trace' || flag === '--plot') {
+      a[flag.slice(2) as 'policy' | 'trace' | 'plot'] = value();
+    } else if (NUMERIC[flag]) {
+      const spec = NUMERIC[flag]!;
+      const text = value();
+      const n = Number(text);
+      if (text.trim() === '' || !Number.isFinite(n) || n < spec.min || (spec.positive && n <= 0) || (spec.integer && !Number.isInteger(n))) {
+        const want = spec.integer ? `a whole number >= ${spec.min}` : spec.positive ? 'a number > 0' : `a number >= ${spec.min}`;
+        throw new UsageError(`${flag} must be ${want} (found "${text}")`);
+      }
+      (a as Record<string, unknown>)[spec.key] = n;
+    } else {
+      throw new UsageError(`unknown option "${raw}"`);
+    }
+  }
+  if (a.policy === undefined) throw new UsageError('--policy FILE is required');
+  if (a.trace === undefined) throw new UsageError('--trace FILE is required');
+  return a as Args;
+}
+
+function fmt(x: number, digits = 3): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : String(x);
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}
+
+export async function runSimulate(argv: string[], io: SimulateIo): Promise<number> {
+  let args: Args;
+  try {
+    args = parseSimulateArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`gridhost simulate: ${e.message}\n\n${SIMULATE_USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  try {
+    const policy = loadPolicyFile(path.resolve(args.policy), { templatesDir: path.resolve('templates'), checkFiles: false });
+    let trace: Trace = await readTrace(args.trace);
+    const interval = policy.sampling.intervalMs / 1000;
+    const step = args.step ?? (Number.isInteger(interval / trace.stepSeconds) ? interval : 0);
+    if (step > 0 && step !== trace.stepSeconds) trace = aggregate(trace, step, 'mean');
+    if (args.peakGuests !== undefined) trace = scaleToPeak(trace, args.capacity, args.peakGuests);
+
+    const wall0 = performance.now();
+    const r = simulate({
+      policy,
+      trace: trace.values,
+      stepSeconds: trace.stepSeconds,
+      capacityPerGuest: args.capacity,
+      bootSeconds: args.boot,
+      healthDelaySeconds: args.healthDelay,
+      drainSeconds: args.drain,
+      seed: args.seed,
+    });
+    const wallSeconds = (performance.now() - wall0) / 1000;
+    const m = r.metrics;
+    const simulatedSeconds = m.durationSeconds;
+    let total = 0;
+    for (let i = 0; i < trace.values.length; i++) total += trace.values[i]!;
+    const summary = {
+      policy: { file: policy.file, pool: policy.pool, min: policy.min, max: policy.max },
+      trace: { file: args.trace, steps: trace.values.length, stepSeconds: trace.stepSeconds, meanRps: total / Math.max(1, trace.values.length), peakRps: peak(trace.values) },
+      model: { capacityPerGuest: args.capacity, bootSeconds: args.boot, healthDelaySeconds: args.healthDelay, drainSeconds: args.drain, seed: args.seed },
+      metrics: m,
+      ...(args.speed ? { speed: { wallSeconds, simulatedSeconds, factor: simulatedSeconds / Math.max(wallSeconds, 1e-6) } } : {}),
+    };
+
+    if (args.plot) {
+      const svg = await renderSvg({
+        load: r.load,
+        demand: r.demand,
+        supply: r.supply,
+        stepSeconds: r.stepSeconds,
+        title: `${policy.pool}: ${path.basename(policy.file)} on ${path.basename(args.trace)}`,
+      });
+      await writeFile(args.plot, svg);
+    }
+
+    if (args.json) {
+      io.out(JSON.stringify(summary, null, 2));
+      return 0;
+    }
+    const days = simulatedSeconds / 86_400;
+    const lines = [
+      `policy       ${policy.file} (pool ${policy.pool}, min ${policy.min}, max ${policy.max}, every ${interval} s)`,
+      `trace        ${args.trace}: ${trace.values.length} steps of ${trace.stepSeconds} s (${fmt(days, 2)} days), mean ${fmt(summary.trace.meanRps, 1)} rps, peak ${fmt(summary.trace.peakRps, 1)} rps`,
+      `model        ${args.capacity} rps per guest, boot ${args.boot} s, health delay ${args.healthDelay} s, drain ${args.drain} s, seed ${args.seed}`,
+      '',
+      `guest-hours                 ${fmt(m.guestHours, 1)}`,
+      `accuracy_U                  ${fmt(m.accuracyU)} guests (mean shortfall)`,
+      `accuracy_O                  ${fmt(m.accuracyO)} guests (mean surplus)`,
+      `timeshare_U                 ${pct(m.timeshareU)} of the time under-provisioned`,
+      `timeshare_O                 ${pct(m.timeshareO)} of the time over-provisioned`,
+      `jitter                      ${fmt(m.jitter)} /min (supply ${fmt(m.supplyAdaptationsPerMin)} /min - demand ${fmt(m.demandAdaptationsPerMin)} /min)`,
+      `scale actions               ${m.scaleActions}`,
+      `under-provisioned requests  ${pct(m.underProvisionedRequests)}`,
+    ];
+    if (args.speed) lines.push(`speed                       ${fmt(days, 2)} days in ${fmt(wallSeconds, 2)} s (${Math.round(summary.speed!.factor)}x real time)`);
+    if (args.plot) lines.push(`chart                       ${args.plot}`);
+    io.out(lines.join('\n'));
+    return 0;
+  } catch (e) {
+    if (e instanceof PolicyError) {
+      for (const i of e.issues) io.err(formatIssue(i));
+      return 1;
+    }
+    if (isGridhostError(e)) {
+      io.err(`gridhost simulate: ${e.code}: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
