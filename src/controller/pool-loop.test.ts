@@ -105,7 +105,7 @@ test('when load goes away the pool shrinks to min, draining each guest before st
   t.is(sizes.at(-1), 2);
   t.is(Math.min(...sizes), 2);
   // For every retired guest, setDrain came before the hypervisor stop.
-  const drained = r.balancer.callsOf('setDrain').map((a) => a[1]);
+  const drained = r.balancer.callsOf('setDrain').map((a) => a[1]!);
   t.is(drained.length, 6);
   for (const id of drained) {
     const drainIdx = r.balancer.calls.findIndex((c) => c.method === 'setDrain' && c.args[1] === id);
