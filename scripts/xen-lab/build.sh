@@ -160,7 +160,7 @@ mke2fs -q -t ext2 -L gridhost-web -d "$B" -F "$O/base.img"
 D=$TMP/rootfs-dom0
 skeleton "$D"
 copy_mods "$D" "$MD" "$KVER" xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback xen-netback \
-  bridge loop virtio_net virtio_pci tun xfs dm-mod dm-snapshot nbd
+  bridge loop virtio_net virtio_pci tun crc32c_generic xfs dm-mod dm-snapshot nbd
 # Xen toolstack at Debian's paths (/usr/sbin/xl in Debian is a wrapper script: link the real one)
 mkdir -p "$D/usr/lib/xen-4.17"
 cp -a "$X/usr/lib/xen-4.17/bin" "$X/usr/lib/xen-4.17/lib" "$D/usr/lib/xen-4.17/"
@@ -180,22 +180,25 @@ cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$D/usr/lib/x86_64-linux-gnu/"
 # Real tools over busybox applets: hotplug scripts need bash/flock/losetup; cp for --reflink;
 # mkfs.xfs for the reflink store; lvm for lvcreate -s; qemu-img/qemu-nbd for qcow2 clones.
 for b in /usr/bin/bash /usr/bin/flock /usr/sbin/losetup /usr/bin/cp /usr/sbin/mkfs.xfs /usr/sbin/lvm \
-         /usr/sbin/dmsetup /usr/bin/qemu-img /usr/bin/qemu-nbd /usr/sbin/dropbear; do
+         /usr/sbin/dmsetup /usr/bin/qemu-img /usr/bin/qemu-nbd /usr/sbin/dropbear /usr/bin/mountpoint; do
   rm -f "$D$b"; copy_bin "$D" "$b"
 done
 for l in pvcreate pvs vgcreate vgs vgchange lvcreate lvremove lvs lvchange lvdisplay lvextend; do
   ln -sf lvm "$D/usr/sbin/$l"
 done
 mkdir -p "$D/etc/lvm"; cp "$F/dom0/lvm.conf" "$D/etc/lvm/lvm.conf"
-mkdir -p "$D/usr/local/sbin"; cp "$F/dom0/lab-stores" "$D/usr/local/sbin/"; chmod +x "$D/usr/local/sbin/lab-stores"
+mkdir -p "$D/usr/local/sbin"; cp "$F/dom0/lab-stores" "$D/usr/local/sbin/"; chmod +x "$D"/usr/local/sbin/*
 # sshd: dropbear with the lab's host key; root logs in with the lab's key only
 mkdir -p "$D/etc/dropbear" "$D/root/.ssh"
 cp "$K/dropbear_ed25519_host_key" "$D/etc/dropbear/"
 cp "$K/id_ed25519.pub" "$D/root/.ssh/authorized_keys"
 chmod 700 "$D/root" "$D/root/.ssh"; chmod 600 "$D/root/.ssh/authorized_keys"
-echo 'root:x:0:0:root:/root:/bin/sh' > "$D/etc/passwd"; echo 'root:x:0:' > "$D/etc/group"
+# root's shell is bash: Debian's static busybox ash runs its own applets before PATH (its cp has
+# no --reflink, its losetup no --show), so commands over ssh would not get the real tools.
+echo 'root:x:0:0:root:/root:/bin/bash' > "$D/etc/passwd"; echo 'root:x:0:' > "$D/etc/group"
 printf '/bin/sh\n/bin/bash\n' > "$D/etc/shells"
 echo 'export PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' > "$D/etc/profile"
+cp "$D/etc/profile" "$D/root/.bashrc"
 # guest kernel + ramdisk (read-only, in the initramfs); base image copied into the stores at boot
 mkdir -p "$D/var/lib/xen/boot" "$D/usr/share/gridhost-lab"
 cp "$O/vmlinux" "$O/domU.cpio.gz" "$D/var/lib/xen/boot/"
