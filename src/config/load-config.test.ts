@@ -178,7 +178,7 @@ for (const c of badEnv) {
 const badFile: { rule: string; text: string; line: string }[] = [
   { rule: 'unknown keys are rejected at the key', text: 'api:\n  port: 80\n', line: ':2:3: api.port: unknown key; allowed here: listen, token (found "port")' },
   { rule: 'hard_max must be an integer >= 1', text: 'limits:\n  hard_max: 0\n', line: ':2:13: limits.hard_max: must be >= 1 (found 0)' },
-  { rule: 'sample_retention is a duration', text: 'limits:\n  sample_retention: 7\n', line: ':2:21: limits.sample_retention: a duration needs a unit; write a number with a unit: ms, s, m, h or d (e.g. 500ms, 5s, 2m, 1h30m, 1d) (found 7)' },
+  { rule: 'sample_retention is a duration', text: 'limits:\n  sample_retention: 7\n', line: ':2:21: limits.sample_retention: a duration needs a unit; units are ms, s, m, h, d (e.g. 500ms, 5s, 2m, 1h30m, 1d) (found 7)' },
   { rule: 'api.listen is host:port', text: 'api:\n  listen: localhost\n', line: ':2:11: api.listen: must be host:port, e.g. 127.0.0.1:8080 (found "localhost")' },
   { rule: 'store kind is sqlite or mongodb', text: 'store:\n  kind: redis\n', line: ':2:9: store.kind: must be one of sqlite | mongodb (found "redis")' },
   { rule: 'a mongodb store needs a uri', text: 'store:\n  kind: mongodb\n', line: ':1:1: store.uri: is required for kind: mongodb (mongodb://user:password@host/db)' },

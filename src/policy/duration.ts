@@ -10,7 +10,7 @@ const ORDER: readonly Unit[] = ['d', 'h', 'm', 's', 'ms'];
 
 export type DurationResult = { ok: true; ms: number } | { ok: false; message: string };
 
-const HINT = 'write a number with a unit: ms, s, m, h or d (e.g. 500ms, 5s, 2m, 1h30m, 1d)';
+const HINT = 'units are ms, s, m, h, d (e.g. 500ms, 5s, 2m, 1h30m, 1d)';
 
 /** Parse without throwing; the message says what to fix. */
 export function tryParseDuration(text: string): DurationResult {
