@@ -386,6 +386,9 @@ export async function openMongoStore(uri: string, opts: MongoStoreOptions = {}):
       serverSelectionTimeoutMS: opts.serverSelectionTimeoutMS ?? 10_000,
       ...(opts.dbName !== undefined ? { dbName: opts.dbName } : {}),
     });
+    // Failures surface as rejected operations; without a listener a later 'error' event
+    // (e.g. a dropped connection) would crash the process.
+    conn.on('error', () => undefined);
     await conn.asPromise();
     const wc = await detectWriteConcern(conn);
     const models = defineModels(conn, wc);

@@ -3,6 +3,16 @@
 // (test/store/store-contract.ts); the MongoDB run needs MONGODB_URI.
 //
 // Error contract: every method rejects only with GridhostError GH_STORE_FAILED (cause kept).
+// So does any call after close(), and updateEvent() of an id the store never gave out.
+//
+// Shared semantics (src/store/store-common.ts; checked by the contract tests):
+//  - values returned are copies; optional fields left out stay absent (never null);
+//  - upsertPool/putGuest replace the whole record;
+//  - listPools by pool name; listGuests by pool, createdAt, id; `states: []` matches nothing;
+//  - listEvents newest first (at desc, then latest append first); limit clamped to 1..1000;
+//  - updateEvent without `detail` keeps the detail already stored;
+//  - listSamples oldest first, `since` and `until` both inclusive; pruneSamples deletes
+//    samples with `at < olderThan` in every pool.
 // Writes are durable when the promise resolves: the controller relies on "state written
 // before the step is attempted" to repair half-made guests after a crash.
 import type { Guest, GuestState, PoolSample, ScaleEvent } from '../domain/types.ts';

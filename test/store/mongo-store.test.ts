@@ -72,11 +72,14 @@ if (uri) {
 
 // Always run: the mapping through mongoose's casting is what a server would store.
 
-function roundTrip<D>(model: mongoose.Model<any>, doc: object): D {
-  return new model(doc).toBSON() as D;
+/** Cast through the model as save()/replaceOne() do; the document must also pass validation. */
+async function roundTrip<D>(model: mongoose.Model<any>, doc: object): Promise<D> {
+  const d = new model(doc);
+  await d.validate();
+  return d.toBSON() as D;
 }
 
-test('guests, pools, events and samples survive mongoose casting exactly (no server needed)', (t) => {
+test('guests, pools, events and samples survive mongoose casting exactly (no server needed)', async (t) => {
   const conn = mongoose.createConnection();
   t.teardown(() => conn.close());
   const m = defineModels(conn, { w: 1, j: true });
@@ -89,21 +92,21 @@ test('guests, pools, events and samples survive mongoose casting exactly (no ser
     error: 'e',
   });
   const minimal: Guest = guest('web-min');
-  for (const g of [full, minimal]) t.deepEqual(docToGuest(roundTrip<GuestDoc>(m.guests, guestToDoc(g))), g);
-  t.deepEqual(roundTrip<GuestDoc>(m.guests, guestToDoc(minimal)).meta, {}, 'empty meta is kept (minimize: false)');
+  for (const g of [full, minimal]) t.deepEqual(docToGuest(await roundTrip<GuestDoc>(m.guests, guestToDoc(g))), g);
+  t.deepEqual((await roundTrip<GuestDoc>(m.guests, guestToDoc(minimal))).meta, {}, 'empty meta is kept (minimize: false)');
 
   for (const p of [pool('web'), pool('web', { lastScaleInAt: 3, lastScaleOutAt: 4, managed: false })]) {
-    t.deepEqual(docToPool(roundTrip<PoolDoc>(m.pools, poolToDoc(p))), p);
+    t.deepEqual(docToPool(await roundTrip<PoolDoc>(m.pools, poolToDoc(p))), p);
   }
 
   const e = event({ detail: 'd' });
-  const stored = roundTrip<EventDoc>(m.events, eventToDoc(e));
+  const stored = await roundTrip<EventDoc>(m.events, eventToDoc(e));
   const back = docToEvent(stored);
   t.regex(String(back.id), /^[0-9a-f]{24}$/);
   t.deepEqual({ ...back, id: undefined }, { ...e, id: undefined });
 
   const s: PoolSample = { at: 5, guests: { 'web-a1': { cpu: 12.5, rps: 3 }, 'web.b': {} } };
-  t.deepEqual(docToSample(roundTrip<SampleDoc>(m.samples, sampleToDoc('web', s))), s);
+  t.deepEqual(docToSample(await roundTrip<SampleDoc>(m.samples, sampleToDoc('web', s))), s);
 });
 
 test('an unreachable server gives GH_STORE_FAILED naming the URI with its password masked', async (t) => {
