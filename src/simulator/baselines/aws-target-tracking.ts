@@ -13,50 +13,45 @@ import { baselinePolicy, lastValues, mean, type BaselineRuleBase } from './base-
 
 export interface AwsTargetTrackingRule extends BaselineRuleBase {
   strategy: 'aws-target-tracking';
+  /** Which of the two alarms this rule is: `for` is its number of datapoints (3 high, 15 low). */
+  alarm: 'high' | 'low';
   target: number;
-  /** Datapoints of the high alarm (3). */
-  outPeriods: number;
-  /** Datapoints of the low alarm (15). */
-  inPeriods: number;
   /** The low alarm's threshold as a fraction of the target (0.9). */
   inThreshold: number;
 }
 
 export const awsTargetTracking: Strategy<AwsTargetTrackingRule> = ({ config: c, series, current, ready }) => {
   if (ready <= 0) return undefined;
-  const high = lastValues(series, c.outPeriods);
-  if (high && high.every((v) => v > c.target)) {
-    const m = mean(high);
+  const vals = lastValues(series, c.for);
+  if (!vals) return undefined;
+  const m = mean(vals);
+  if (c.alarm === 'high') {
+    if (!vals.every((v) => v > c.target)) return undefined;
     const desired = Math.max(current, ceilSafe((ready * m) / c.target));
-    return { desired, reason: `high alarm: ${c.metric} ${fmt1(m)} > target ${c.target} for ${c.outPeriods} periods -> ceil(${ready} x ${fmt1(m)} / ${c.target}) = ${desired}` };
+    return { desired, reason: `high alarm: ${c.metric} ${fmt1(m)} > target ${c.target} for ${c.for} periods -> ceil(${ready} x ${fmt1(m)} / ${c.target}) = ${desired}` };
   }
-  const low = lastValues(series, c.inPeriods);
   const bound = c.target * c.inThreshold;
-  if (low && low.every((v) => v < bound)) {
-    const m = mean(low);
-    const desired = Math.min(current, Math.max(1, ceilSafe((ready * m) / c.target)));
-    return { desired, reason: `low alarm: ${c.metric} ${fmt1(m)} < ${fmt1(bound)} for ${c.inPeriods} periods -> ceil(${ready} x ${fmt1(m)} / ${c.target}) = ${desired}` };
-  }
-  return undefined;
+  if (!vals.every((v) => v < bound)) return undefined;
+  const desired = Math.min(current, Math.max(1, ceilSafe((ready * m) / c.target)));
+  return { desired, reason: `low alarm: ${c.metric} ${fmt1(m)} < ${fmt1(bound)} for ${c.for} periods -> ceil(${ready} x ${fmt1(m)} / ${c.target}) = ${desired}` };
 };
 
 export function awsTargetTrackingPolicy(like: Policy, o: { targetCpu?: number } = {}): Policy {
-  const rule: AwsTargetTrackingRule = {
-    name: 'target-cpu',
+  const alarm = (a: 'high' | 'low', periods: number): AwsTargetTrackingRule => ({
+    name: `alarm-${a}`,
     strategy: 'aws-target-tracking',
     metric: 'cpu',
     aggregate: 'mean',
+    alarm: a,
     target: o.targetCpu ?? 70,
-    outPeriods: 3,
-    inPeriods: 15,
     inThreshold: 0.9,
-    for: 15,
-  };
+    for: periods,
+  });
   return baselinePolicy(like, 'aws-target-tracking', {
     intervalMs: 60_000,
     // Scale-out is not held back by a cooldown beyond the boot of the guests it started.
     scaleOutCooldownMs: 0,
     scaleInCooldownMs: 300_000,
-    rules: [rule],
+    rules: [alarm('high', 3), alarm('low', 15)],
   });
 }
