@@ -1,7 +1,7 @@
 // Starts a real gridhost process (the CLI, as an operator would) in a temp directory with its
 // own policies, templates, data and loopback ports; collects its JSON log lines; stops it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -196,4 +196,88 @@ export function openLoopLoad(url: string, everyMs: number) {
     }
   })();
   return { stats, stop: async () => { running = false; await loop; await Promise.all(inflight); } };
+}
+
+// ---- helpers for the robustness tests (processes, clones, log lines, the CLI as a child)
+
+/** True when `pid` is a live process (not a zombie); with `startTime`, only that very process. */
+export function processAlive(pid: number, startTime?: number): boolean {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  if (f[0] === 'Z' || f[0] === 'X' || f[0] === 'x') return false;
+  return startTime === undefined || Number(f[19]) === startTime;
+}
+
+/** Live processes whose working directory is `dir` or below it (guests run in their clone). */
+export function processesUnder(dir: string): number[] {
+  const out: number[] = [];
+  const root = resolve(dir);
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let cwd: string;
+    try {
+      cwd = readlinkSync(`/proc/${name}/cwd`);
+    } catch {
+      continue;
+    }
+    if ((cwd === root || cwd.startsWith(`${root}/`)) && processAlive(Number(name))) out.push(Number(name));
+  }
+  return out;
+}
+
+/** Clone directories of a pool under `<dir>/data/guests/<pool>/`. */
+export function cloneDirs(dir: string, pool: string): string[] {
+  const root = join(dir, 'data', 'guests', pool);
+  if (!existsSync(root)) return [];
+  return readdirSync(root).map((id) => join(root, id));
+}
+
+export interface GuestFileRecord { id: string; pid: number; startTime: number; clonePath: string }
+
+/** The guest.json of each clone of a pool that has booted. */
+export function guestRecords(dir: string, pool: string): GuestFileRecord[] {
+  const out: GuestFileRecord[] = [];
+  for (const clone of cloneDirs(dir, pool)) {
+    const file = join(clone, 'guest.json');
+    if (!existsSync(file)) continue;
+    try {
+      out.push(JSON.parse(readFileSync(file, 'utf8')) as GuestFileRecord);
+    } catch {
+      /* being written */
+    }
+  }
+  return out;
+}
+
+/** Poll `fn` until it returns something other than undefined/false; throws after `timeoutMs`. */
+export async function waitUntil<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Run bin/gridhost.js with `args` as a child; resolves with its exit code and output. */
+export function runCli(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [join(REPO, 'bin', 'gridhost.js'), ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', rej);
+    child.once('close', (code) => res({ code, stdout, stderr }));
+  });
 }
