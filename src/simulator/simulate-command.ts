@@ -18,7 +18,7 @@ export const SIMULATE_USAGE = `usage: gridhost simulate --policy FILE --trace FI
   --policy FILE        policy YAML to replay (validated as by gridhost validate)
   --trace FILE         requests per second: one number per line or space-separated,
                        CSV time,rps, or a .tbz2/.tar.bz2 archive of such a file
-  --capacity RPS       requests per second one guest serves at 100% CPU (default 50)
+  --capacity RPS       requests per second one guest serves at 100% CPU (default 60)
   --boot S             seconds a new guest boots (default 30)
   --health-delay S     seconds from boot to passing the health check (default 5)
   --drain S            seconds a retired guest drains before it is gone (default 10)
@@ -59,7 +59,7 @@ const NUMERIC: Record<string, { key: keyof Args; min: number; integer?: boolean;
 
 export function parseSimulateArgs(argv: readonly string[]): Args {
   const a: Partial<Args> & Pick<Args, 'capacity' | 'boot' | 'healthDelay' | 'drain' | 'seed' | 'json' | 'speed'> = {
-    capacity: 50,
+    capacity: 60,
     boot: 30,
     healthDelay: 5,
     drain: 10,
