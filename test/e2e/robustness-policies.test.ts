@@ -185,7 +185,8 @@ test.serial('bad policy files are rejected with located errors while the good po
 
   // 6. Retiring needs the token: none -> 401, wrong -> 401, right -> the guests and clones go.
   const retire = (headers: Record<string, string> = {}) => request(`${gh.api}/api/pools/${POOL}/retire`, { method: 'POST', headers });
-  for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: TOKEN }]) {
+  const refused: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token' }, { authorization: TOKEN }];
+  for (const headers of refused) {
     const r = await retire(headers);
     t.is(r.status, 401, JSON.stringify(headers));
     t.is(JSON.parse(r.body).error.code, 'GH_UNAUTHORIZED');
