@@ -68,23 +68,29 @@ test.serial('least-outstanding spreads concurrent load over every backend', asyn
   const counts = await load(60, 8, async () => (await send(front, { agent })).status);
   t.deepEqual([...counts], [[200, 60]]);
   for (const b of bs) t.true(b.hits > 0, `${b.id} got no traffic`);
-  const list = await lb.list('web');
-  t.is(list.reduce((n, s) => n + s.served, 0), 60);
+  // served is counted when the proxy's side of the exchange closes, just after the client has it
+  await waitFor('60 served', async () => (await lb.list('web')).reduce((n, s) => n + s.served, 0) === 60);
+  t.is((await lb.list('web')).reduce((n, s) => n + s.served, 0), 60);
 });
 
 test.serial('requests go to an idle backend rather than one with requests in flight', async (t) => {
   const { lb, front, backend, healthy } = await setup(t);
-  const slow = await backend('slow', { delayMs: 400 });
+  const slow = await backend('slow');
   const fast = await backend('fast');
   await lb.add('web', 'slow', slow.address);
   await lb.add('web', 'fast', fast.address);
   await healthy('slow');
   await healthy('fast');
-  // Park one request on each, so the slow one stays busy while the fast one frees up.
+  // Park one request on each; release only the fast one, so slow keeps one in flight.
+  slow.held = true;
+  fast.held = true;
   const parked = [send(front), send(front)];
-  await waitFor('slow busy', async () => (await lb.list('web')).find((s) => s.id === 'slow')!.active === 1);
+  await waitFor('both reached', () => slow.hits === 1 && fast.hits === 1);
+  fast.release();
   await waitFor('fast idle', async () => (await lb.list('web')).find((s) => s.id === 'fast')!.active === 0);
+  t.is((await lb.list('web')).find((s) => s.id === 'slow')!.active, 1);
   for (let i = 0; i < 5; i++) t.is((await send(front)).body, 'fast');
+  slow.release();
   await Promise.all(parked);
 });
 
@@ -107,13 +113,15 @@ test.serial('request and response bodies stream through unchanged and X-Forwarde
 
 test.serial('list reports address, admin, health, active and served per backend', async (t) => {
   const { lb, front, backend, healthy } = await setup(t);
-  const a = await backend('a', { delayMs: 300 });
+  const a = await backend('a');
   await lb.add('web', 'a', a.address);
   t.deepEqual(await lb.list('web'), [{ id: 'a', address: a.address, admin: 'ready', healthy: false, active: 0, served: 0, failed: 0 }]);
   await healthy('a');
+  a.held = true;
   const inflight = send(front);
-  await waitFor('one in flight', async () => (await lb.list('web'))[0]!.active === 1);
+  await waitFor('one in flight', () => a.hits === 1);
   t.like((await lb.list('web'))[0], { active: 1, served: 0 });
+  a.release();
   t.is((await inflight).status, 200);
   await waitFor('served counted', async () => (await lb.list('web'))[0]!.served === 1);
   await lb.setDrain('web', 'a');

@@ -14,6 +14,10 @@ export interface TestBackend {
   healthy: boolean;
   /** Delay before answering non-health requests. */
   delayMs: number;
+  /** While true, non-health requests wait for release(). */
+  held: boolean;
+  /** Answer every held request and stop holding. */
+  release(): void;
   /** Graceful stop (idle keep-alive connections closed). */
   close(): Promise<void>;
   /** Abrupt stop: every connection cut. */
@@ -22,6 +26,7 @@ export interface TestBackend {
 
 export async function startBackend(id: string, opts: { healthy?: boolean; delayMs?: number } = {}): Promise<TestBackend> {
   let closed = false;
+  const waiting: Array<() => void> = [];
   const server = http.createServer((req, res) => {
     if (req.url === '/healthz') {
       tb.checks++;
@@ -40,7 +45,8 @@ export async function startBackend(id: string, opts: { healthy?: boolean; delayM
         if (req.url === '/echo') res.end(body);
         else res.end(id);
       };
-      if (tb.delayMs > 0) setTimeout(answer, tb.delayMs);
+      if (tb.held) waiting.push(answer);
+      else if (tb.delayMs > 0) setTimeout(answer, tb.delayMs);
       else answer();
     });
   });
@@ -49,6 +55,7 @@ export async function startBackend(id: string, opts: { healthy?: boolean; delayM
   const stop = async (abrupt: boolean): Promise<void> => {
     if (closed) return;
     closed = true;
+    tb.release();
     const done = new Promise((r) => server.close(r));
     if (abrupt) server.closeAllConnections();
     else server.closeIdleConnections();
@@ -62,6 +69,11 @@ export async function startBackend(id: string, opts: { healthy?: boolean; delayM
     checks: 0,
     healthy: opts.healthy ?? true,
     delayMs: opts.delayMs ?? 0,
+    held: false,
+    release: () => {
+      tb.held = false;
+      for (const answer of waiting.splice(0)) answer();
+    },
     close: () => stop(false),
     kill: () => stop(true),
   };
