@@ -105,7 +105,9 @@ function without(o: Record<string, unknown>, keys: readonly string[]): Record<st
 
 /** `event: "scale"` line: pool, action, from, to, reason[, duration_ms]. */
 export function logScaleEvent(logger: Logger, f: ScaleLogFields, level: Level = 'info', extra: Record<string, unknown> = {}): void {
-  logger.log(level, `${f.pool}: ${f.action} ${f.from} -> ${f.to}: ${f.reason}`, {
+  // Decision reasons already start with "scale-out 3 -> 4: ..."; don't say it twice.
+  const head = `${f.action} ${f.from} -> ${f.to}`;
+  logger.log(level, `${f.pool}: ${f.reason.startsWith(head) ? f.reason : `${head}: ${f.reason}`}`, {
     event: 'scale',
     pool: f.pool,
     action: f.action,
