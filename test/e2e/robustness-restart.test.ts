@@ -1,0 +1,163 @@
+// Restarts lose nothing: a crash (SIGKILL) in the middle of a launch leaves a half-made guest
+// that the next gridhost undoes before it launches anew; a clean stop (SIGTERM) leaves healthy
+// guests running and the next gridhost adopts exactly those, launching none.
+import test from 'ava';
+import { chmodSync, cpSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  freePort, getJson, guestRecords, processAlive, request, sleep, startGridhost, waitUntil, workspace, type GridhostProcess, type GuestFileRecord,
+} from './harness.ts';
+
+const POOL = 'rs';
+
+function policy(template: string, image: string, lbPort: number): string {
+  return `pool: ${POOL}
+min: 2
+max: 8
+guest:
+  driver: local
+  template: ${template}
+  image: ${image}
+  boot_timeout: 20s
+  stop_timeout: 2s
+  drain_timeout: 2s
+balancer:
+  listen: 127.0.0.1:${lbPort}
+sampling:
+  interval: 500ms
+  window: 30s
+warmup: 500ms
+rules:
+  - name: busy
+    strategy: threshold
+    metric: rps
+    above: 1000
+    for: 2
+    step: +1
+`;
+}
+
+const WEB_TEMPLATE = `command: node
+args: ["server.mjs"]
+env:
+  HOST: "127.0.0.1"
+  PORT: "{{port}}"
+  GUEST_ID: "{{guest}}"
+  WORK_MS: "2"
+`;
+
+// The slow image: the example server behind a wrapper that waits 3 s before it listens, so a
+// launch spends seconds in `booting` with its process already running.
+const SLOW_TEMPLATE = `command: sh
+args: ["slow-start.sh"]
+env:
+  HOST: "127.0.0.1"
+  PORT: "{{port}}"
+  GUEST_ID: "{{guest}}"
+  WORK_MS: "2"
+`;
+const SLOW_WRAPPER = '#!/bin/sh\nsleep 3\nexec node server.mjs\n';
+
+/** Every gridhost a test started on `dir`, stopped and cleaned up (guests included) at teardown. */
+function tracker(t: { teardown(fn: () => Promise<void>): void }) {
+  const started: GridhostProcess[] = [];
+  t.teardown(async () => {
+    for (const gh of started) await gh.stop('SIGKILL');
+    for (const gh of started) gh.cleanup();
+  });
+  return (gh: GridhostProcess) => {
+    started.push(gh);
+    return gh;
+  };
+}
+
+async function poolView(gh: GridhostProcess) {
+  return (await getJson(`${gh.api}/api/pools/${POOL}`)).json;
+}
+
+const twoHealthy = (gh: GridhostProcess) => async () => {
+  const v = await poolView(gh);
+  return v.counts?.healthy === 2 && v.counts.booting === 0 && v.counts.cloning === 0 && v.backends.filter((b: any) => b.healthy).length === 2 && v;
+};
+
+test.serial('a guest half-made when gridhost was killed is undone at the next start (process and clone gone), then the pool is rebuilt', async (t) => {
+  t.timeout(90_000);
+  const track = tracker(t);
+  const lbPort = await freePort();
+  const policies = { 'rs.yaml': policy('slow.local.yaml', 'images/slow', lbPort) };
+  const templates = { 'slow.local.yaml': SLOW_TEMPLATE };
+  const dir = workspace({ policies, templates });
+  cpSync(join(dir, 'templates', 'images', 'web'), join(dir, 'templates', 'images', 'slow'), { recursive: true });
+  writeFileSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), SLOW_WRAPPER);
+  chmodSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), 0o755);
+
+  const first = track(await startGridhost({ dir, policies, templates }));
+  // As soon as a guest is booting with its process started, kill gridhost outright.
+  const halfMade = await waitUntil(async () => {
+    const booting: string[] = (await poolView(first)).guests.filter((g: any) => g.state === 'booting').map((g: any) => g.id);
+    const recs = guestRecords(dir, POOL).filter((r) => booting.includes(r.id));
+    return recs.length > 0 && recs;
+  }, 30_000, 'a booting guest with a running process', 50);
+  t.is(await first.stop('SIGKILL'), null);
+
+  // The crash left them: process running, clone on disk.
+  const before = new Map<string, GuestFileRecord>(halfMade.map((r) => [r.id, r]));
+  for (const r of guestRecords(dir, POOL)) before.set(r.id, r); // a sibling launch may have booted too
+  for (const r of before.values()) {
+    t.true(processAlive(r.pid, r.startTime), `half-made guest ${r.id} should still run after the crash`);
+    t.true(existsSync(r.clonePath), `clone of ${r.id} should still exist after the crash`);
+  }
+  t.false(first.logs.some((l) => l.event === 'guest' && l.action === 'register'), 'the guests were killed mid-launch, before registering');
+
+  // Restart on the same data: the half-made guests are undone before any loop runs.
+  const second = track(await startGridhost({ dir, policies, templates }));
+  for (const r of before.values()) {
+    const line = second.logs.find((l) => l.event === 'guest' && l.guest === r.id && l.action === 'cleaned-up');
+    t.like(line, { pool: POOL, to: 'failed', reason: 'half-made (booting) when gridhost stopped' }, `no cleanup step for ${r.id}`);
+    t.false(processAlive(r.pid, r.startTime), `half-made guest ${r.id} still running after the restart`);
+    t.false(existsSync(r.clonePath), `clone of ${r.id} left after the restart`);
+  }
+  const reconciled = second.logs.find((l) => l.msg === 'reconciled');
+  t.deepEqual([...(reconciled?.undone as string[])].sort(), [...before.keys()].sort());
+  t.deepEqual(reconciled?.adopted, []);
+
+  // Then the pool is built anew from other guests.
+  const view = await waitUntil(twoHealthy(second), 45_000, 'two healthy guests after the restart', 200);
+  const ids: string[] = view.guests.map((g: any) => g.id);
+  for (const id of ids) t.false(before.has(id), 'a half-made guest came back');
+  t.is(guestRecords(dir, POOL).length, 2, 'exactly the two new clones remain');
+});
+
+test.serial('after a clean stop the next gridhost adopts the same two running guests and launches none', async (t) => {
+  t.timeout(90_000);
+  const track = tracker(t);
+  const lbPort = await freePort();
+  const policies = { 'rs.yaml': policy('rs.local.yaml', 'images/web', lbPort) };
+  const templates = { 'rs.local.yaml': WEB_TEMPLATE };
+  const first = track(await startGridhost({ policies, templates }));
+  const dir = first.dir;
+  const view = await waitUntil(twoHealthy(first), 40_000, 'two healthy guests', 200);
+  const ids: string[] = view.guests.map((g: any) => g.id).sort();
+  t.is(ids.length, 2);
+
+  t.is(await first.stop('SIGTERM'), 0);
+  t.truthy(first.logs.find((l) => l.msg === 'gridhost stopped'));
+  const records = guestRecords(dir, POOL);
+  t.deepEqual(records.map((r) => r.id).sort(), ids);
+  for (const r of records) t.true(processAlive(r.pid, r.startTime), `guest ${r.id} stopped with gridhost`);
+
+  const second = track(await startGridhost({ dir, policies, templates }));
+  const adopted = second.logs.filter((l) => l.event === 'guest' && l.action === 'adopt').map((l) => l.guest as string).sort();
+  t.deepEqual(adopted, ids);
+  // Several sampling intervals later: the same guests, healthy, behind the front end; no launch.
+  await waitUntil(twoHealthy(second), 20_000, 'adopted guests healthy behind the balancer', 200);
+  await sleep(3000);
+  const after = await poolView(second);
+  t.deepEqual(after.guests.map((g: any) => `${g.id}:${g.state}`).sort(), ids.map((id) => `${id}:healthy`));
+  t.deepEqual(second.logs.filter((l) => l.event === 'guest' && l.action === 'clone'), []);
+  t.deepEqual(second.logs.filter((l) => l.event === 'scale' && l.outcome === 'started'), []);
+  for (const r of records) t.true(processAlive(r.pid, r.startTime));
+  const r = await request(`http://127.0.0.1:${lbPort}/`);
+  t.is(r.status, 200);
+  t.regex(r.body, new RegExp(`^(${ids.join('|')}) worked \\d+ ms\\n$`));
+});
