@@ -108,12 +108,21 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
   const addr = server.address() as AddressInfo;
   logger.info('gridhost ready', { api: `http://${addr.address}:${addr.port}`, pools: orchestrator.managedPools() });
 
+  // Samples are kept for replays (gridhost simulate) only as long as configured.
+  const prune = () => store.pruneSamples(clock.now() - config.limits.sampleRetentionMs)
+    .then((n) => n > 0 && logger.debug('pruned samples', { count: n }))
+    .catch((e) => logger.warn('could not prune samples', { error: String((e as Error).message) }));
+  void prune();
+  const pruneTimer = setInterval(prune, 15 * 60_000);
+  pruneTimer.unref();
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info('gridhost stopping; guests keep running and are adopted at the next start', { signal });
     watcher.close();
+    clearInterval(pruneTimer);
     await orchestrator.stop();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
