@@ -27,6 +27,9 @@ export const ERROR_CODES = {
   // balancer
   GH_BALANCER_FAILED: { status: 502, message: 'load balancer operation failed' },
   GH_BACKEND_UNKNOWN: { status: 404, message: 'backend is not registered' },
+  // builtin balancer wire replies (sent to clients of a pool's front end)
+  GH_NO_BACKEND: { status: 503, message: 'no healthy backend for this pool' },
+  GH_BAD_GATEWAY: { status: 502, message: 'the backend failed before answering' },
   // store
   GH_STORE_FAILED: { status: 500, message: 'store operation failed' },
   // controller
