@@ -29,7 +29,7 @@
 // leaves it running); GRIDHOST_LAB_CACHE moves the build cache (default /var/cache/gridhost-xen-lab).
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,9 +161,19 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     const childEnv: NodeJS.ProcessEnv = { ...process.env, LAB_BUILD: labBuild, LAB_BOOT_TIMEOUT: String(opts.bootTimeoutS ?? 300) };
     if (opts.sshPort) childEnv.LAB_SSH_PORT = String(opts.sshPort);
     else delete childEnv.LAB_SSH_PORT;
-    delete childEnv.LAB_RUN_DIR;
-    const boot = await run('bash', [join(LAB_SCRIPTS, 'boot.sh')], { env: childEnv, timeoutMs: ((opts.bootTimeoutS ?? 300) + 120) * 1000, log });
-    if (boot.code !== 0) throw new Error(`xen-lab boot.sh failed (exit ${boot.code}):\n${boot.stderr.slice(-4000)}`);
+    // The run dir is chosen here so that a boot that fails or times out can still be stopped.
+    const cache = process.env.GRIDHOST_LAB_CACHE || '/var/cache/gridhost-xen-lab';
+    mkdirSync(join(cache, 'run'), { recursive: true });
+    const runDir = mkdtempSync(join(cache, 'run', 'lab.'));
+    childEnv.LAB_RUN_DIR = runDir;
+    let boot: SshResult;
+    try {
+      boot = await run('bash', [join(LAB_SCRIPTS, 'boot.sh')], { env: childEnv, timeoutMs: ((opts.bootTimeoutS ?? 300) + 120) * 1000, log });
+      if (boot.code !== 0) throw new Error(`xen-lab boot.sh failed (exit ${boot.code}):\n${boot.stderr.slice(-4000)}`);
+    } catch (err) {
+      await run('bash', [join(LAB_SCRIPTS, 'stop.sh'), runDir], { timeoutMs: 60_000 }).catch(() => undefined);
+      throw err;
+    }
     envText = boot.stdout;
   }
   const env = parseEnv(envText);
