@@ -108,3 +108,16 @@ for (const [name, args, re] of usage) {
     t.regex(r.err, /usage: gridhost simulate/);
   });
 }
+
+test('--step 0 keeps the trace step and --peak-guests scales the peak to N x capacity', async (t) => {
+  await withTmp(async (dir) => {
+    const trace = join(dir, 't.txt');
+    await writeFile(trace, '1 2 4 2 1 0 1 2');
+    const r = await cli(['--policy', WEB, '--trace', trace, '--json', '--step', '0', '--capacity', '10', '--peak-guests', '8']);
+    t.is(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    t.is(j.trace.stepSeconds, 1);
+    t.is(j.trace.steps, 8);
+    t.is(j.trace.peakRps, 80);
+  });
+});
