@@ -47,6 +47,12 @@ export interface SshHostOptions {
   connectAttempts?: number;
   backoff?: Partial<BackoffOptions>;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Run each command under `timeout -s KILL <timeout + 1 s>` on the host (default true). OpenSSH
+   * ignores signal requests for root sessions (no privilege separation there), so closing the
+   * channel alone would leave a hung command running on the dom0.
+   */
+  remoteTimeout?: boolean;
 }
 
 export interface ExecOptions {
@@ -107,9 +113,13 @@ class Slots {
     return () => {
       if (done) return;
       done = true;
-      const next = this.waiting.shift();
-      if (next) next.resolve(this.releaser());
-      else this.free++;
+      // Handed on in a later turn: ssh2 emits a channel's 'close' before it has answered the
+      // server's CHANNEL_CLOSE, and a new CHANNEL_OPEN sent first would find the slot still taken.
+      setImmediate(() => {
+        const next = this.waiting.shift();
+        if (next) next.resolve(this.releaser());
+        else this.free++;
+      });
     };
   }
   rejectAll(e: unknown): void {
@@ -152,6 +162,8 @@ export class SshHost {
   /** Run argv (quoted by shellCommand) on the host. Resolves with any exit code. */
   async exec(argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
     const command = shellCommand(argv);
+    const remote =
+      this.opts.remoteTimeout === false ? command : shellCommand(['timeout', '-s', 'KILL', String(Math.ceil(options.timeoutMs / 1000) + 1), ...argv]);
     const release = await this.slots.acquire();
     let client: Client;
     try {
@@ -181,17 +193,28 @@ export class SshHost {
           );
         });
         if (stream) {
-          try {
-            stream.signal('KILL');
-          } catch {
-            // the server may not support signals; closing the channel is what matters
-          }
+          killRemote(stream);
           stream.close();
         } else {
           release();
         }
       }, options.timeoutMs);
-      const onOpen = (err: Error | undefined, ch: ClientChannel): void => {
+      let retries = 0;
+      const onOpen = (err: (Error & { reason?: number }) | undefined, ch: ClientChannel): void => {
+        // OpenSSH refuses a session past MaxSessions ("open failed", logging "no more sessions")
+        // and frees a session only once it has processed our close: retry a few times.
+        if (err && typeof err.reason === 'number' && retries < 8 && !settled && this.client === client) {
+          setTimeout(() => {
+            if (settled) return;
+            try {
+              client.exec(remote, onOpen);
+            } catch (e) {
+              release();
+              finish(() => reject(this.lost(e, command)));
+            }
+          }, 20 * 2 ** retries++);
+          return;
+        }
         if (err) {
           release();
           finish(() => reject(this.channelError(err, command)));
@@ -246,7 +269,7 @@ export class SshHost {
         else ch.end();
       };
       try {
-        client.exec(command, onOpen);
+        client.exec(remote, onOpen);
       } catch (e) {
         release();
         finish(() => reject(this.lost(e, command)));
@@ -484,6 +507,24 @@ export class SshHost {
 
   private lost(e: unknown, what: string): GridhostError {
     return new GridhostError('GH_HOST_UNREACHABLE', `${this.name}: connection lost before ${what}: ${(e as Error).message}`, { host: this.name });
+  }
+}
+
+/**
+ * Send SIGKILL to the channel's command. ssh2's Channel.signal() only sends while our side of the
+ * channel is open, but we send EOF right after the command starts (its stdin is done); RFC 4254
+ * allows the request after EOF, so it goes through the protocol object directly then.
+ * Servers kill the session's process group (OpenSSH) or its process (dropbear).
+ */
+function killRemote(ch: ClientChannel): void {
+  const c = ch as unknown as { outgoing?: { id?: number; state?: string }; _client?: { _protocol?: { signal?: (id: number, sig: string) => void } } };
+  try {
+    const proto = c._client?._protocol;
+    const id = c.outgoing?.id;
+    if (c.outgoing?.state === 'open') ch.signal('KILL');
+    else if (c.outgoing?.state === 'eof' && proto?.signal && id !== undefined) proto.signal(id, 'KILL');
+  } catch {
+    // a server without signal support: closing the channel is all we can do
   }
 }
 

@@ -102,18 +102,23 @@ test('a command that outlives its timeout rejects GH_COMMAND_TIMEOUT and the con
   t.is(h.counters.handshakes, 1);
 });
 
-test('a timed-out command is killed on the remote side', async (t) => {
+test('a timed-out command is killed on the remote side, with the children it started', async (t) => {
   const h = host(await sshd());
-  const marker = `gridhost-timeout-${process.pid}-${Date.now()}`;
-  await t.throwsAsync(h.exec(['sh', '-c', `exec sleep 30 # ${marker}`], { timeoutMs: 500 }), { instanceOf: GridhostError });
-  // sshd delivers the KILL (or the hang-up) asynchronously: poll, bounded.
+  const pidFile = `/tmp/gridhost-timeout-${process.pid}-${Date.now()}`;
+  // sh stays the parent of a background sleep: both must die.
+  const script = 'echo $$ > "$1"; sleep 30 & echo $! >> "$1"; wait; echo never';
+  await t.throwsAsync(h.exec(['sh', '-c', script, 'sh', pidFile], { timeoutMs: 1500 }), { instanceOf: GridhostError });
+  const pids = (await h.exec(['cat', pidFile], { timeoutMs: 10_000 })).stdout.trim().split('\n');
+  t.is(pids.length, 2);
+  // The remote `timeout` (or the server, on a signal request) kills them a moment later: poll, bounded.
   let alive = true;
-  for (let i = 0; i < 50 && alive; i++) {
-    const r = await h.exec(['sh', '-c', `ps -eo args | grep -v grep | grep -c ${marker} || true`], { timeoutMs: 10_000 });
-    alive = r.stdout.trim() !== '0';
+  for (let i = 0; i < 100 && alive; i++) {
+    const r = await h.exec(['sh', '-c', 'for p in "$@"; do kill -0 "$p" 2>/dev/null && echo alive; done; true', 'sh', ...pids], { timeoutMs: 10_000 });
+    alive = r.stdout.includes('alive');
     if (alive) await new Promise((res) => setTimeout(res, 100));
   }
-  t.false(alive);
+  await h.exec(['rm', '-f', pidFile], { timeoutMs: 10_000 });
+  t.false(alive, 'the command and its process group are gone');
 });
 
 test('after sshd restarts, the next command reconnects with a new handshake', async (t) => {

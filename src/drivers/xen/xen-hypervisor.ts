@@ -1,0 +1,411 @@
+// The Xen hypervisor driver: clone, boot, stop and unmake PV guests with xl on dom0 hosts over
+// SSH. State lives on the dom0s, not here: each guest's rendered xl.cfg (kept in cfgDir for
+// debugging) starts with `# gridhost.*` header lines naming its pool, IP, MAC and clone, so
+// discover() and a restarted gridhost can find and clean up everything the driver made.
+import { readFile } from 'node:fs/promises';
+import type http from 'node:http';
+import type { Guest } from '../../domain/types.ts';
+import { GridhostError, isGridhostError, wrapError } from '../../errors/errors.ts';
+import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from '../hypervisor/hypervisor.ts';
+import { assertSafeName, assertSafePath } from '../ssh/shell-quote.ts';
+import type { HttpResult } from '../ssh/ssh-connection.ts';
+import { clonePlan } from './clone-commands.ts';
+import { placeGuest, type HostLoad } from './placement.ts';
+import { cfgHeader, cfgMemoryMb, parseCfgHeader, renderXlCfg, uniqueMac, uuidFor } from './xl-cfg.ts';
+import type { XenHosts } from './xen-hosts.ts';
+import { classifyXlError, isNoSuchDomain, parseXlInfo, parseXlListLong, xlErrorSummary, type XlDomain } from './xl-parse.ts';
+
+export interface GuestIpRange {
+  /** First three octets, e.g. "192.168.100". */
+  prefix: string;
+  from: number;
+  to: number;
+}
+
+export interface XenHypervisorOptions {
+  hosts: XenHosts;
+  /** Debian's /usr/sbin/xl is a wrapper script: call the real binary. */
+  xlPath?: string;
+  /** Where rendered configs are kept on each dom0. */
+  cfgDir?: string;
+  /** Domain name = prefix + guest id; marks the domains gridhost owns. */
+  namePrefix?: string;
+  /** Guest addresses handed out per dom0 (each dom0 has its own bridge). */
+  ipRange?: GuestIpRange;
+  ipRangeByHost?: Record<string, GuestIpRange>;
+  /** Port the guest's service listens on (address = ip:port). */
+  guestPort?: number;
+  /** Value of {{memory}} when the template uses it. */
+  memoryMb?: number;
+  lvmSnapshotSize?: string;
+  commandTimeoutMs?: number;
+  cloneTimeoutMs?: number;
+  createTimeoutMs?: number;
+  /** After shutdown/destroy, how long to wait for the domain to leave `xl list`. */
+  goneTimeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const DEFAULT_RANGE: GuestIpRange = { prefix: '192.168.100', from: 10, to: 250 };
+
+export class XenHypervisor implements Hypervisor {
+  readonly name = 'xen';
+  private readonly hosts: XenHosts;
+  private readonly o: Required<Omit<XenHypervisorOptions, 'hosts' | 'ipRangeByHost'>> & { ipRangeByHost: Record<string, GuestIpRange> };
+  /** Memory promised to guests cloned but not yet visible in `xl list` (guest id -> host, MiB). */
+  private readonly reserved = new Map<string, { host: string; mb: number }>();
+  private placing: Promise<unknown> = Promise.resolve();
+  private readonly hostLocks = new Map<string, Promise<unknown>>();
+
+  constructor(opts: XenHypervisorOptions) {
+    this.hosts = opts.hosts;
+    this.o = {
+      xlPath: opts.xlPath ?? '/usr/lib/xen-4.17/bin/xl',
+      cfgDir: opts.cfgDir ?? '/etc/xen/gridhost',
+      namePrefix: opts.namePrefix ?? 'gh-',
+      ipRange: opts.ipRange ?? DEFAULT_RANGE,
+      ipRangeByHost: opts.ipRangeByHost ?? {},
+      guestPort: opts.guestPort ?? 80,
+      memoryMb: opts.memoryMb ?? 128,
+      lvmSnapshotSize: opts.lvmSnapshotSize ?? '256M',
+      commandTimeoutMs: opts.commandTimeoutMs ?? 30_000,
+      cloneTimeoutMs: opts.cloneTimeoutMs ?? 300_000,
+      createTimeoutMs: opts.createTimeoutMs ?? 120_000,
+      goneTimeoutMs: opts.goneTimeoutMs ?? 30_000,
+      sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    };
+    assertSafePath(this.o.xlPath);
+    assertSafePath(this.o.cfgDir);
+    if (this.o.namePrefix !== '') assertSafeName(this.o.namePrefix);
+  }
+
+  domainName(guestId: string): string {
+    return `${this.o.namePrefix}${assertSafeName(guestId)}`;
+  }
+
+  /** An http.Agent that reaches the guest's address through its dom0's SSH connection. */
+  agentFor(guest: Pick<Guest, 'host'>): http.Agent {
+    return this.hosts.agent(guest.host);
+  }
+
+  /** GET a guest's HTTP path through its dom0 (guest networks are usually not routable from here). */
+  httpGet(guest: Pick<Guest, 'host' | 'address'>, path: string, timeoutMs: number): Promise<HttpResult> {
+    const [ip, port] = (guest.address ?? '').split(':');
+    if (!ip || !port) return Promise.reject(new GridhostError('GH_COMMAND_FAILED', `guest on ${guest.host} has no address yet`));
+    return this.hosts.ssh(guest.host).httpGet(ip, Number(port), path, timeoutMs);
+  }
+
+  async clone(spec: GuestSpec): Promise<StepResult> {
+    const id = assertSafeName(spec.id);
+    const g = spec.policy.guest;
+    const image = assertSafePath(g.image);
+    const template = await this.readTemplate(g.template);
+    // A dry render validates the template and tells how much memory the guest will take.
+    const probe = this.render(template, { id, pool: spec.pool, ip: '192.0.2.1', mac: '00:16:3e:00:00:00', disk: image, format: 'raw' });
+    const needMb = cfgMemoryMb(probe) ?? this.o.memoryMb;
+    const host = await this.placeAndReserve(id, spec.pool, needMb);
+    try {
+      return await this.withHostLock(host, () => this.cloneOn(host, spec, id, image, template));
+    } catch (e) {
+      this.reserved.delete(id);
+      throw isGridhostError(e) ? e : wrapError('GH_CLONE_FAILED', e, { host });
+    }
+  }
+
+  private async cloneOn(host: string, spec: GuestSpec, id: string, image: string, template: string): Promise<StepResult> {
+    const plan = clonePlan(spec.policy.guest.clone, image, id, { snapshotSize: this.o.lvmSnapshotSize });
+    const cfgPath = `${this.o.cfgDir}/${id}.cfg`;
+    const { ips, macs } = await this.addressesInUse(host);
+    const range = this.o.ipRangeByHost[host] ?? this.o.ipRange;
+    let ip: string | undefined;
+    for (let n = range.from; n <= range.to && ip === undefined; n++) if (!ips.has(`${range.prefix}.${n}`)) ip = `${range.prefix}.${n}`;
+    if (ip === undefined) throw new GridhostError('GH_OUT_OF_CAPACITY', `${host}: every guest address in ${range.prefix}.${range.from}-${range.to} is taken`, { host });
+    const mac = uniqueMac(id, macs);
+    const meta: Record<string, string> = {
+      host,
+      domain: this.domainName(id),
+      pool: spec.pool,
+      cfg: cfgPath,
+      image,
+      disk: plan.target,
+      cloneMethod: plan.method,
+      ip,
+      mac,
+    };
+    const text = `${cfgHeader({ guest: id, ...meta })}\n${this.render(template, { id, pool: spec.pool, ip, mac, disk: plan.target, format: plan.format })}\n`;
+    // The config first: it reserves the IP and MAC on the host and names the clone for cleanup.
+    await this.run(host, ['mkdir', '-p', this.o.cfgDir], 'GH_CLONE_FAILED');
+    await this.run(host, ['sh', '-c', 'cat > "$1.tmp" && mv -f "$1.tmp" "$1"', 'sh', cfgPath], 'GH_CLONE_FAILED', { stdin: text });
+    try {
+      // Refuse to overwrite an existing disk (a leftover of a crash must go through deleteClone).
+      const create = ['sh', '-c', 'test ! -e "$1" || { echo "clone target $1 already exists" >&2; exit 17; }; shift; exec "$@"', 'sh', plan.target, ...plan.create];
+      await this.run(host, create, 'GH_CLONE_FAILED', { timeoutMs: this.o.cloneTimeoutMs });
+    } catch (e) {
+      // Nothing left behind: the cfg, and a partial clone unless it was someone else's file.
+      const existed = isGridhostError(e) && e.details['exitCode'] === 17;
+      await this.bestEffort(host, existed ? ['rm', '-f', '--', cfgPath] : ['sh', '-c', 'rm -f -- "$1"; shift; "$@"', 'sh', cfgPath, ...plan.remove]);
+      throw e;
+    }
+    return { meta, host, address: `${ip}:${this.o.guestPort}` };
+  }
+
+  async boot(spec: GuestSpec, meta: Record<string, string>): Promise<StepResult> {
+    const host = meta['host'];
+    const cfg = meta['cfg'];
+    if (!host || !cfg) throw new GridhostError('GH_BOOT_FAILED', `guest ${spec.id} has no clone to boot (meta lacks host/cfg)`);
+    const domain = meta['domain'] ?? this.domainName(spec.id);
+    try {
+      let r;
+      try {
+        r = await this.hosts.exec(host, [this.o.xlPath, 'create', assertSafePath(cfg)], { timeoutMs: this.o.createTimeoutMs });
+      } catch (e) {
+        if (isGridhostError(e) && e.code === 'GH_COMMAND_TIMEOUT') await this.destroyQuietly(host, domain);
+        throw e;
+      }
+      if (r.code !== 0) {
+        const code = classifyXlError(r.stderr, r.code);
+        // Name in use means the domain is someone else's: never destroy it.
+        if (code !== 'GH_NAME_IN_USE') await this.destroyQuietly(host, domain);
+        throw new GridhostError(code, `${host}: xl create ${cfg} failed (exit ${r.code}): ${xlErrorSummary(r.stderr)}`, {
+          host,
+          exitCode: r.code,
+          stderr: r.stderr.slice(0, 4000),
+        });
+      }
+      const id = await this.run(host, [this.o.xlPath, 'domid', domain], 'GH_BOOT_FAILED');
+      const out: StepResult = { meta: { domid: id.stdout.trim() }, host };
+      const ip = meta['ip'];
+      if (ip) out.address = `${ip}:${this.o.guestPort}`;
+      return out;
+    } finally {
+      this.reserved.delete(spec.id);
+    }
+  }
+
+  async stop(guest: Guest, timeoutMs: number): Promise<void> {
+    const host = guest.meta['host'] ?? guest.host;
+    if (!host || !this.hosts.names().includes(host)) return; // never placed: nothing runs
+    const domain = guest.meta['domain'] ?? this.domainName(guest.id);
+    let gone = false;
+    try {
+      const r = await this.hosts.exec(host, [this.o.xlPath, 'shutdown', '-w', domain], { timeoutMs: Math.max(1000, timeoutMs) });
+      if (r.code !== 0 && isNoSuchDomain(r.stderr)) gone = true;
+    } catch (e) {
+      if (!isGridhostError(e) || e.code !== 'GH_COMMAND_TIMEOUT') throw e;
+    }
+    if (!gone && (await this.waitGone(host, domain, Math.min(this.o.goneTimeoutMs, 5000)))) gone = true;
+    if (!gone) {
+      await this.destroyQuietly(host, domain);
+      if (!(await this.waitGone(host, domain, this.o.goneTimeoutMs))) {
+        throw new GridhostError('GH_STOP_FAILED', `${host}: domain ${domain} is still listed after xl destroy`, { host, domain });
+      }
+    }
+  }
+
+  async deleteClone(guest: Guest): Promise<void> {
+    this.reserved.delete(guest.id);
+    const host = guest.meta['host'];
+    if (!host || !this.hosts.names().includes(host)) return;
+    const cfg = guest.meta['cfg'] ?? `${this.o.cfgDir}/${assertSafeName(guest.id)}.cfg`;
+    const method = guest.meta['cloneMethod'];
+    const image = guest.meta['image'];
+    if (method && image) {
+      const plan = clonePlan(method as Parameters<typeof clonePlan>[0], image, guest.id, { snapshotSize: this.o.lvmSnapshotSize });
+      const r = await this.hosts.exec(host, plan.remove, { timeoutMs: this.o.cloneTimeoutMs });
+      if (r.code !== 0) {
+        const still = await this.hosts.exec(host, ['test', '-e', plan.target], { timeoutMs: this.o.commandTimeoutMs });
+        if (still.code === 0) {
+          throw new GridhostError('GH_CLONE_FAILED', `${host}: could not remove clone ${plan.target}: ${r.stderr.trim()}`, { host, disk: plan.target });
+        }
+      }
+    }
+    await this.run(host, ['rm', '-f', '--', assertSafePath(cfg)], 'GH_CLONE_FAILED');
+  }
+
+  async discover(): Promise<DiscoveredGuest[]> {
+    const found: DiscoveredGuest[] = [];
+    for (const host of this.hosts.names()) {
+      let domains: XlDomain[];
+      let cfgs: Map<string, Record<string, string>>;
+      try {
+        domains = await this.listDomains(host);
+        cfgs = await this.readCfgHeaders(host);
+      } catch (e) {
+        if (isGridhostError(e) && (e.code === 'GH_HOST_UNREACHABLE' || e.code === 'GH_HOST_KEY_MISMATCH')) continue; // down: skipped
+        throw e;
+      }
+      const seen = new Set<string>();
+      for (const d of domains) {
+        if (!d.name.startsWith(this.o.namePrefix) || d.domid === 0) continue;
+        const id = d.name.slice(this.o.namePrefix.length);
+        const header = cfgs.get(id) ?? {};
+        seen.add(id);
+        const meta: Record<string, string> = { ...withoutGuest(header), host, domain: d.name, domid: String(d.domid) };
+        const pool = header['pool'] ?? id.slice(0, Math.max(0, id.lastIndexOf('-')));
+        const g: DiscoveredGuest = { id, pool, host, meta, running: true };
+        if (header['ip']) g.address = `${header['ip']}:${this.o.guestPort}`;
+        found.push(g);
+      }
+      for (const [id, header] of cfgs) {
+        if (seen.has(id)) continue;
+        const g: DiscoveredGuest = { id, pool: header['pool'] ?? '', host, meta: { ...withoutGuest(header), host }, running: false };
+        if (header['ip']) g.address = `${header['ip']}:${this.o.guestPort}`;
+        found.push(g);
+      }
+    }
+    return found;
+  }
+
+  async close(): Promise<void> {
+    await this.hosts.close();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private render(template: string, v: { id: string; pool: string; ip: string; mac: string; disk: string; format: string }): string {
+    return renderXlCfg(template, {
+      name: this.domainName(v.id),
+      guest: v.id,
+      pool: v.pool,
+      uuid: uuidFor(v.id),
+      mac: v.mac,
+      ip: v.ip,
+      disk: v.disk,
+      format: v.format,
+      memory: this.o.memoryMb,
+    });
+  }
+
+  private async readTemplate(path: string): Promise<string> {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (e) {
+      throw new GridhostError('GH_TEMPLATE_INVALID', `cannot read xl.cfg template ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { template: path });
+    }
+  }
+
+  /** Pick a host by free memory and pool spread, and reserve the memory before anyone else picks. */
+  private placeAndReserve(id: string, pool: string, needMb: number): Promise<string> {
+    const run = this.placing.then(async () => {
+      const loads = await Promise.all(this.hosts.names().map((h) => this.hostLoad(h, pool)));
+      if (!loads.some((l) => l.up)) {
+        throw new GridhostError('GH_HOST_UNREACHABLE', `no dom0 answers: ${this.hosts.states().map((s) => `${s.name}: ${s.error ?? 'down'}`).join('; ')}`);
+      }
+      const host = placeGuest(loads, needMb);
+      this.reserved.set(id, { host, mb: needMb });
+      return host;
+    });
+    this.placing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async hostLoad(host: string, pool: string): Promise<HostLoad> {
+    try {
+      const [info, domains] = await Promise.all([
+        this.run(host, [this.o.xlPath, 'info'], 'GH_CLONE_FAILED').then((r) => parseXlInfo(r.stdout)),
+        this.listDomains(host),
+      ]);
+      const names = new Set(domains.map((d) => d.name));
+      let free = info.freeMemoryMb;
+      let ofPool = domains.filter((d) => d.name.startsWith(`${this.o.namePrefix}${pool}-`)).length;
+      for (const [gid, r] of this.reserved) {
+        if (r.host !== host || names.has(this.domainName(gid))) continue;
+        free -= r.mb;
+        if (gid.startsWith(`${pool}-`)) ofPool++;
+      }
+      return { name: host, up: true, freeMemoryMb: free, guestsOfPool: ofPool };
+    } catch (e) {
+      if (isGridhostError(e) && (e.code === 'GH_HOST_UNREACHABLE' || e.code === 'GH_HOST_KEY_MISMATCH' || e.code === 'GH_COMMAND_TIMEOUT')) {
+        return { name: host, up: false, freeMemoryMb: 0, guestsOfPool: 0 };
+      }
+      throw e;
+    }
+  }
+
+  private async listDomains(host: string): Promise<XlDomain[]> {
+    const r = await this.run(host, [this.o.xlPath, 'list', '-l'], 'GH_COMMAND_FAILED');
+    return parseXlListLong(r.stdout);
+  }
+
+  /** Guest id -> `# gridhost.*` header of every config in cfgDir. */
+  private async readCfgHeaders(host: string): Promise<Map<string, Record<string, string>>> {
+    const script = 'for f in "$1"/*.cfg; do [ -f "$f" ] || continue; echo "#### $f"; grep "^# gridhost\\." "$f"; done; true';
+    const r = await this.run(host, ['sh', '-c', script, 'sh', this.o.cfgDir], 'GH_COMMAND_FAILED');
+    const out = new Map<string, Record<string, string>>();
+    for (const chunk of r.stdout.split(/^#### /m).slice(1)) {
+      const header = parseCfgHeader(chunk);
+      const file = chunk.slice(0, chunk.indexOf('\n'));
+      const id = header['guest'] ?? file.slice(file.lastIndexOf('/') + 1).replace(/\.cfg$/, '');
+      out.set(id, header);
+    }
+    return out;
+  }
+
+  private async addressesInUse(host: string): Promise<{ ips: Set<string>; macs: Set<string> }> {
+    const [domains, cfgs] = await Promise.all([this.listDomains(host), this.readCfgHeaders(host)]);
+    const ips = new Set<string>();
+    const macs = new Set<string>();
+    for (const d of domains) {
+      d.macs.forEach((m) => macs.add(m.toLowerCase()));
+      const m = /(?:^|\s)(?:guestip|ip)=([0-9.]+)/.exec(d.cmdline ?? '');
+      if (m?.[1]) ips.add(m[1]);
+    }
+    for (const h of cfgs.values()) {
+      if (h['ip']) ips.add(h['ip']);
+      if (h['mac']) macs.add(h['mac'].toLowerCase());
+    }
+    return { ips, macs };
+  }
+
+  private withHostLock<T>(host: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.hostLocks.get(host) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    this.hostLocks.set(host, run.catch(() => undefined));
+    return run;
+  }
+
+  /** Run and require exit 0; a non-zero exit becomes `failCode` with xl's/the tool's stderr. */
+  private async run(host: string, argv: string[], failCode: 'GH_CLONE_FAILED' | 'GH_BOOT_FAILED' | 'GH_COMMAND_FAILED', o: { timeoutMs?: number; stdin?: string } = {}) {
+    const opts: { timeoutMs: number; stdin?: string } = { timeoutMs: o.timeoutMs ?? this.o.commandTimeoutMs };
+    if (o.stdin !== undefined) opts.stdin = o.stdin;
+    const r = await this.hosts.exec(host, argv, opts);
+    if (r.code !== 0) {
+      throw new GridhostError(failCode, `${host}: \`${argv.join(' ')}\` failed (exit ${r.code}): ${r.stderr.trim().slice(0, 500) || '(no error output)'}`, {
+        host,
+        exitCode: r.code,
+      });
+    }
+    return r;
+  }
+
+  private async bestEffort(host: string, argv: string[]): Promise<void> {
+    try {
+      await this.hosts.exec(host, argv, { timeoutMs: this.o.commandTimeoutMs });
+    } catch {
+      // the caller is already failing; its meta (or discover) names what may remain
+    }
+  }
+
+  private async destroyQuietly(host: string, domain: string): Promise<void> {
+    const r = await this.hosts.exec(host, [this.o.xlPath, 'destroy', domain], { timeoutMs: this.o.commandTimeoutMs });
+    if (r.code !== 0 && !isNoSuchDomain(r.stderr)) {
+      throw new GridhostError('GH_STOP_FAILED', `${host}: xl destroy ${domain} failed (exit ${r.code}): ${r.stderr.trim()}`, { host, domain });
+    }
+  }
+
+  /** Poll `xl list <domain>` until xl says it does not exist (a shut-down domain lingers 2-3 s). */
+  private async waitGone(host: string, domain: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.hosts.exec(host, [this.o.xlPath, 'list', domain], { timeoutMs: this.o.commandTimeoutMs });
+      if (r.code !== 0 && isNoSuchDomain(r.stderr)) return true;
+      if (Date.now() >= deadline) return false;
+      await this.o.sleep(250);
+    }
+  }
+}
+
+function withoutGuest(h: Record<string, string>): Record<string, string> {
+  const { guest: _g, ...rest } = h;
+  return rest;
+}

@@ -1,0 +1,78 @@
+#!/bin/sh
+# A stand-in for xl(1) for driver tests against a real sshd on loopback, where no Xen runs.
+# It keeps "domains" as files under $XL_STATE/domains and answers with the same shapes, exit
+# codes and error texts as Xen 4.17's xl (copied from the lab's verbatim outputs). The real
+# thing is exercised by test/xen/xen-driver.test.ts against the Xen lab.
+# Knobs (files in $XL_STATE): free_memory (MiB, default 2014), shutdown_hangs (xl shutdown -w
+# never returns), create_fails_hotplug (create fails like a hotplug script timeout).
+set -u
+S=${XL_STATE:?}
+D=$S/domains
+mkdir -p "$D"
+free=$(cat "$S/free_memory" 2>/dev/null || echo 2014)
+invalid() { echo "$1 is an invalid domain identifier (rc=-6)" >&2; exit 1; }
+cfgval() { sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"\{0,1\}\([^\"]*\)\"\{0,1\}[[:space:]]*\$/\1/p" "$2" | head -1; }
+cmd=${1:-}; shift || true
+case $cmd in
+info)
+  printf 'host                   : (none)\nnr_cpus                : 2\ntotal_memory           : 3071\nfree_memory            : %s\nxen_version            : 4.17.7\n' "$free"
+  ;;
+list)
+  if [ "${1:-}" = -l ]; then
+    printf '[\n    {\n        "domid": 0,\n        "config": { "c_info": { "type": "pv", "name": "Domain-0" }, "b_info": { "max_memkb": 1048576, "target_memkb": 1048575 } }\n    }'
+    for f in "$D"/*; do
+      [ -f "$f" ] || continue
+      read -r domid mem uuid mac disk extra < "$f"
+      printf ',\n    {\n        "domid": %s,\n        "config": { "c_info": { "type": "pv", "name": "%s", "uuid": "%s" }, "b_info": { "max_vcpus": 1, "avail_vcpus": [0], "max_memkb": %s, "target_memkb": %s, "cmdline": "%s" }, "disks": [ { "pdev_path": "%s", "vdev": "xvda" } ], "nics": [ { "devid": 0, "mac": "%s", "bridge": "xenbr0" } ] }\n    }' \
+        "$domid" "$(basename "$f")" "$uuid" $((mem * 1024)) $((mem * 1024)) "$extra" "$disk" "$mac"
+    done
+    printf '\n]\n\n'
+  elif [ -n "${1:-}" ]; then
+    [ -f "$D/$1" ] || invalid "$1"
+    printf 'Name                                        ID   Mem VCPUs\tState\tTime(s)\n%-40s %5s %5s     1     -b----       1.0\n' "$1" "$(cut -d' ' -f1 "$D/$1")" "$(cut -d' ' -f2 "$D/$1")"
+  fi
+  ;;
+create)
+  cfg=$1
+  echo "Parsing config from $cfg" >&2
+  name=$(cfgval name "$cfg"); mem=$(cfgval memory "$cfg"); uuid=$(cfgval uuid "$cfg"); extra=$(cfgval extra "$cfg")
+  mac=$(sed -n "s/.*mac=\([0-9a-f:]*\).*/\1/p" "$cfg" | head -1)
+  disk=$(sed -n "s/.*target=\([^']*\)'.*/\1/p" "$cfg" | head -1)
+  n=$(($(cat "$S/next_domid" 2>/dev/null || echo 0) + 1)); echo $n > "$S/next_domid"
+  if [ -f "$D/$name" ]; then
+    echo "libxl: error: libxl_domain.c:81:libxl__domain_rename: Domain $n:Domain with name \"$name\" already exists." >&2
+    echo "libxl: error: libxl_create.c:1296:initiate_domain_create: Domain $n:cannot make domain: -6" >&2; exit 3
+  fi
+  if [ -n "$disk" ] && [ ! -e "$disk" ]; then
+    echo "libxl: error: libxl_device.c:455:libxl__device_disk_set_backend: Disk vdev=xvda failed to stat: $disk: No such file or directory" >&2
+    echo "libxl: error: libxl_create.c:1318:initiate_domain_create: Domain $n:Unable to set disk defaults for disk 0" >&2; exit 3
+  fi
+  if [ "$mem" -gt "$free" ]; then
+    echo "xc: error: panic: xg_dom_boot.c:119: xc_dom_boot_mem_init: can't allocate low memory for domain: Out of memory" >&2
+    echo "libxl: error: libxl_dom.c:586:libxl__build_dom: xc_dom_boot_mem_init failed: Cannot allocate memory" >&2; exit 3
+  fi
+  echo "$n $mem $uuid $mac $disk $extra" > "$D/$name"
+  if [ -f "$S/create_fails_hotplug" ]; then
+    # libxl fails after the domain exists (a paused leftover a careless caller would leak)
+    echo "libxl: error: libxl_aoutils.c:539:async_exec_timeout: killing execution of /etc/xen/scripts/block add because of timeout" >&2
+    echo "libxl: error: libxl_create.c:1919:domcreate_attach_devices: Domain $n:unable to add disk devices" >&2; exit 3
+  fi
+  echo $((free - mem)) > "$S/free_memory"
+  ;;
+domid)
+  [ -f "$D/$1" ] || invalid "$1"; cut -d' ' -f1 "$D/$1"
+  ;;
+shutdown)
+  [ "${1:-}" = -w ] && shift
+  [ -f "$D/$1" ] || invalid "$1"
+  if [ -f "$S/shutdown_hangs" ]; then sleep 3600; fi
+  echo "Shutting down domain $(cut -d' ' -f1 "$D/$1")"; echo "Waiting for 1 domains"
+  echo $((free + $(cut -d' ' -f2 "$D/$1"))) > "$S/free_memory"; rm -f "$D/$1"
+  ;;
+destroy)
+  [ -f "$D/$1" ] || invalid "$1"
+  [ -f "$S/create_fails_hotplug" ] || echo $((free + $(cut -d' ' -f2 "$D/$1"))) > "$S/free_memory"
+  rm -f "$D/$1"
+  ;;
+*) echo "fake xl: unsupported command $cmd" >&2; exit 2 ;;
+esac
