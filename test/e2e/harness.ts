@@ -281,3 +281,23 @@ export function runCli(args: string[], opts: { cwd: string; env?: Record<string,
     child.once('close', (code) => res({ code, stdout, stderr }));
   });
 }
+
+/** Last-resort cleanup: SIGKILL the process group of every live process running under `dir`
+ *  (catches guests whose clone, and so whose guest.json, is already gone). */
+export function killProcessesUnder(dir: string): number {
+  let killed = 0;
+  for (const pid of processesUnder(dir)) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+      killed++;
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed++;
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+  return killed;
+}

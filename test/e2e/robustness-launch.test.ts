@@ -3,10 +3,10 @@
 // One real gridhost runs three pools: `sick` (guests answer /healthz 503 forever), `missing`
 // (the template's command does not exist) and `good`.
 import test from 'ava';
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  cloneDirs, freePort, getJson, processesUnder, request, sleep, startGridhost, waitUntil, workspace, type GridhostProcess,
+  cloneDirs, freePort, getJson, killGuests, killProcessesUnder, processesUnder, request, sleep, startGridhost, waitUntil, workspace, type GridhostProcess,
 } from './harness.ts';
 
 function policy(pool: string, template: string, image: string, lbPort: number, bootTimeout: string): string {
@@ -58,13 +58,14 @@ env: {}
 const BAD_POOLS = ['sick', 'missing'] as const;
 
 let gh: GridhostProcess;
+let dir: string;
 let goodPort: number;
 
 test.before(async () => {
   const [sickPort, missingPort] = [await freePort(), await freePort()];
   goodPort = await freePort();
   // The sick image: the example server, with the file that makes its /healthz answer 503.
-  const dir = workspace({
+  dir = workspace({
     policies: {
       'sick.yaml': policy('sick', 'sick.local.yaml', 'images/sick', sickPort, '2s'),
       'missing.yaml': policy('missing', 'missing.local.yaml', 'images/web', missingPort, '2s'),
@@ -78,9 +79,11 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  if (!gh) return;
-  await gh.stop();
-  gh.cleanup();
+  if (gh) await gh.stop();
+  if (!dir) return;
+  killProcessesUnder(dir);
+  killGuests(join(dir, 'data', 'guests'));
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const breakerOpenLine = (pool: string) => gh.logs.find((l) => l.msg === 'launch circuit breaker opened' && l.pool === pool);

@@ -5,7 +5,7 @@ import test from 'ava';
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  freePort, getJson, guestRecords, processAlive, request, runCli, sleep, startGridhost, waitUntil, workspace,
+  freePort, getJson, guestRecords, killProcessesUnder, processAlive, request, runCli, sleep, startGridhost, waitUntil, workspace,
 } from './harness.ts';
 
 const POOL = 'good';
@@ -118,6 +118,7 @@ test.serial('bad policy files are rejected with located errors while the good po
   });
   t.teardown(async () => {
     await gh.stop();
+    killProcessesUnder(gh.dir);
     gh.cleanup();
   });
   const policies = join(gh.dir, 'policies');

@@ -2,10 +2,10 @@
 // that the next gridhost undoes before it launches anew; a clean stop (SIGTERM) leaves healthy
 // guests running and the next gridhost adopts exactly those, launching none.
 import test from 'ava';
-import { chmodSync, cpSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  freePort, getJson, guestRecords, processAlive, request, sleep, startGridhost, waitUntil, workspace, type GridhostProcess, type GuestFileRecord,
+  freePort, getJson, guestRecords, killProcessesUnder, processAlive, request, sleep, startGridhost, waitUntil, workspace, type GridhostProcess,
 } from './harness.ts';
 
 const POOL = 'rs';
@@ -63,7 +63,10 @@ function tracker(t: { teardown(fn: () => Promise<void>): void }) {
   const started: GridhostProcess[] = [];
   t.teardown(async () => {
     for (const gh of started) await gh.stop('SIGKILL');
-    for (const gh of started) gh.cleanup();
+    for (const gh of started) {
+      killProcessesUnder(gh.dir);
+      gh.cleanup();
+    }
   });
   return (gh: GridhostProcess) => {
     started.push(gh);
@@ -87,23 +90,32 @@ test.serial('a guest half-made when gridhost was killed is undone at the next st
   const policies = { 'rs.yaml': policy('slow.local.yaml', 'images/slow', lbPort) };
   const templates = { 'slow.local.yaml': SLOW_TEMPLATE };
   const dir = workspace({ policies, templates });
+  t.teardown(() => {
+    killProcessesUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
   cpSync(join(dir, 'templates', 'images', 'web'), join(dir, 'templates', 'images', 'slow'), { recursive: true });
   writeFileSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), SLOW_WRAPPER);
   chmodSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), 0o755);
 
   const first = track(await startGridhost({ dir, policies, templates }));
-  // As soon as a guest is booting with its process started, kill gridhost outright.
-  const halfMade = await waitUntil(async () => {
-    const booting: string[] = (await poolView(first)).guests.filter((g: any) => g.state === 'booting').map((g: any) => g.id);
-    const recs = guestRecords(dir, POOL).filter((r) => booting.includes(r.id));
-    return recs.length > 0 && recs;
+  // As soon as a guest is booting with its process started, kill gridhost outright. Both guests
+  // of the first launch are in the store by then (each is recorded before its clone starts).
+  const atKill = await waitUntil(async () => {
+    const guests: { id: string; state: string }[] = (await poolView(first)).guests;
+    const booting = guests.filter((g) => g.state === 'booting').map((g) => g.id);
+    return guestRecords(dir, POOL).some((r) => booting.includes(r.id)) && guests;
   }, 30_000, 'a booting guest with a running process', 50);
   t.is(await first.stop('SIGKILL'), null);
+  const halfMade = atKill.map((g) => g.id).sort();
+  t.is(halfMade.length, 2);
+  t.true(atKill.every((g) => g.state === 'cloning' || g.state === 'booting'), JSON.stringify(atKill));
 
-  // The crash left them: process running, clone on disk.
-  const before = new Map<string, GuestFileRecord>(halfMade.map((r) => [r.id, r]));
-  for (const r of guestRecords(dir, POOL)) before.set(r.id, r); // a sibling launch may have booted too
-  for (const r of before.values()) {
+  // The crash left them: the booted ones' processes running, their clones on disk.
+  const records = guestRecords(dir, POOL);
+  t.true(records.length >= 1);
+  for (const r of records) {
+    t.true(halfMade.includes(r.id));
     t.true(processAlive(r.pid, r.startTime), `half-made guest ${r.id} should still run after the crash`);
     t.true(existsSync(r.clonePath), `clone of ${r.id} should still exist after the crash`);
   }
@@ -111,20 +123,21 @@ test.serial('a guest half-made when gridhost was killed is undone at the next st
 
   // Restart on the same data: the half-made guests are undone before any loop runs.
   const second = track(await startGridhost({ dir, policies, templates }));
-  for (const r of before.values()) {
-    const line = second.logs.find((l) => l.event === 'guest' && l.guest === r.id && l.action === 'cleaned-up');
-    t.like(line, { pool: POOL, to: 'failed', reason: 'half-made (booting) when gridhost stopped' }, `no cleanup step for ${r.id}`);
-    t.false(processAlive(r.pid, r.startTime), `half-made guest ${r.id} still running after the restart`);
-    t.false(existsSync(r.clonePath), `clone of ${r.id} left after the restart`);
-  }
   const reconciled = second.logs.find((l) => l.msg === 'reconciled');
-  t.deepEqual([...(reconciled?.undone as string[])].sort(), [...before.keys()].sort());
+  t.deepEqual([...(reconciled?.undone as string[])].sort(), halfMade);
   t.deepEqual(reconciled?.adopted, []);
+  for (const id of halfMade) {
+    const line = second.logs.find((l) => l.event === 'guest' && l.guest === id && l.action === 'cleaned-up');
+    t.like(line, { pool: POOL, to: 'failed' }, `no cleanup step for ${id}`);
+    t.regex(String(line?.reason), /^half-made \((cloning|booting)\) when gridhost stopped$/);
+    t.false(existsSync(join(dir, 'data', 'guests', POOL, id)), `clone of ${id} left after the restart`);
+  }
+  for (const r of records) t.false(processAlive(r.pid, r.startTime), `half-made guest ${r.id} still running after the restart`);
 
   // Then the pool is built anew from other guests.
   const view = await waitUntil(twoHealthy(second), 45_000, 'two healthy guests after the restart', 200);
   const ids: string[] = view.guests.map((g: any) => g.id);
-  for (const id of ids) t.false(before.has(id), 'a half-made guest came back');
+  for (const id of ids) t.false(halfMade.includes(id), 'a half-made guest came back');
   t.is(guestRecords(dir, POOL).length, 2, 'exactly the two new clones remain');
 });
 
