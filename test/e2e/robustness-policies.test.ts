@@ -126,7 +126,8 @@ test.serial('bad policy files are rejected with located errors while the good po
   const front = `http://127.0.0.1:${lbPort}/`;
 
   // 1. Every bad file: exactly its one located issue, logged as an error; and the same lines
-  //    as `gridhost validate` prints.
+  //    as `gridhost validate` prints. (Lines before "gridhost ready" have all arrived once it has.)
+  await waitUntil(() => gh.logs.find((l) => l.msg === 'gridhost ready'), 10_000, 'ready line');
   const validate = await runCli(['validate', policies], { cwd: gh.dir, env: { GRIDHOST_TEMPLATES_DIR: join(gh.dir, 'templates') } });
   t.is(validate.code, 1);
   const validateLines = validate.stderr.trimEnd().split('\n');
@@ -152,7 +153,7 @@ test.serial('bad policy files are rejected with located errors while the good po
   // 3. Live reload: max 8 -> 4 applies, with a "policy reloaded" line.
   replaceFile(goodFile, goodPolicy(lbPort, 4));
   await waitUntil(async () => (await getJson(`${gh.api}/api/pools/${POOL}`)).json.bounds.max === 4, 15_000, 'max 4 in force');
-  t.truthy(gh.logs.find((l) => l.msg === 'policy reloaded' && l.pool === POOL && l.file === goodFile));
+  await waitUntil(() => gh.logs.find((l) => l.msg === 'policy reloaded' && l.pool === POOL && l.file === goodFile), 10_000, 'policy reloaded line');
 
   // 4. A broken version is rejected (an error line) and the last good version stays in force.
   const brokenText = goodPolicy(lbPort, 4).replace('max: 4', 'max: many');

@@ -123,6 +123,8 @@ test.serial('a guest half-made when gridhost was killed is undone at the next st
 
   // Restart on the same data: the half-made guests are undone before any loop runs.
   const second = track(await startGridhost({ dir, policies, templates }));
+  // Repair runs before the API listens; once "gridhost ready" is read, every earlier line is too.
+  await waitUntil(() => second.logs.find((l) => l.msg === 'gridhost ready'), 10_000, 'ready line');
   const reconciled = second.logs.find((l) => l.msg === 'reconciled');
   t.deepEqual([...(reconciled?.undone as string[])].sort(), halfMade);
   t.deepEqual(reconciled?.adopted, []);
@@ -154,12 +156,14 @@ test.serial('after a clean stop the next gridhost adopts the same two running gu
   t.is(ids.length, 2);
 
   t.is(await first.stop('SIGTERM'), 0);
-  t.truthy(first.logs.find((l) => l.msg === 'gridhost stopped'));
+  await waitUntil(() => first.logs.find((l) => l.msg === 'gridhost stopped'), 5_000, 'stopped line');
   const records = guestRecords(dir, POOL);
   t.deepEqual(records.map((r) => r.id).sort(), ids);
   for (const r of records) t.true(processAlive(r.pid, r.startTime), `guest ${r.id} stopped with gridhost`);
 
   const second = track(await startGridhost({ dir, policies, templates }));
+  // Repair runs before the API listens; once "gridhost ready" is read, every earlier line is too.
+  await waitUntil(() => second.logs.find((l) => l.msg === 'gridhost ready'), 10_000, 'ready line');
   const adopted = second.logs.filter((l) => l.event === 'guest' && l.action === 'adopt').map((l) => l.guest as string).sort();
   t.deepEqual(adopted, ids);
   // Several sampling intervals later: the same guests, healthy, behind the front end; no launch.
