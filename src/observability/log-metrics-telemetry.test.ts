@@ -72,7 +72,7 @@ test('pool gauges, guest values, durations, failures and the breaker reach their
   const logged = await lines();
   t.like(logged.find((l) => l.msg === 'guest launch failed')!, { level: 'warn', pool: 'web', error: { code: 'GH_BOOT_FAILED', message: 'exit 1' } });
   t.like(logged.find((l) => String(l.msg).startsWith('policy evaluation failed'))!, { level: 'error', error: { code: 'GH_INTERNAL', message: 'bad' } });
-  t.like(logged.find((l) => l.msg === 'launch circuit breaker opened')!, { level: 'warn', detail: '3 failures in a row' });
+  t.like(logged.find((l) => String(l.msg).startsWith('launch circuit breaker opened'))!, { level: 'error', event: 'breaker', detail: '3 failures in a row' });
 
   tel.breaker('web', false, 'half-open probe succeeded');
   t.true((await metrics.registry.metrics()).includes('gridhost_circuit_breaker_open{pool="web"} 0'));
