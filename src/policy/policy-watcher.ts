@@ -25,6 +25,10 @@ export interface WatchOptions extends PolicyLoadOptions {
   pollMs?: number;
   /** Quiet time after an fs event before scanning; default 100 ms. */
   debounceMs?: number;
+  /** A file modified less than this long ago that does not validate is re-read once it has
+   *  been quiet this long before it is reported (editors write in several steps, so a
+   *  half-written file is not an error); default 500 ms. Never applies to the first scan. */
+  settleMs?: number;
   /** Use fs.watch as well as polling (default true); tests turn it off to prove the fallback. */
   fsWatch?: boolean;
 }
@@ -62,8 +66,14 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
     }
   };
 
+  let initial = true;
+  /** Files that changed too recently to judge as invalid yet. */
+  let young = new Set<string>();
+  const settleMs = opts.settleMs ?? 500;
+
   const scan = (): void => {
     if (closed) return;
+    young = new Set<string>();
     const { files, issue } = listPolicyFiles(dir);
     // An unreadable folder (EMFILE, a remount) must not look like every policy was deleted.
     if (issue) return;
@@ -92,6 +102,13 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
       }
       const hash = crypto.createHash('sha256').update(text).digest('hex');
       const st = state.get(file);
+      if (!initial && st?.hash !== hash) {
+        try {
+          if (Date.now() - fs.statSync(file).mtimeMs < settleMs) young.add(file);
+        } catch {
+          /* vanished: a later scan sees it gone */
+        }
+      }
       // Invalid files are re-checked every scan: a missing template may have appeared since.
       if (st && st.hash === hash && st.result.ok) continue;
       const result = checkPolicyText(text, file, opts);
@@ -102,6 +119,7 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
       } else state.set(file, { hash, result });
     }
     settle(files);
+    initial = false;
   };
 
   /** Give pools to valid files (repeating while pools are released) and report the outcome. */
@@ -139,6 +157,11 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
   };
 
   const report = (file: string, st: FileState, issues: ValidationIssue[]): void => {
+    if (young.has(file)) {
+      // Possibly half-written: look again once it has been quiet; report then if still bad.
+      setTimeout(scan, settleMs).unref();
+      return;
+    }
     const key = JSON.stringify(issues);
     if (st.reported === key) return;
     st.reported = key;

@@ -195,3 +195,22 @@ test('saving by writing a temp file and renaming it over the policy reports a ch
   await h.next(loaded('web', 4), 'changed');
   t.false(h.events.some((e) => e.kind === 'removed' || e.kind === 'invalid'));
 });
+
+test('a file caught half-written is not reported as invalid once it is complete', async (t) => {
+  const h = harness(t, { settleMs: 400 });
+  const file = path.join(h.dir, 'web.yaml');
+  // An editor that truncates, then writes: the watcher may see the empty file in between.
+  fs.writeFileSync(file, '');
+  await new Promise((r) => setTimeout(r, 120));
+  fs.writeFileSync(file, policyText('web'));
+  const e = await h.next((x) => x.kind === 'loaded', 'loaded');
+  t.is(e.kind === 'loaded' ? e.policy.pool : '', 'web');
+  t.deepEqual(h.events.filter((x) => x.kind === 'invalid'), []);
+});
+
+test('a file that stays invalid is reported once it has settled', async (t) => {
+  const h = harness(t, { settleMs: 200 });
+  fs.writeFileSync(path.join(h.dir, 'web.yaml'), 'pool: [');
+  const e = await h.next((x) => x.kind === 'invalid', 'invalid');
+  t.is(e.kind === 'invalid' ? path.basename(e.file) : '', 'web.yaml');
+});
