@@ -1,0 +1,28 @@
+// Wiring for the xen driver: one XenHosts (one kept SSH connection per dom0) shared by the
+// hypervisor driver and the xentop metrics source, so sampling never costs another handshake.
+import type { Dom0Config } from '../../config/config-types.ts';
+import { GridhostError } from '../../errors/errors.ts';
+import { XenHosts, type XenHostsOptions } from './xen-hosts.ts';
+import { XenHypervisor, type XenHypervisorOptions } from './xen-hypervisor.ts';
+import { XentopSource, type XentopSourceOptions } from './xentop-source.ts';
+
+export interface XenDrivers {
+  hosts: XenHosts;
+  hypervisor: XenHypervisor;
+  xentop: XentopSource;
+  /** Closes the SSH connections (guests keep running). */
+  close(): Promise<void>;
+}
+
+export function createXenDrivers(
+  dom0s: readonly Dom0Config[],
+  opts: XenHostsOptions & { hypervisor?: Omit<XenHypervisorOptions, 'hosts'>; xentop?: Omit<XentopSourceOptions, 'hosts' | 'namePrefix'> } = {},
+): XenDrivers {
+  if (dom0s.length === 0) throw new GridhostError('GH_CONFIG_INVALID', 'the xen driver needs at least one dom0 in gridhost.yaml (dom0s:)');
+  const hosts = new XenHosts(dom0s, opts.ssh ? { ssh: opts.ssh } : {});
+  const hypervisor = new XenHypervisor({ ...opts.hypervisor, hosts });
+  const xentopOpts: XentopSourceOptions = { ...opts.xentop, hosts };
+  if (opts.hypervisor?.namePrefix !== undefined) xentopOpts.namePrefix = opts.hypervisor.namePrefix;
+  const xentop = new XentopSource(xentopOpts);
+  return { hosts, hypervisor, xentop, close: () => hosts.close() };
+}
