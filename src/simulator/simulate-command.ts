@@ -5,6 +5,8 @@ import path from 'node:path';
 import { PolicyError, formatIssue, isGridhostError } from '../errors/errors.ts';
 import { loadPolicyFile } from '../policy/load-policy.ts';
 import { renderSvg } from './plot.ts';
+import { runReplay } from './replay-command.ts';
+import { fmt, metricLines } from './report.ts';
 import { simulate } from './simulate.ts';
 import { aggregate, peak, readTrace, scaleToPeak, type Trace } from './trace.ts';
 
@@ -14,11 +16,20 @@ export interface SimulateIo {
 }
 
 export const SIMULATE_USAGE = `usage: gridhost simulate --policy FILE --trace FILE [options]
+       gridhost simulate --policy FILE --replay POOL [--since WHEN] [--until WHEN] [options]
 
   --policy FILE        policy YAML to replay (validated as by gridhost validate)
   --trace FILE         requests per second: one number per line or space-separated,
                        CSV time,rps, or a .tbz2/.tar.bz2 archive of such a file
-  --capacity RPS       requests per second one guest serves at 100% CPU (default 60)
+  --replay POOL        replay the samples gridhost recorded for POOL in its store (the store
+                       of gridhost.yaml / GRIDHOST_* / --config) and compare the recorded run
+                       with what the policy would have done
+  --since WHEN         replay from WHEN: an ISO-8601 date or a duration ago (2h, 1d, 30m-ago);
+  --until WHEN         default: every recorded sample
+  --metric NAME        replay load = sum over guests of this recorded metric (default rps)
+  --config FILE        gridhost.yaml to read the store from (default as gridhost run)
+  --capacity RPS       requests per second one guest serves at 100% CPU (default 60; with
+                       --replay: estimated from the recorded cpu and metric, else 60)
   --boot S             seconds a new guest boots (default 30)
   --health-delay S     seconds from boot to passing the health check (default 5)
   --drain S            seconds a retired guest drains before it is gone (default 10)
@@ -30,10 +41,18 @@ export const SIMULATE_USAGE = `usage: gridhost simulate --policy FILE --trace FI
   --json               print the figures as JSON
   --speed              also print how much faster than real time the replay ran`;
 
-interface Args {
+export interface Args {
   policy: string;
-  trace: string;
+  /** Exactly one of trace and replay is set. */
+  trace?: string;
+  replay?: string;
+  since?: string;
+  until?: string;
+  metric: string;
+  config?: string;
   capacity: number;
+  /** Whether --capacity was given (a replay estimates it otherwise). */
+  capacitySet: boolean;
   boot: number;
   healthDelay: number;
   drain: number;
@@ -47,6 +66,8 @@ interface Args {
 
 class UsageError extends Error {}
 
+const STRINGS = ['--policy', '--trace', '--plot', '--replay', '--since', '--until', '--metric', '--config'] as const;
+
 const NUMERIC: Record<string, { key: keyof Args; min: number; integer?: boolean; positive?: boolean }> = {
   '--capacity': { key: 'capacity', min: 0, positive: true },
   '--boot': { key: 'boot', min: 0 },
@@ -58,8 +79,10 @@ const NUMERIC: Record<string, { key: keyof Args; min: number; integer?: boolean;
 };
 
 export function parseSimulateArgs(argv: readonly string[]): Args {
-  const a: Partial<Args> & Pick<Args, 'capacity' | 'boot' | 'healthDelay' | 'drain' | 'seed' | 'json' | 'speed'> = {
+  const a: Partial<Args> & Pick<Args, 'capacity' | 'capacitySet' | 'metric' | 'boot' | 'healthDelay' | 'drain' | 'seed' | 'json' | 'speed'> = {
     capacity: 60,
+    capacitySet: false,
+    metric: 'rps',
     boot: 30,
     healthDelay: 5,
     drain: 10,
@@ -80,8 +103,10 @@ export function parseSimulateArgs(argv: readonly string[]): Args {
     };
     if (flag === '--json' || flag === '--speed') {
       a[flag === '--json' ? 'json' : 'speed'] = true;
-    } else if (flag === '--policy' || flag === '--trace' || flag === '--plot') {
-      a[flag.slice(2) as 'policy' | 'trace' | 'plot'] = value();
+    } else if ((STRINGS as readonly string[]).includes(flag)) {
+      const v = value();
+      if (v.trim() === '') throw new UsageError(`${flag} needs a non-empty value`);
+      (a as Record<string, unknown>)[flag.slice(2)] = v;
     } else if (NUMERIC[flag]) {
       const spec = NUMERIC[flag]!;
       const text = value();
@@ -91,24 +116,33 @@ export function parseSimulateArgs(argv: readonly string[]): Args {
         throw new UsageError(`${flag} must be ${want} (found "${text}")`);
       }
       (a as Record<string, unknown>)[spec.key] = n;
+      if (spec.key === 'capacity') a.capacitySet = true;
     } else {
       throw new UsageError(`unknown option "${raw}"`);
     }
   }
   if (a.policy === undefined) throw new UsageError('--policy FILE is required');
-  if (a.trace === undefined) throw new UsageError('--trace FILE is required');
+  if (a.trace === undefined && a.replay === undefined) throw new UsageError('--trace FILE is required (or --replay POOL)');
+  if (a.trace !== undefined && a.replay !== undefined) throw new UsageError('give either --trace FILE or --replay POOL, not both');
+  if (a.replay === undefined) {
+    for (const f of ['since', 'until', 'config'] as const) if (a[f] !== undefined) throw new UsageError(`--${f} only applies to --replay POOL`);
+    if (a.metric !== 'rps') throw new UsageError('--metric only applies to --replay POOL');
+  } else {
+    if (a.peakGuests !== undefined) throw new UsageError('--peak-guests rescales a trace file; a replay keeps the recorded load');
+    if (a.step !== undefined) throw new UsageError('--step does not apply to --replay: the step is the recorded sampling interval');
+  }
   return a as Args;
 }
 
-function fmt(x: number, digits = 3): string {
-  return Number.isFinite(x) ? x.toFixed(digits) : String(x);
+export interface SimulateContext {
+  /** Environment and working directory gridhost.yaml and the store are found from (default: the process's). */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Wall clock for --since/--until durations (default Date.now). */
+  now?: () => number;
 }
 
-function pct(x: number): string {
-  return `${(100 * x).toFixed(2)}%`;
-}
-
-export async function runSimulate(argv: string[], io: SimulateIo): Promise<number> {
+export async function runSimulate(argv: string[], io: SimulateIo, ctx: SimulateContext = {}): Promise<number> {
   let args: Args;
   try {
     args = parseSimulateArgs(argv);
@@ -120,8 +154,11 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
     throw e;
   }
   try {
-    const policy = loadPolicyFile(path.resolve(args.policy), { templatesDir: path.resolve('templates'), checkFiles: false });
-    let trace: Trace = await readTrace(args.trace);
+    const cwd = ctx.cwd ?? process.cwd();
+    const policy = loadPolicyFile(path.resolve(cwd, args.policy), { templatesDir: path.resolve(cwd, 'templates'), checkFiles: false });
+    if (args.replay !== undefined) return await runReplay(args, args.replay, policy, io, { env: ctx.env ?? process.env, cwd, now: ctx.now ?? Date.now });
+    const traceFile = args.trace!;
+    let trace: Trace = await readTrace(ctx.cwd === undefined ? traceFile : path.resolve(cwd, traceFile));
     const interval = policy.sampling.intervalMs / 1000;
     const step = args.step ?? (Number.isInteger(interval / trace.stepSeconds) ? interval : 0);
     if (step > 0 && step !== trace.stepSeconds) trace = aggregate(trace, step, 'mean');
@@ -145,7 +182,7 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
     for (let i = 0; i < trace.values.length; i++) total += trace.values[i]!;
     const summary = {
       policy: { file: policy.file, pool: policy.pool, min: policy.min, max: policy.max },
-      trace: { file: args.trace, steps: trace.values.length, stepSeconds: trace.stepSeconds, meanRps: total / Math.max(1, trace.values.length), peakRps: peak(trace.values) },
+      trace: { file: traceFile, steps: trace.values.length, stepSeconds: trace.stepSeconds, meanRps: total / Math.max(1, trace.values.length), peakRps: peak(trace.values) },
       model: { capacityPerGuest: args.capacity, bootSeconds: args.boot, healthDelaySeconds: args.healthDelay, drainSeconds: args.drain, seed: args.seed },
       metrics: m,
       ...(args.speed ? { speed: { wallSeconds, simulatedSeconds, factor: simulatedSeconds / Math.max(wallSeconds, 1e-6) } } : {}),
@@ -157,9 +194,9 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
         demand: r.demand,
         supply: r.supply,
         stepSeconds: r.stepSeconds,
-        title: `${policy.pool}: ${path.basename(policy.file)} on ${path.basename(args.trace)}`,
+        title: `${policy.pool}: ${path.basename(policy.file)} on ${path.basename(traceFile)}`,
       });
-      await writeFile(args.plot, svg);
+      await writeFile(path.resolve(cwd, args.plot), svg);
     }
 
     if (args.json) {
@@ -169,17 +206,10 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
     const days = simulatedSeconds / 86_400;
     const lines = [
       `policy       ${policy.file} (pool ${policy.pool}, min ${policy.min}, max ${policy.max}, every ${interval} s)`,
-      `trace        ${args.trace}: ${trace.values.length} steps of ${trace.stepSeconds} s (${fmt(days, 2)} days), mean ${fmt(summary.trace.meanRps, 1)} rps, peak ${fmt(summary.trace.peakRps, 1)} rps`,
+      `trace        ${traceFile}: ${trace.values.length} steps of ${trace.stepSeconds} s (${fmt(days, 2)} days), mean ${fmt(summary.trace.meanRps, 1)} rps, peak ${fmt(summary.trace.peakRps, 1)} rps`,
       `model        ${args.capacity} rps per guest, boot ${args.boot} s, health delay ${args.healthDelay} s, drain ${args.drain} s, seed ${args.seed}`,
       '',
-      `guest-hours                 ${fmt(m.guestHours, 1)}`,
-      `accuracy_U                  ${fmt(m.accuracyU)} guests (mean shortfall)`,
-      `accuracy_O                  ${fmt(m.accuracyO)} guests (mean surplus)`,
-      `timeshare_U                 ${pct(m.timeshareU)} of the time under-provisioned`,
-      `timeshare_O                 ${pct(m.timeshareO)} of the time over-provisioned`,
-      `jitter                      ${fmt(m.jitter)} /min (supply ${fmt(m.supplyAdaptationsPerMin)} /min - demand ${fmt(m.demandAdaptationsPerMin)} /min)`,
-      `scale actions               ${m.scaleActions}`,
-      `under-provisioned requests  ${pct(m.underProvisionedRequests)}`,
+      ...metricLines(m),
     ];
     if (args.speed) lines.push(`speed                       ${fmt(days, 2)} days in ${fmt(wallSeconds, 2)} s (${Math.round(summary.speed!.factor)}x real time)`);
     if (args.plot) lines.push(`chart                       ${args.plot}`);
