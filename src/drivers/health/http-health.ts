@@ -1,12 +1,17 @@
 // HTTP health checks of a guest (the controller polls `http://<address><healthPath>`).
 // Healthy means a 2xx answer; anything else (other status, refused, timeout) is not healthy.
+import type http from 'node:http';
 import axios from 'axios';
 import { GridhostError } from '../../errors/errors.ts';
 
-/** One check: resolves true on a 2xx answer within `timeoutMs`, false otherwise. Never rejects. */
-export async function checkHealth(url: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+/**
+ * One check: resolves true on a 2xx answer within `timeoutMs`, false otherwise. Never rejects.
+ * `agent` opens the connection another way (a guest behind its dom0: see drivers/guest-net).
+ */
+export async function checkHealth(url: string, timeoutMs: number, signal?: AbortSignal, agent?: http.Agent): Promise<boolean> {
   try {
     const res = await axios.get(url, {
+      ...(agent ? { httpAgent: agent } : {}),
       timeout: timeoutMs,
       signal,
       validateStatus: () => true,
@@ -30,6 +35,8 @@ export interface WaitHealthyOptions {
   checkTimeoutMs?: number;
   /** Abort the wait (rejects with GH_HEALTH_TIMEOUT, details.aborted = true). */
   signal?: AbortSignal;
+  /** Reach the guest through this agent (e.g. over its dom0's SSH); default: directly. */
+  agent?: http.Agent;
 }
 
 /** Polls `url` until it answers 2xx. Rejects with GH_HEALTH_TIMEOUT when time runs out or on abort. */
@@ -44,7 +51,7 @@ export async function waitHealthy(url: string, opts: WaitHealthyOptions): Promis
     const left = deadline - Date.now();
     if (left <= 0) break;
     checks++;
-    if (await checkHealth(url, Math.max(1, Math.min(checkTimeout, left)), opts.signal)) return;
+    if (await checkHealth(url, Math.max(1, Math.min(checkTimeout, left)), opts.signal, opts.agent)) return;
     const pause = Math.min(interval, deadline - Date.now());
     if (pause <= 0) break;
     await sleep(pause, opts.signal);

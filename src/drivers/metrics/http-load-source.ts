@@ -1,6 +1,7 @@
 // Guest-reported load over HTTP (any driver): GET http://<address><metricsPath> and report every
 // top-level numeric value as-is (e.g. `rps`, `inflight`). Accepts a JSON object of numbers or
 // Prometheus text exposition (unlabelled samples only).
+import type http from 'node:http';
 import axios from 'axios';
 import type { Guest, MetricValues } from '../../domain/types.ts';
 import type { MetricsSource } from './metrics-source.ts';
@@ -10,17 +11,21 @@ export interface HttpLoadSourceOptions {
   metricsPath: string | ((guest: Guest) => string | undefined);
   /** Per-request timeout. Default 2000 ms. */
   timeoutMs?: number;
+  /** An agent reaching the guest another way (its dom0's SSH: drivers/guest-net); undefined: directly. */
+  agentFor?: (guest: Guest) => http.Agent | undefined;
 }
 
 export class HttpLoadSource implements MetricsSource {
   readonly name = 'http-load';
   private readonly pathOf: (guest: Guest) => string | undefined;
   private readonly timeoutMs: number;
+  private readonly agentFor: ((guest: Guest) => http.Agent | undefined) | undefined;
 
   constructor(opts: HttpLoadSourceOptions) {
     const p = opts.metricsPath;
     this.pathOf = typeof p === 'string' ? () => p : p;
     this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.agentFor = opts.agentFor;
   }
 
   async sample(guests: readonly Guest[]): Promise<Map<string, MetricValues>> {
@@ -35,8 +40,10 @@ export class HttpLoadSource implements MetricsSource {
   private async one(g: Guest): Promise<MetricValues | undefined> {
     const p = this.pathOf(g);
     if (!g.address || p === undefined) return undefined;
+    const agent = this.agentFor?.(g);
     try {
       const res = await axios.get<string>(`http://${g.address}${p.startsWith('/') ? p : `/${p}`}`, {
+        ...(agent ? { httpAgent: agent } : {}),
         timeout: this.timeoutMs,
         responseType: 'text',
         transformResponse: (d: unknown) => d, // parse it ourselves: JSON or Prometheus text

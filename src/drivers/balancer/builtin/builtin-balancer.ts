@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GridhostError } from '../../../errors/errors.ts';
+import { createConnectionVia, type GuestConnect } from '../../guest-net/guest-net.ts';
 import type { Balancer, BackendStatus } from '../balancer.ts';
 import { formatHostPort, parseHostPort } from './address.ts';
 import { applyCheck, probe } from './health-check.ts';
@@ -38,6 +39,12 @@ export interface BuiltinBalancerOptions {
   closeTimeoutMs?: number;
   /** State changes (for logs). Never called per request. */
   onChange?: (change: BalancerChange) => void;
+  /**
+   * How to open connections to a backend that is not reachable directly (a guest behind its
+   * dom0's SSH: drivers/guest-net). Asked once per add(); undefined = connect directly. Both the
+   * proxied requests and the health checks of that backend then use it.
+   */
+  connectFor?: (backend: { pool: string; id: string; address: string }) => GuestConnect | undefined | Promise<GuestConnect | undefined>;
 }
 
 interface PoolEntry extends ProxyPool {
@@ -65,6 +72,7 @@ export class BuiltinBalancer implements Balancer {
   private readonly idleSocketMs: number;
   private readonly closeTimeoutMs: number;
   private readonly onChange: ((c: BalancerChange) => void) | undefined;
+  private readonly connectFor: BuiltinBalancerOptions['connectFor'];
 
   constructor(opts: BuiltinBalancerOptions = {}) {
     this.interval = opts.healthIntervalMs ?? 1000;
@@ -75,6 +83,7 @@ export class BuiltinBalancer implements Balancer {
     this.idleSocketMs = opts.idleSocketMs ?? 4000;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
     this.onChange = opts.onChange;
+    this.connectFor = opts.connectFor;
   }
 
   ensurePool(pool: string, listen: string, healthPath: string): Promise<void> {
@@ -97,12 +106,25 @@ export class BuiltinBalancer implements Balancer {
     if (hp === undefined) {
       throw failed(`backend ${id} of pool ${pool}: address ${JSON.stringify(address)} is not host:port`, { pool, id, address });
     }
+    if (p.byId.get(id)?.address === address) return;
+    const connect = this.connectFor ? await this.connectFor({ pool, id, address }) : undefined;
+    // Re-read after the await: the pool or the backend may have changed meanwhile.
+    if (this.pools.get(pool) !== p) throw failed(`pool ${pool} was removed while backend ${id} was being added`, { pool, id });
     const existing = p.byId.get(id);
     if (existing !== undefined) {
       if (existing.address === address) return;
       this.forget(p, existing); // same id, new address: a different guest; start from unhealthy
     }
+    const agent = new http.Agent({
+      keepAlive: true,
+      maxSockets: this.maxSockets,
+      maxFreeSockets: Math.min(this.maxSockets, 32),
+      timeout: this.idleSocketMs,
+      scheduling: 'lifo',
+    });
+    if (connect) (agent as unknown as { createConnection: unknown }).createConnection = createConnectionVia(connect);
     const b: ProxyBackend = {
+      ...(connect ? { connect } : {}),
       id,
       address,
       host: hp.host,
@@ -114,13 +136,7 @@ export class BuiltinBalancer implements Balancer {
       active: 0,
       served: 0,
       failed: 0,
-      agent: new http.Agent({
-        keepAlive: true,
-        maxSockets: this.maxSockets,
-        maxFreeSockets: Math.min(this.maxSockets, 32),
-        timeout: this.idleSocketMs,
-        scheduling: 'lifo',
-      }),
+      agent,
       removed: false,
       timer: undefined,
     };
@@ -249,7 +265,7 @@ export class BuiltinBalancer implements Balancer {
 
   private async check(p: PoolEntry, b: ProxyBackend): Promise<void> {
     b.timer = undefined;
-    const ok = await probe(b.host, b.port, p.healthPath, this.timeout);
+    const ok = await probe(b.host, b.port, p.healthPath, this.timeout, b.connect);
     if (b.removed) return;
     if (applyCheck(b, ok, this.rise, this.fall)) {
       this.emit({ kind: b.healthy ? 'healthy' : 'unhealthy', pool: p.name, id: b.id, address: b.address });

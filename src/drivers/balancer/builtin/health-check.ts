@@ -1,6 +1,7 @@
 // Active health checks with HAProxy semantics: `rise` consecutive successes make a backend
 // healthy, `fall` consecutive failures make it unhealthy. A new backend starts unhealthy.
 import http from 'node:http';
+import { createConnectionVia, type GuestConnect } from '../../guest-net/guest-net.ts';
 
 export interface HealthState {
   healthy: boolean;
@@ -30,8 +31,11 @@ export function applyCheck(s: HealthState, ok: boolean, rise: number, fall: numb
   return true;
 }
 
-/** One HTTP check: GET `path`; 2xx and 3xx pass (as in HAProxy). Never rejects. */
-export function probe(host: string, port: number, path: string, timeoutMs: number): Promise<boolean> {
+/**
+ * One HTTP check: GET `path`; 2xx and 3xx pass (as in HAProxy). Never rejects. With `connect`
+ * the connection is opened through the backend's host (guest-net) instead of directly.
+ */
+export function probe(host: string, port: number, path: string, timeoutMs: number, connect?: GuestConnect): Promise<boolean> {
   return new Promise((resolve) => {
     let settled = false;
     const done = (ok: boolean): void => {
@@ -41,7 +45,8 @@ export function probe(host: string, port: number, path: string, timeoutMs: numbe
       resolve(ok);
     };
     // A fresh connection per check (agent: false) so a check also proves the guest accepts connections.
-    const req = http.request({ host, port, path, method: 'GET', agent: false, headers: { connection: 'close' } }, (res) => {
+    const how = connect ? { createConnection: createConnectionVia(connect) } : { agent: false as const };
+    const req = http.request({ host, port, path, method: 'GET', ...how, headers: { connection: 'close' } }, (res) => {
       const code = res.statusCode ?? 0;
       res.resume();
       res.on('end', () => done(code >= 200 && code < 400));

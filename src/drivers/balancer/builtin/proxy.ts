@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { BackendAdmin } from '../balancer.ts';
+import type { GuestConnect } from '../../guest-net/guest-net.ts';
 import type { HealthState } from './health-check.ts';
 import { pickBackend } from './pick-backend.ts';
 
@@ -18,6 +19,8 @@ export interface ProxyBackend extends HealthState {
   failed: number;
   /** One keep-alive agent per backend, so a removed backend's idle sockets can be closed. */
   agent: http.Agent;
+  /** Set when the backend is reached through its host (guest-net); the agent already uses it. */
+  connect?: GuestConnect;
   removed: boolean;
   timer: NodeJS.Timeout | undefined;
 }
