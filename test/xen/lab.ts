@@ -21,7 +21,8 @@
 //   ensureStores('lvm') (clone `lvm-snapshot`: lvcreate -s -L 16M -n NAME gridhost/base),
 //   qemu-img and qemu-nbd in dom0 (clone `qcow2`; blkback needs a block device: qemu-nbd -c).
 //   Guests: bridge lab.bridge (xenbr0) on lab.guestNet 192.168.100.0/24, dom0 is .1; a guest
-//   takes its address from its xl.cfg: extra = "... guestname=NAME guestip=192.168.100.N".
+//   takes its address from its xl.cfg: extra = "... guestname=NAME guestip=192.168.100.N"
+//   (optional: workms=N default CPU per request, unhealthy=1 for a guest whose /healthz is 503).
 //   Guest HTTP (port 80): /healthz, /metrics (JSON rps/inflight/requests_total/cpu_seconds),
 //   anything else burns ?ms=N of CPU. dom0 root runs bash (real cp, losetup, lvm, qemu-img).
 //
