@@ -11,6 +11,11 @@ export interface Dom0Config {
   privateKeyPath?: string;
   /** Pinned host key fingerprint, `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
   hostKeyFingerprint: string;
+  /**
+   * How gridhost reaches this dom0's guests (health, metrics, balancer traffic): `ssh` through
+   * the dom0's SSH connection (absent = ssh), or `routed` when their network is routable from here.
+   */
+  guestNetwork?: 'routed' | 'ssh';
 }
 
 export interface GridhostConfig {

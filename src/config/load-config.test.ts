@@ -194,6 +194,11 @@ const badFile: { rule: string; text: string; line: string }[] = [
     text: `dom0s:\n  - {name: a, address: h1, host_key_fingerprint: ${FP}}\n  - {name: a, address: h2, host_key_fingerprint: ${FP}}\n`,
     line: ':3:12: dom0s.1.name: duplicate dom0 name; dom0s.0 already uses it (found "a")',
   },
+  {
+    rule: 'dom0 guest_network is ssh or routed',
+    text: `dom0s:\n  - {name: a, address: h, host_key_fingerprint: ${FP}, guest_network: vpn}\n`,
+    line: ':2:116: dom0s.0.guest_network: must be one of ssh | routed (found "vpn")',
+  },
   { rule: 'dom0 address may not carry shell characters', text: `dom0s:\n  - {name: a, address: "h;id", host_key_fingerprint: ${FP}}\n`, line: ':2:24: dom0s.0.address: must be a host name or IP address (found "h;id")' },
 ];
 for (const c of badFile) {
@@ -245,4 +250,12 @@ test('redactConfig hides the token and the URI password, leaving the original in
   t.false(JSON.stringify(r).includes('tok-123'));
   t.is(c.api.token, 'tok-123');
   t.deepEqual(redactConfig(loadConfig({ env: {}, cwd })), defaultsFor(cwd, '<defaults>'));
+});
+
+test('dom0 guest_network is kept when given (routed or ssh) and absent otherwise (ssh is the default)', (t) => {
+  const cwd = tempCwd(t, {
+    'gridhost.yaml': `dom0s:\n  - {name: a, address: h, host_key_fingerprint: ${FP}, guest_network: routed}\n  - {name: b, address: h, host_key_fingerprint: ${FP}, guest_network: ssh}\n  - {name: c, address: h, host_key_fingerprint: ${FP}}\n`,
+  });
+  const c = loadConfig({ env: {}, cwd });
+  t.deepEqual(c.dom0s.map((d) => d.guestNetwork), ['routed', 'ssh', undefined]);
 });

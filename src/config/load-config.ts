@@ -21,7 +21,8 @@ export interface LoadConfigOptions {
 }
 
 const TOP_KEYS = ['api', 'policies_dir', 'templates_dir', 'data_dir', 'guests_dir', 'store', 'limits', 'log', 'dom0s'] as const;
-const DOM0_KEYS = ['name', 'address', 'port', 'user', 'private_key_path', 'host_key_fingerprint'] as const;
+const DOM0_KEYS = ['name', 'address', 'port', 'user', 'private_key_path', 'host_key_fingerprint', 'guest_network'] as const;
+const GUEST_NETWORKS = ['ssh', 'routed'] as const;
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 const FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
@@ -202,9 +203,11 @@ function applyFile(text: string, file: string, d: Draft): ValidationIssue[] {
       pattern: FINGERPRINT_RE,
       patternMsg: 'must be SHA256:<43 base64 characters>, as printed by `ssh-keygen -lf <host key>`',
     });
+    const net = r.oneOf(m.get('guest_network'), GUEST_NETWORKS);
     if (name !== undefined && address !== undefined && port !== undefined && user !== undefined && fp !== undefined) {
       const dom0: Dom0Config = { name, address, port, user, hostKeyFingerprint: fp };
       if (key) dom0.privateKeyPath = key;
+      if (net) dom0.guestNetwork = net;
       d.dom0s.push(dom0);
     }
   }
