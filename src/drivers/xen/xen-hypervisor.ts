@@ -41,6 +41,8 @@ export interface XenHypervisorOptions {
   commandTimeoutMs?: number;
   cloneTimeoutMs?: number;
   createTimeoutMs?: number;
+  /** `xl destroy` (2-3 s on the lab when idle; much longer under load). */
+  destroyTimeoutMs?: number;
   /** After shutdown/destroy, how long to wait for the domain to leave `xl list`. */
   goneTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -71,6 +73,7 @@ export class XenHypervisor implements Hypervisor {
       commandTimeoutMs: opts.commandTimeoutMs ?? 30_000,
       cloneTimeoutMs: opts.cloneTimeoutMs ?? 300_000,
       createTimeoutMs: opts.createTimeoutMs ?? 120_000,
+      destroyTimeoutMs: opts.destroyTimeoutMs ?? 120_000,
       goneTimeoutMs: opts.goneTimeoutMs ?? 30_000,
       sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
     };
@@ -186,19 +189,21 @@ export class XenHypervisor implements Hypervisor {
     const host = guest.meta['host'] ?? guest.host;
     if (!host || !this.hosts.names().includes(host)) return; // never placed: nothing runs
     const domain = guest.meta['domain'] ?? this.domainName(guest.id);
-    let gone = false;
+    // `xl shutdown` without -w, then our own polling: this is `xl shutdown -w` with a timeout,
+    // except that an xl killed at the timeout while it tears devices down would leave the
+    // domain half-destroyed (seen on the lab: the following `xl destroy` then fails).
+    const r = await this.hosts.exec(host, [this.o.xlPath, 'shutdown', domain], { timeoutMs: this.o.commandTimeoutMs });
+    if (r.code !== 0 && isNoSuchDomain(r.stderr)) return;
+    if (await this.waitGone(host, domain, Math.max(1000, timeoutMs))) return;
     try {
-      const r = await this.hosts.exec(host, [this.o.xlPath, 'shutdown', '-w', domain], { timeoutMs: Math.max(1000, timeoutMs) });
-      if (r.code !== 0 && isNoSuchDomain(r.stderr)) gone = true;
-    } catch (e) {
-      if (!isGridhostError(e) || e.code !== 'GH_COMMAND_TIMEOUT') throw e;
-    }
-    if (!gone && (await this.waitGone(host, domain, Math.min(this.o.goneTimeoutMs, 5000)))) gone = true;
-    if (!gone) {
       await this.destroyQuietly(host, domain);
-      if (!(await this.waitGone(host, domain, this.o.goneTimeoutMs))) {
-        throw new GridhostError('GH_STOP_FAILED', `${host}: domain ${domain} is still listed after xl destroy`, { host, domain });
-      }
+    } catch (e) {
+      // destroy can fail while a shutdown is finishing the same teardown: only a domain that
+      // is still listed afterwards is a failure.
+      if (!isGridhostError(e) || e.code !== 'GH_STOP_FAILED') throw e;
+    }
+    if (!(await this.waitGone(host, domain, this.o.goneTimeoutMs))) {
+      throw new GridhostError('GH_STOP_FAILED', `${host}: domain ${domain} is still listed after xl shutdown and xl destroy`, { host, domain });
     }
   }
 
@@ -387,7 +392,7 @@ export class XenHypervisor implements Hypervisor {
   }
 
   private async destroyQuietly(host: string, domain: string): Promise<void> {
-    const r = await this.hosts.exec(host, [this.o.xlPath, 'destroy', domain], { timeoutMs: this.o.commandTimeoutMs });
+    const r = await this.hosts.exec(host, [this.o.xlPath, 'destroy', domain], { timeoutMs: this.o.destroyTimeoutMs });
     if (r.code !== 0 && !isNoSuchDomain(r.stderr)) {
       throw new GridhostError('GH_STOP_FAILED', `${host}: xl destroy ${domain} failed (exit ${r.code}): ${r.stderr.trim()}`, { host, domain });
     }
