@@ -18,6 +18,9 @@ import { HttpLoadSource } from '../drivers/metrics/http-load-source.ts';
 import { ProcCpuSource } from '../drivers/metrics/proc-cpu-source.ts';
 import { waitHealthy } from '../drivers/health/http-health.ts';
 import type { Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
+import type { MetricsSource } from '../drivers/metrics/metrics-source.ts';
+import { GuestRoutes } from '../drivers/guest-net/guest-net.ts';
+import { createXenDrivers, type XenDrivers } from '../drivers/xen/create-xen-drivers.ts';
 import { watchPolicyDir } from '../policy/policy-watcher.ts';
 import { systemClock } from '../controller/clock.ts';
 import { GuestLifecycle } from '../controller/guest-lifecycle.ts';
@@ -31,6 +34,30 @@ function splitListen(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
 }
 
+/** Pause between health checks of a guest reached through its dom0, and the longest check. */
+const XEN_BALANCER_CHECK_MS = 1000;
+const XEN_CHECK_TIMEOUT_MS = 5000;
+
+/**
+ * The xen drivers for the configured dom0s, with timeouts for dom0s whose toolstack may be slow
+ * (xl create runs the hotplug scripts; a loaded dom0 takes tens of seconds), and the routes to
+ * their guests (`guest_network: ssh`, the default: over the dom0's SSH connection).
+ */
+function createXenStack(config: GridhostConfig): { drivers: XenDrivers; routes: GuestRoutes } {
+  const drivers = createXenDrivers(config.dom0s, {
+    // Proxied connections and health checks are channels too: leave room beside xl and xentop
+    // (dropbear allows 100 channels per connection, OpenSSH 10 sessions plus forwards).
+    ssh: { maxChannels: 32 },
+    hypervisor: { commandTimeoutMs: 60_000, createTimeoutMs: 300_000 },
+    xentop: { timeoutMs: 30_000 },
+  });
+  const routes = new GuestRoutes(config.dom0s.map((d) => ({
+    name: d.name,
+    via: d.guestNetwork === 'routed' ? undefined : (host: string, port: number) => drivers.hosts.ssh(d.name).forward(host, port),
+  })));
+  return { drivers, routes };
+}
+
 /** Runs until SIGINT/SIGTERM. Returns -1 so the CLI keeps the process alive. */
 export async function runServer(config: GridhostConfig, _args: string[]): Promise<number> {
   const logger = createLogger({ level: config.log.level, format: config.log.format });
@@ -42,21 +69,39 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
   const clock = systemClock;
   const local = instrumentHypervisor(new LocalHypervisor({ guestsDir: config.guestsDir }), metrics);
   const hypervisors: Hypervisor[] = [local];
+  // Xen (policies with `guest.driver: xen`): one kept SSH connection per dom0, shared by xl,
+  // xentop and the way to the guests (guest-net) unless their network is routed.
+  const xen = config.dom0s.length > 0 ? createXenStack(config) : undefined;
+  if (xen) hypervisors.push(instrumentHypervisor(xen.drivers.hypervisor, metrics));
+  const routes = xen?.routes;
+  const forwarded = routes !== undefined && !routes.allDirect;
   const hypervisorFor = (driver: string): Hypervisor => {
     const hv = hypervisors.find((h) => h.name === driver);
     if (!hv) throw new GridhostError('GH_TEMPLATE_INVALID', `no hypervisor driver "${driver}" is configured`);
     return hv;
   };
   const balancer = instrumentBalancer(new BuiltinBalancer({
-    healthIntervalMs: 250,
+    // Checks of a guest behind its dom0 each cost an SSH channel and a shell in the guest.
+    healthIntervalMs: forwarded ? XEN_BALANCER_CHECK_MS : 250,
+    ...(forwarded ? { healthTimeoutMs: XEN_CHECK_TIMEOUT_MS } : {}),
     onChange: (c) => logger.debug('balancer', { ...c }),
+    // Resolved once per backend (not per request): its dom0 comes from the guest's record.
+    ...(forwarded ? { connectFor: async (b: { id: string }) => routes.connectFor((await store.getGuest(b.id))?.host) } : {}),
   }), metrics);
   // Each guest's metrics path comes from its pool's policy in force.
   const metricsPathOf = (g: { pool: string }): string | undefined => orchestrator.status(g.pool)?.policy.guest.metricsPath;
-  const source = new CombinedSource([new ProcCpuSource(), new HttpLoadSource({ metricsPath: metricsPathOf })], logger);
+  const sources: MetricsSource[] = [new ProcCpuSource()];
+  if (xen) sources.push(xen.drivers.xentop); // cpu of xen guests
+  sources.push(new HttpLoadSource({ metricsPath: metricsPathOf, ...(forwarded ? { agentFor: (g) => routes.agentFor(g.host) } : {}) }));
+  const source = new CombinedSource(sources, logger);
   const lifecycle = new GuestLifecycle({
     store, balancer, clock, telemetry, hypervisorFor,
-    waitHealthy: (g, p, signal) => waitHealthy(`http://${g.address}${p.guest.healthPath}`, { timeoutMs: p.guest.bootTimeoutMs, intervalMs: 100, signal }),
+    waitHealthy: (g, p, signal) => {
+      const agent = routes?.agentFor(g.host);
+      const url = `http://${g.address}${p.guest.healthPath}`;
+      if (!agent) return waitHealthy(url, { timeoutMs: p.guest.bootTimeoutMs, intervalMs: 100, signal });
+      return waitHealthy(url, { timeoutMs: p.guest.bootTimeoutMs, intervalMs: XEN_BALANCER_CHECK_MS, checkTimeoutMs: XEN_CHECK_TIMEOUT_MS, signal, agent });
+    },
   });
   const actuator = new Actuator(store, lifecycle);
   const orchestrator: Orchestrator = new Orchestrator({ store, balancer, metrics: source, actuator, lifecycle, clock, telemetry });
@@ -129,6 +174,8 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
     await balancer.close();
     await source.close();
     for (const hv of hypervisors) await hv.close();
+    routes?.close();
+    await xen?.drivers.close();
     await store.close();
     logger.info('gridhost stopped');
     // Let winston flush before exiting.

@@ -40,6 +40,10 @@ export interface StartOptions {
   templates?: Record<string, string>;
   env?: Record<string, string>;
   dir?: string;
+  /** How long to wait for the API to answer (default 30 s; a dom0 to reconcile takes longer). */
+  startTimeoutMs?: number;
+  /** gridhost.yaml text, written in the workspace (gridhost's cwd, where it reads it from). */
+  config?: string;
 }
 
 /** Prepare a temp workspace: policies/, templates/ (copy of the repo's images), data/. */
@@ -51,6 +55,7 @@ export function workspace(opts: StartOptions): string {
   cpSync(join(REPO, 'templates', 'web.local.yaml'), join(dir, 'templates', 'web.local.yaml'));
   for (const [name, text] of Object.entries(opts.templates ?? {})) writeFileSync(join(dir, 'templates', name), text);
   for (const [name, text] of Object.entries(opts.policies)) writeFileSync(join(dir, 'policies', name), text);
+  if (opts.config !== undefined) writeFileSync(join(dir, 'gridhost.yaml'), opts.config);
   return dir;
 }
 
@@ -90,7 +95,7 @@ export async function startGridhost(opts: StartOptions): Promise<GridhostProcess
   child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const api = `http://127.0.0.1:${apiPort}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`gridhost exited early (${child.exitCode}): ${stderr.join('')}`);
     try {
