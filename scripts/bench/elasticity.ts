@@ -4,7 +4,8 @@
 // policy's sampling interval and scaled so its peak needs 8 guests; all policies run on the same
 // steps (each samples at its own interval) and are scored against the same demand curve.
 // Prints one table per trace and, under it, whether gridhost meets the target: lower
-// timeshare_U than every baseline, with no more guest-hours than the cheapest baseline.
+// timeshare_U than every baseline, with no more guest-hours than the cheapest baseline; then a
+// summary with one line per trace saying by how much the target is missed where it is.
 //
 // Options: --capacity RPS      rps per guest at 100% cpu (default 60, see below)
 //          --only NAME[,NAME]  run only these traces (nasa, twitter, step, ramp, spike, diurnal)
@@ -17,6 +18,7 @@ import type { Policy } from '../../src/domain/policy.ts';
 import { loadPolicyFile } from '../../src/policy/load-policy.ts';
 import { BASELINES } from '../../src/simulator/baselines/index.ts';
 import type { ElasticityMetrics } from '../../src/simulator/bungee.ts';
+import { demandCurve } from '../../src/simulator/bungee.ts';
 import { simulate } from '../../src/simulator/simulate.ts';
 import { diurnalTrace, rampTrace, spikeTrace, stepTrace } from '../../src/simulator/synthetic.ts';
 import { aggregate, readTrace, scaleToPeak, type Trace } from '../../src/simulator/trace.ts';
@@ -27,10 +29,13 @@ function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
-// rps per guest at 100% cpu. 60 makes web.yaml's two scale-out signals agree (rps target 40 =
-// 67% cpu, busy above 70% cpu = 42 rps). At 50 they fight: busy adds a guest above 35 rps and
-// the rps target removes it again below 36 (try --capacity 50). The baselines are all
-// cpu-based, so their figures do not depend on it (traces are scaled to capacity x 8).
+// rps per guest at 100% cpu. 60 is what the example guest web.yaml is written for serves: it
+// burns WORK_MS = 15 ms of CPU per request (<= 66.7 rps on one CPU) plus the HTTP handling.
+// web.yaml's two target-tracking rules (rps 45, cpu 75%) agree at 60. At another capacity they
+// still do not fight (the higher opinion wins), but the rps target is then no longer 75% of a
+// guest: slower guests are sized by cpu, faster ones are over-provisioned by rps (try
+// --capacity 50 or 70). The baselines are all cpu-based, so their figures do not depend on it
+// (traces are scaled to capacity x 8).
 const CAPACITY = Number(arg('--capacity') ?? 60);
 const PEAK_GUESTS = 8;
 const MODEL = { capacityPerGuest: CAPACITY, bootSeconds: 30, healthDelaySeconds: 5, drainSeconds: 10, seed: 1 };
@@ -67,7 +72,6 @@ interface Row {
 function contenders(): { name: string; policy: Policy; baseline: boolean }[] {
   return [
     { name: 'gridhost web.yaml', policy: web, baseline: false },
-    { name: 'gridhost web.yaml, no schedule', policy: { ...web, schedules: [] }, baseline: false },
     ...BASELINES.map((b) => ({ name: b.name, policy: b.policy(web), baseline: true })),
   ];
 }
@@ -83,7 +87,7 @@ function table(rows: Row[]): string {
     r.metrics.guestHours.toFixed(1),
     r.metrics.accuracyU.toFixed(4),
     r.metrics.accuracyO.toFixed(3),
-    (100 * r.metrics.timeshareU).toFixed(2) + '%',
+    (100 * r.metrics.timeshareU).toFixed(3) + '%',
     (100 * r.metrics.timeshareO).toFixed(1) + '%',
     r.metrics.jitter.toFixed(3),
     String(r.metrics.scaleActions),
@@ -94,28 +98,91 @@ function table(rows: Row[]): string {
   return [line(head), '|' + widths.map((w, i) => (i > 0 ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|', ...body.map(line)].join('\n');
 }
 
-function verdict(rows: Row[]): string {
+interface Verdict {
+  u: number;
+  bestU: number;
+  bestUBy: string;
+  gh: number;
+  cheapestGh: number;
+  cheapestBy: string;
+  uMet: boolean;
+  uTie: boolean;
+  /** gridhost's timeshare_U is the floor no policy can go below (see unavoidableU). */
+  atFloor: boolean;
+  ghMet: boolean;
+}
+
+/**
+ * The part of timeshare_U no policy can avoid: steps before the first guest a policy could add
+ * (first sampling tick + boot + health delay) where demand exceeds the min guests it starts with.
+ */
+function unavoidableU(values: Float64Array, stepSeconds: number): number {
+  const demand = demandCurve(values, CAPACITY, web.min, web.max);
+  const earliest = step + MODEL.bootSeconds + MODEL.healthDelaySeconds;
+  let under = 0;
+  for (let i = 0; i < demand.length && i * stepSeconds < earliest; i++) if (demand[i]! > web.min) under++;
+  return under / demand.length;
+}
+
+function judge(rows: Row[], floorU: number): Verdict {
   const ours = rows[0]!;
   const base = rows.filter((r) => BASELINES.some((b) => b.name === r.policy));
   const bestU = base.reduce((a, b) => (b.metrics.timeshareU < a.metrics.timeshareU ? b : a));
   const cheapest = base.reduce((a, b) => (b.metrics.guestHours < a.metrics.guestHours ? b : a));
   const u = ours.metrics.timeshareU;
   const gh = ours.metrics.guestHours;
-  const uOk = u < bestU.metrics.timeshareU;
-  const ghOk = gh <= cheapest.metrics.guestHours;
-  const tie = u === bestU.metrics.timeshareU;
-  const uText = tie
-    ? `timeshare_U ${(100 * u).toFixed(2)}% ties best baseline ${bestU.policy}: not lower`
-    : uOk
-    ? `timeshare_U ${(100 * u).toFixed(2)}% < best baseline ${bestU.policy} ${(100 * bestU.metrics.timeshareU).toFixed(2)}%: met`
-    : `timeshare_U ${(100 * u).toFixed(2)}% vs best baseline ${bestU.policy} ${(100 * bestU.metrics.timeshareU).toFixed(2)}%: NOT met by ${(100 * (u - bestU.metrics.timeshareU)).toFixed(2)} points`;
-  const ghText = ghOk
-    ? `guest-hours ${gh.toFixed(1)} <= cheapest baseline ${cheapest.policy} ${cheapest.metrics.guestHours.toFixed(1)}: met`
-    : `guest-hours ${gh.toFixed(1)} vs cheapest baseline ${cheapest.policy} ${cheapest.metrics.guestHours.toFixed(1)}: NOT met by ${(gh - cheapest.metrics.guestHours).toFixed(1)} (+${((100 * (gh - cheapest.metrics.guestHours)) / cheapest.metrics.guestHours).toFixed(1)}%)`;
-  return `target (${ours.policy}): ${uText}; ${ghText}`;
+  return {
+    u,
+    bestU: bestU.metrics.timeshareU,
+    bestUBy: bestU.policy,
+    gh,
+    cheapestGh: cheapest.metrics.guestHours,
+    cheapestBy: cheapest.policy,
+    uMet: u < bestU.metrics.timeshareU,
+    uTie: u === bestU.metrics.timeshareU,
+    atFloor: u <= floorU,
+    ghMet: gh <= cheapest.metrics.guestHours,
+  };
 }
 
-const results: Record<string, { describe: string; steps: number; stepSeconds: number; rows: Row[] }> = {};
+const p2 = (x: number): string => `${(100 * x).toFixed(3)}%`;
+
+function verdict(rows: Row[], floorU: number): string {
+  const v = judge(rows, floorU);
+  const uText = v.uTie
+    ? `timeshare_U ${p2(v.u)} ties best baseline ${v.bestUBy}: not lower${v.atFloor ? `, but no policy can go lower (${p2(floorU)} is under-provisioned before any new guest can boot)` : ''}`
+    : v.uMet
+    ? `timeshare_U ${p2(v.u)} < best baseline ${v.bestUBy} ${p2(v.bestU)}: met`
+    : `timeshare_U ${p2(v.u)} vs best baseline ${v.bestUBy} ${p2(v.bestU)}: NOT met by ${(100 * (v.u - v.bestU)).toFixed(2)} points`;
+  const ghText = v.ghMet
+    ? `guest-hours ${v.gh.toFixed(1)} <= cheapest baseline ${v.cheapestBy} ${v.cheapestGh.toFixed(1)}: met`
+    : `guest-hours ${v.gh.toFixed(1)} vs cheapest baseline ${v.cheapestBy} ${v.cheapestGh.toFixed(1)}: NOT met by ${(v.gh - v.cheapestGh).toFixed(1)} (+${((100 * (v.gh - v.cheapestGh)) / v.cheapestGh).toFixed(1)}%)`;
+  return `target (${rows[0]!.policy}): ${uText}; ${ghText}`;
+}
+
+/** One line per trace: gridhost against the best baseline on each half of the target. */
+function summary(all: Record<string, { rows: Row[]; floorU: number }>): string {
+  const head = ['trace', 'timeshare_U gridhost', 'best baseline', 'guest-hours gridhost', 'cheapest baseline', 'target'];
+  const body = Object.entries(all).map(([name, { rows, floorU }]) => {
+    const v = judge(rows, floorU);
+    const missed: string[] = [];
+    if (!v.uMet) missed.push(v.uTie ? (v.atFloor ? 'U tie at the unavoidable floor' : 'U tie') : `U +${(100 * (v.u - v.bestU)).toFixed(2)} pt`);
+    if (!v.ghMet) missed.push(`GH +${((100 * (v.gh - v.cheapestGh)) / v.cheapestGh).toFixed(1)}%`);
+    return [
+      name,
+      p2(v.u),
+      `${p2(v.bestU)} ${v.bestUBy}`,
+      v.gh.toFixed(1),
+      `${v.cheapestGh.toFixed(1)} ${v.cheapestBy}`,
+      missed.length === 0 ? 'met' : `missed: ${missed.join(', ')}`,
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => pad(c, widths[i]!, i > 0 && i < 5)).join(' | ') + ' |';
+  return [line(head), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)].join('\n');
+}
+
+const results: Record<string, { describe: string; steps: number; stepSeconds: number; floorU: number; rows: Row[] }> = {};
 if (!asJson) {
   console.log(`# Elasticity benchmark\n`);
   console.log(`model: ${CAPACITY} rps per guest at 100% cpu, boot ${MODEL.bootSeconds} s + health ${MODEL.healthDelaySeconds} s, drain ${MODEL.drainSeconds} s, seed ${MODEL.seed}; pool min ${web.min}, max ${web.max}`);
@@ -139,13 +206,15 @@ for (const t of traces) {
     const cpu = process.cpuUsage(c0);
     rows.push({ policy: c.name, metrics: r.metrics, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
   }
-  results[t.name] = { describe: t.describe, steps: tr.values.length, stepSeconds: tr.stepSeconds, rows };
+  const floorU = unavoidableU(tr.values, tr.stepSeconds);
+  results[t.name] = { describe: t.describe, steps: tr.values.length, stepSeconds: tr.stepSeconds, floorU, rows };
   if (!asJson) {
     const d = (tr.values.length * tr.stepSeconds) / 86_400;
     const cpu = rows.reduce((a, r) => a + r.cpuSeconds, 0);
     console.log(`## ${t.name}: ${t.describe} (${d.toFixed(d < 2 ? 2 : 1)} days, ${tr.values.length} steps; simulated in ${cpu.toFixed(1)} s cpu)\n`);
     console.log(table(rows));
-    console.log(`\n${verdict(rows)}\n`);
+    console.log(`\n${verdict(rows, floorU)}\n`);
   }
 }
 if (asJson) console.log(JSON.stringify({ model: MODEL, peakGuests: PEAK_GUESTS, stepSeconds: step, results }, null, 2));
+else if (Object.keys(results).length > 0) console.log(`## Summary: gridhost web.yaml against the target\n\n${summary(results)}`);
