@@ -14,8 +14,12 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
-import { GridhostError, isGridhostError } from '../../errors/errors.ts';
+import { GridhostError } from '../../errors/errors.ts';
+import { ChannelSlots } from './channel-slots.ts';
+import { forwardingAgent, httpGetVia, socketLike, type HttpResult } from './forward-http.ts';
 import { shellCommand } from './shell-quote.ts';
+
+export type { HttpResult } from './forward-http.ts';
 
 export interface BackoffOptions {
   baseMs: number;
@@ -68,12 +72,6 @@ export interface ExecResult {
   signal?: string;
 }
 
-export interface HttpResult {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
 export interface SshCounters {
   handshakes: number;
   commands: number;
@@ -92,46 +90,12 @@ export function backoffDelay(attempt: number, b: BackoffOptions): number {
 }
 
 const MAX_OUTPUT = 16 * 1024 * 1024;
-const MAX_HTTP_BODY = 4 * 1024 * 1024;
-
-/** FIFO counting semaphore for channel slots. */
-class Slots {
-  private free: number;
-  private waiting: Array<{ resolve: (release: () => void) => void; reject: (e: unknown) => void }> = [];
-  constructor(n: number) {
-    this.free = n;
-  }
-  acquire(): Promise<() => void> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve(this.releaser());
-    }
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
-  }
-  private releaser(): () => void {
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      // Handed on in a later turn: ssh2 emits a channel's 'close' before it has answered the
-      // server's CHANNEL_CLOSE, and a new CHANNEL_OPEN sent first would find the slot still taken.
-      setImmediate(() => {
-        const next = this.waiting.shift();
-        if (next) next.resolve(this.releaser());
-        else this.free++;
-      });
-    };
-  }
-  rejectAll(e: unknown): void {
-    for (const w of this.waiting.splice(0)) w.reject(e);
-  }
-}
 
 export class SshHost {
   readonly name: string;
   readonly counters: SshCounters = { handshakes: 0, commands: 0, forwards: 0 };
   private readonly opts: SshHostOptions;
-  private readonly slots: Slots;
+  private readonly slots: ChannelSlots;
   private readonly backoff: BackoffOptions;
   private readonly sleep: (ms: number) => Promise<void>;
   private client: Client | undefined;
@@ -149,7 +113,7 @@ export class SshHost {
     }
     this.opts = opts;
     this.name = opts.name;
-    this.slots = new Slots(Math.max(1, opts.maxChannels ?? 8));
+    this.slots = new ChannelSlots(Math.max(1, opts.maxChannels ?? 8));
     this.backoff = { baseMs: 250, maxMs: 5000, random: Math.random, ...opts.backoff };
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
@@ -301,7 +265,7 @@ export class SshHost {
           ch.on('error', () => {
             // surfaced to the consumer through 'close'/aborted reads
           });
-          resolve(asSocketLike(ch));
+          resolve(socketLike(ch));
         });
       } catch (e) {
         release();
@@ -312,61 +276,13 @@ export class SshHost {
 
   /** An http.Agent whose connections are forwarded through this host (usable with axios). */
   agent(): http.Agent {
-    if (!this.httpAgent) {
-      const agent = new http.Agent({ keepAlive: false });
-      (agent as unknown as { createConnection: unknown }).createConnection = (
-        o: { host?: string; port?: number | string },
-        cb: (err: Error | null, s?: Duplex) => void,
-      ): undefined => {
-        this.forward(o.host ?? 'localhost', Number(o.port ?? 80)).then(
-          (s) => cb(null, s),
-          (e: Error) => cb(e),
-        );
-        return undefined;
-      };
-      this.httpAgent = agent;
-    }
+    this.httpAgent ??= forwardingAgent((host, port) => this.forward(host, port));
     return this.httpAgent;
   }
 
   /** GET http://host:port/path as seen from the dom0, over the SSH connection. */
   httpGet(host: string, port: number, path: string, timeoutMs: number): Promise<HttpResult> {
-    const target = `http://${host}:${port}${path}`;
-    return new Promise<HttpResult>((resolve, reject) => {
-      let done = false;
-      const fail = (e: unknown): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        req.destroy();
-        reject(
-          isGridhostError(e)
-            ? e
-            : new GridhostError('GH_COMMAND_FAILED', `${this.name}: GET ${target} failed: ${(e as Error).message}`, { host: this.name, target }),
-        );
-      };
-      const timer = setTimeout(
-        () => fail(new GridhostError('GH_COMMAND_TIMEOUT', `${this.name}: GET ${target} got no answer within ${timeoutMs} ms`, { host: this.name, target, timeoutMs })),
-        timeoutMs,
-      );
-      const req = http.request({ host, port, path, method: 'GET', agent: this.agent(), headers: { connection: 'close' } }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (d: Buffer) => {
-          size += d.length;
-          if (size <= MAX_HTTP_BODY) chunks.push(d);
-        });
-        res.on('error', fail);
-        res.on('end', () => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
-        });
-      });
-      req.on('error', fail);
-      req.end();
-    });
+    return httpGetVia(this.agent(), this.name, host, port, path, timeoutMs);
   }
 
   /** Close the connection; queued commands reject with GH_HOST_UNREACHABLE. */
@@ -526,32 +442,4 @@ function killRemote(ch: ClientChannel): void {
   } catch {
     // a server without signal support: closing the channel is all we can do
   }
-}
-
-/** Give an ssh2 channel the few net.Socket methods node's http client calls. */
-function asSocketLike(ch: ClientChannel): Duplex {
-  const s = ch as ClientChannel & Record<string, unknown>;
-  let idle: NodeJS.Timeout | undefined;
-  let idleMs = 0;
-  const arm = (): void => {
-    if (idle) clearTimeout(idle);
-    idle = idleMs > 0 ? setTimeout(() => ch.emit('timeout'), idleMs) : undefined;
-  };
-  s['setTimeout'] = (ms: number, cb?: () => void): Duplex => {
-    idleMs = ms;
-    if (cb) ch.once('timeout', cb);
-    arm();
-    return ch;
-  };
-  ch.on('data', () => {
-    if (idleMs > 0) arm();
-  });
-  ch.once('close', () => {
-    if (idle) clearTimeout(idle);
-  });
-  s['setNoDelay'] = (): Duplex => ch;
-  s['setKeepAlive'] = (): Duplex => ch;
-  s['ref'] = (): Duplex => ch;
-  s['unref'] = (): Duplex => ch;
-  return ch;
 }

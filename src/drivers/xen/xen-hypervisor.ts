@@ -111,6 +111,8 @@ export class XenHypervisor implements Hypervisor {
       return await this.withHostLock(host, () => this.cloneOn(host, spec, id, image, template));
     } catch (e) {
       this.reserved.delete(id);
+      // Keep to the interface's clone codes: a failed listing or parse is a failed clone.
+      if (isGridhostError(e) && e.code === 'GH_COMMAND_FAILED') throw new GridhostError('GH_CLONE_FAILED', e.message, { ...e.details, host }, { cause: e });
       throw isGridhostError(e) ? e : wrapError('GH_CLONE_FAILED', e, { host });
     }
   }
