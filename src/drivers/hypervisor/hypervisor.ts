@@ -11,7 +11,8 @@
 //    boot  -> GH_BOOT_FAILED | GH_NAME_IN_USE | GH_OUT_OF_CAPACITY | GH_TEMPLATE_INVALID
 //    stop  -> GH_STOP_FAILED (only when the guest may still be running after the forced stop)
 //    deleteClone -> GH_CLONE_FAILED
-//    any   -> GH_HOST_UNREACHABLE | GH_COMMAND_TIMEOUT for transport failures
+//    any   -> GH_HOST_UNREACHABLE | GH_COMMAND_TIMEOUT for transport failures (GH_HOST_KEY_MISMATCH when
+//             every host refused for its pinned key)
 //  - a failed clone or boot leaves nothing behind that its own meta does not name: the
 //    controller then calls stop() and deleteClone() with that meta to clean up.
 //  - stop() and deleteClone() are idempotent: a guest or clone that is already gone is success.

@@ -10,6 +10,8 @@ export interface HostState {
   up: boolean;
   /** Last transport error, when down. */
   error?: string;
+  /** Code of that error (GH_HOST_UNREACHABLE or GH_HOST_KEY_MISMATCH), when down. */
+  code?: string;
 }
 
 export interface XenHostsOptions {
@@ -66,7 +68,7 @@ export class XenHosts {
       return r;
     } catch (e) {
       const err = isGridhostError(e) ? e : wrapError('GH_HOST_UNREACHABLE', e, { host: name });
-      if (err.code === 'GH_HOST_UNREACHABLE' || err.code === 'GH_HOST_KEY_MISMATCH') h.state = { name, up: false, error: err.message };
+      if (err.code === 'GH_HOST_UNREACHABLE' || err.code === 'GH_HOST_KEY_MISMATCH') h.state = { name, up: false, error: err.message, code: err.code };
       throw err;
     }
   }

@@ -296,7 +296,10 @@ export class XenHypervisor implements Hypervisor {
     const run = this.placing.then(async () => {
       const loads = await Promise.all(this.hosts.names().map((h) => this.hostLoad(h, pool)));
       if (!loads.some((l) => l.up)) {
-        throw new GridhostError('GH_HOST_UNREACHABLE', `no dom0 answers: ${this.hosts.states().map((s) => `${s.name}: ${s.error ?? 'down'}`).join('; ')}`);
+        // Every dom0 refused for its host key: say so (an operator must check the keys, not the network).
+        const states = this.hosts.states();
+        const code = states.length > 0 && states.every((s) => s.code === 'GH_HOST_KEY_MISMATCH') ? 'GH_HOST_KEY_MISMATCH' : 'GH_HOST_UNREACHABLE';
+        throw new GridhostError(code, `no dom0 answers: ${states.map((s) => `${s.name}: ${s.error ?? 'down'}`).join('; ')}`);
       }
       const host = placeGuest(loads, needMb);
       this.reserved.set(id, { host, mb: needMb });
