@@ -1,6 +1,6 @@
 // Decision-core benchmark: time of one control-loop tick's decide() calls for 1,000 pools of
-// 8 guests, each with a 60-sample window and 3 rules (busy/idle thresholds + rps target
-// tracking, as in policies/web.yaml). Prints figures; asserts nothing.
+// 8 guests, each with a 60-sample window and 3 rules (busy/idle cpu thresholds + rps target
+// tracking: one rule of each strategy kind and direction). Prints figures; asserts nothing.
 //   npx tsx scripts/bench/decision-bench.ts
 import { pathToFileURL } from 'node:url';
 import type { Policy } from '../../src/domain/policy.ts';

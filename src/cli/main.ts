@@ -9,8 +9,10 @@ const USAGE = `usage: gridhost <command> [options]
 commands:
   run                      start the control loops, balancer front ends and API (default)
   validate [PATH...]       check policy files (default: the policies folder); exit 1 on any error
-  simulate --policy FILE --trace FILE [--capacity RPS] [--boot S] [--plot OUT.svg] [--json]
-                           replay a load trace through a policy with a simulated clock
+  simulate --policy FILE (--trace FILE | --replay POOL [--since WHEN] [--until WHEN])
+           [--capacity RPS] [--boot S] [--plot OUT.svg] [--json]
+                           replay a load trace, or a pool's recorded samples, through a policy
+                           with a simulated clock (gridhost simulate --help for all options)
   help                     this text
 
 configuration: gridhost.yaml in the working directory (or GRIDHOST_CONFIG), with GRIDHOST_*
