@@ -129,9 +129,11 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdFixture> {
   let log = '';
 
   const start = async (): Promise<void> => {
-    // Through a tiny sh watchdog: when this process dies without stop(), its pipe closes and
-    // the watchdog kills sshd, so a crashed test run leaves no sshd behind.
-    const proc = spawn('/bin/sh', ['-c', '"$0" -D -e -f "$1" </dev/null & p=$!; read _; kill "$p"; wait "$p"', SSHD_PATH, cfg], {
+    // Through a tiny sh watchdog: when this process dies without stop() (a crash, an ava
+    // timeout), its pipe closes and the watchdog kills sshd and removes the temp dir, so a
+    // failed run leaves neither behind. stop() says "stop" first: the dir is kept for start().
+    const script = '"$0" -D -e -f "$1" </dev/null & p=$!; read cmd; kill "$p"; wait "$p"; [ "$cmd" = stop ] || rm -rf -- "$2"';
+    const proc = spawn('/bin/sh', ['-c', script, SSHD_PATH, cfg, dir], {
       stdio: ['pipe', 'ignore', 'pipe'],
     });
     child = proc;
@@ -167,8 +169,8 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdFixture> {
       for (let i = 0; i < 40 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 25));
     }
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    // EOF on the watchdog's stdin: it kills sshd and reaps it.
-    proc.stdin?.end();
+    // The watchdog kills sshd and reaps it.
+    proc.stdin?.end('stop\n');
     await exited;
   };
 
