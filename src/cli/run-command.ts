@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import type { GridhostConfig } from '../config/config-types.ts';
 import { redactConfig } from '../config/load-config.ts';
 import type { Policy } from '../domain/policy.ts';
+import type { Guest } from '../domain/types.ts';
 import { formatIssue, GridhostError, type ValidationIssue } from '../errors/errors.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
@@ -103,8 +104,10 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
       return waitHealthy(url, { timeoutMs: p.guest.bootTimeoutMs, intervalMs: XEN_BALANCER_CHECK_MS, checkTimeoutMs: XEN_CHECK_TIMEOUT_MS, signal, agent });
     },
   });
-  const actuator = new Actuator(store, lifecycle);
-  const orchestrator: Orchestrator = new Orchestrator({ store, balancer, metrics: source, actuator, lifecycle, clock, telemetry });
+  // A guest on a dom0 that stopped answering counts as lost (placement skips that host too).
+  const isLost = (g: Guest): boolean => g.host !== '' && hypervisors.find((h) => h.name === g.driver)?.hostUp?.(g.host) === false;
+  const actuator = new Actuator(store, lifecycle, isLost);
+  const orchestrator: Orchestrator = new Orchestrator({ store, balancer, metrics: source, actuator, lifecycle, clock, telemetry, isLost });
 
   // The watcher delivers the folder's initial state before it returns; those events are
   // collected so that pools are prepared and reconciled before any loop starts.

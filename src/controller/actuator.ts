@@ -39,11 +39,13 @@ export class Actuator {
   constructor(
     private readonly store: Store,
     private readonly lifecycle: GuestLifecycle,
+    /** The same "lost" rule the pool loop decides with, so the re-check counts alike. */
+    private readonly isLost: (g: Guest) => boolean = () => false,
   ) {}
 
   async apply(decision: Decision, policy: Policy): Promise<ActOutcome> {
     const base: ActOutcome = { outcome: 'done', detail: '', launched: 0, launchFailures: 0, retired: 0, timings: [] };
-    const fresh = await this.store.listGuests({ pool: decision.pool });
+    const fresh = (await this.store.listGuests({ pool: decision.pool })).filter((g) => !this.isLost(g));
     const check = recheck(decision, fresh);
     if (!check.ok) {
       const err = new GridhostError('GH_STALE_DECISION', `decision skipped: ${check.why}`);

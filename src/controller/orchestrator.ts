@@ -21,6 +21,7 @@ export interface OrchestratorDeps {
   lifecycle: GuestLifecycle;
   clock: Clock;
   telemetry: Telemetry;
+  isLost?: (g: Guest) => boolean;
 }
 
 export class Orchestrator {
@@ -55,7 +56,7 @@ export class Orchestrator {
       pool: p.pool, file: p.file, managed: true, desired: rec?.desired ?? p.min,
       lastScaleOutAt: rec?.lastScaleOutAt, lastScaleInAt: rec?.lastScaleInAt, updatedAt: this.d.clock.now(),
     });
-    const loop = new PoolLoop(p, { store: this.d.store, metrics: this.d.metrics, actuator: this.d.actuator, clock: this.d.clock, telemetry: this.d.telemetry });
+    const loop = new PoolLoop(p, { store: this.d.store, metrics: this.d.metrics, actuator: this.d.actuator, clock: this.d.clock, telemetry: this.d.telemetry, isLost: this.d.isLost });
     this.loops.set(p.pool, loop);
     loop.start();
     this.d.telemetry.info('managing pool', { pool: p.pool, file: p.file, min: p.min, max: p.max });

@@ -26,7 +26,7 @@ class ScriptedLoad implements MetricsSource {
   async close() {}
 }
 
-function rig(policyOverrides: Partial<Policy> = {}, waitHealthy: HealthWaiter = async () => undefined) {
+function rig(policyOverrides: Partial<Policy> = {}, waitHealthy: HealthWaiter = async () => undefined, lost: ReadonlySet<string> = new Set()) {
   const policy = makePolicy({
     sampling: { intervalMs: 1000, windowMs: 60_000 },
     warmupMs: 0,
@@ -46,8 +46,9 @@ function rig(policyOverrides: Partial<Policy> = {}, waitHealthy: HealthWaiter = 
   const telemetry = new RecordingTelemetry();
   const load = new ScriptedLoad();
   const lifecycle = new GuestLifecycle({ store, balancer, clock, telemetry, hypervisorFor: () => hv, waitHealthy, pollMs: 10 });
-  const actuator = new Actuator(store, lifecycle);
-  const loop = new PoolLoop(policy, { store, metrics: load, actuator, clock, telemetry });
+  const isLost = (g: Guest) => lost.has(g.id);
+  const actuator = new Actuator(store, lifecycle, isLost);
+  const loop = new PoolLoop(policy, { store, metrics: load, actuator, clock, telemetry, isLost });
   return { policy, clock, store, hv, balancer, telemetry, load, lifecycle, loop };
 }
 
@@ -208,4 +209,29 @@ test('after a restart half-made guests are undone, interrupted retirements finis
   t.deepEqual(running, ['web-healthy']);
   t.is((await r.store.getGuest('web-cloning'))?.state, 'failed');
   t.is((await r.store.getGuest('web-draining'))?.state, 'gone');
+});
+
+test('guests on a host that stopped answering count as lost: the pool is rebuilt, the lost guests are left alone', async (t) => {
+  const lost = new Set<string>();
+  const r = rig({}, async () => undefined, lost);
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.loop.start();
+  await r.clock.advance(10);
+  await r.loop.idle();
+  const first = (await r.store.listGuests({ pool: 'web', states: ['healthy'] })).map((g) => g.id);
+  t.is(first.length, 2);
+  // Their dom0 goes dark.
+  for (const id of first) lost.add(id);
+  r.load.total = 5; // between the thresholds: only the bound matters
+  for (let i = 0; i < 5; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+  }
+  const healthy = (await r.store.listGuests({ pool: 'web', states: ['healthy'] })).map((g) => g.id);
+  t.is(healthy.length, 4, 'two replacements launched beside the two lost guests');
+  t.deepEqual(r.hv.callsOf('stop'), [], 'lost guests are not destroyed: their host may come back');
+  t.true(r.telemetry.lines.some((l) => l.msg.includes('count as lost')));
+  const events = await r.store.listEvents({ pool: 'web' });
+  t.regex(events[0]!.reason, /scale-out 0 -> 2: below min 2/);
+  await r.loop.stop();
 });

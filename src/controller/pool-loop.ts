@@ -31,6 +31,8 @@ export interface PoolLoopDeps {
   actuator: Actuator;
   clock: Clock;
   telemetry: Telemetry;
+  /** Guests on a host that stopped answering: left out of the pool's size so it is rebuilt elsewhere. */
+  isLost?: (g: Guest) => boolean;
 }
 
 /** What the API shows about a pool. */
@@ -58,6 +60,7 @@ export class PoolLoop {
   private lastDecision?: Decision;
   private tickRunning?: Promise<void>;
   private breakerSkipReportedFor?: number;
+  private lostReported = '';
 
   constructor(private policy: Policy, private readonly d: PoolLoopDeps) {}
 
@@ -142,7 +145,7 @@ export class PoolLoop {
     try {
       this.state = 'sampling';
       const now = this.d.clock.now();
-      const guests = await this.d.store.listGuests({ pool: policy.pool, states: LIVE_STATES });
+      const guests = this.withoutLost(await this.d.store.listGuests({ pool: policy.pool, states: LIVE_STATES }));
       const sample = await this.sample(guests, now);
       this.samples.push(sample);
       const oldest = now - policy.sampling.windowMs;
@@ -180,6 +183,19 @@ export class PoolLoop {
       this.d.telemetry.evaluationError(policy.pool, err);
       this.d.telemetry.error('pool evaluation failed', { pool: policy.pool, code: err.code, error: err.message });
     }
+  }
+
+  private withoutLost(guests: Guest[]): Guest[] {
+    const isLost = this.d.isLost;
+    if (!isLost) return guests;
+    const lost = guests.filter(isLost);
+    const key = lost.map((g) => g.id).sort().join(',');
+    if (key !== this.lostReported) {
+      this.lostReported = key;
+      if (lost.length > 0) this.d.telemetry.warn('guests on hosts that stopped answering count as lost', { pool: this.pool, guests: lost.map((g) => `${g.id}@${g.host}`) });
+      else this.d.telemetry.info('no guests lost any more', { pool: this.pool });
+    }
+    return lost.length === 0 ? guests : guests.filter((g) => !isLost(g));
   }
 
   private async sample(guests: readonly Guest[], now: number): Promise<PoolSample> {

@@ -88,3 +88,13 @@ test('instrumentBalancer times every balancer method with the driver name and ou
   }
   t.is(await count(m, { driver: 'fake', operation: 'setDrain', outcome: 'GH_BACKEND_UNKNOWN' }), 1);
 });
+
+test('instrumentHypervisor keeps a driver\'s hostUp answer and adds none where the driver has none', (t) => {
+  const m = createMetrics();
+  const hv = new FakeHypervisor();
+  t.is(instrumentHypervisor(hv, m).hostUp, undefined);
+  const withHosts = Object.assign(new FakeHypervisor(), { hostUp: (host: string) => host !== 'dom0-b' });
+  const wrapped = instrumentHypervisor(withHosts, m);
+  t.true(wrapped.hostUp?.('dom0-a'));
+  t.false(wrapped.hostUp?.('dom0-b'));
+});

@@ -34,6 +34,8 @@ export function instrumentHypervisor(h: Hypervisor, m: DriverMetrics): Hyperviso
     deleteClone: (guest) => t('deleteClone', () => h.deleteClone(guest)),
     discover: () => t('discover', () => h.discover()),
     close: () => t('close', () => h.close()),
+    // Not timed: a cached, synchronous answer.
+    ...(h.hostUp ? { hostUp: (host: string) => h.hostUp!(host) } : {}),
   };
 }
 

@@ -59,4 +59,10 @@ export interface Hypervisor {
   discover(): Promise<DiscoveredGuest[]>;
   /** Release connections and child handles (guests keep running). */
   close(): Promise<void>;
+  /**
+   * False when the host stopped answering (marked down by the driver). Its guests then count
+   * as lost for their pool's size, so the pool is rebuilt elsewhere; they are not destroyed,
+   * and count again if the host comes back. Drivers without remote hosts leave it out.
+   */
+  hostUp?(host: string): boolean;
 }

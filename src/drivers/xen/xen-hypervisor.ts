@@ -267,6 +267,11 @@ export class XenHypervisor implements Hypervisor {
     await this.hosts.close();
   }
 
+  /** A dom0 whose SSH transport failed is down until a command gets through again. */
+  hostUp(host: string): boolean {
+    return this.hosts.isUp(host);
+  }
+
   // ---------------------------------------------------------------- helpers
 
   private render(template: string, v: { id: string; pool: string; ip: string; mac: string; disk: string; format: string }): string {
