@@ -7,6 +7,8 @@ import type { Policy } from '../../src/domain/policy.ts';
 import type { Guest, MetricValues, PoolSample } from '../../src/domain/types.ts';
 import { decide } from '../../src/decision/decide.ts';
 import type { PoolView } from '../../src/decision/decide-types.ts';
+// Deterministic numbers so every run decides on the same data.
+import { mulberry32 as rng } from '../../src/simulator/synthetic.ts';
 
 const POOLS = 1000;
 const GUESTS = 8;
@@ -14,18 +16,6 @@ const WINDOW = 60;
 const RUNS = 9;
 const INTERVAL = 5_000;
 const NOW = Date.UTC(2026, 0, 12, 12, 0, 0);
-
-/** Deterministic numbers (mulberry32) so every run decides on the same data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makePolicy(pool: string, withSchedule: boolean): Policy {
   return {
