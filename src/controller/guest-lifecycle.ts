@@ -7,6 +7,7 @@ import type { Guest, GuestState } from '../domain/types.ts';
 import type { Policy } from '../domain/policy.ts';
 import type { Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
 import type { Balancer } from '../drivers/balancer/balancer.ts';
+import { waitDrained } from '../drivers/balancer/wait-drained.ts';
 import type { Store } from '../store/store.ts';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Clock } from './clock.ts';
@@ -131,8 +132,12 @@ export class GuestLifecycle {
     let outcome: 'ok' | 'failed' = 'ok';
     try {
       g = await this.transition(g, 'draining');
-      await this.step(g, 'drain', 'healthy', 'draining', () => this.drain(g, policy));
-      await this.finish(g, policy, reason, 'gone');
+      // A failed drain must not leave the guest `draining` (in flight) for ever: that would hold
+      // every later decision for the pool. Stop it anyway, as a drain timeout does.
+      let first: unknown;
+      await this.step(g, 'drain', 'healthy', 'draining', () => this.drain(g, policy)).catch((e: unknown) => { first = e; });
+      await this.finish(g, policy, reason, 'gone').catch((e: unknown) => { first ??= e; });
+      if (first !== undefined) throw first;
     } catch (e) {
       outcome = 'failed';
       throw e;
@@ -149,16 +154,8 @@ export class GuestLifecycle {
       if (e instanceof GridhostError && e.code === 'GH_BACKEND_UNKNOWN') return;
       throw e;
     }
-    const deadline = this.d.clock.now() + policy.guest.drainTimeoutMs;
-    for (;;) {
-      const b = (await this.d.balancer.list(policy.pool)).find((x) => x.id === g.id);
-      if (!b || b.active === 0) return;
-      if (this.d.clock.now() >= deadline) {
-        this.d.telemetry.warn('drain timed out; stopping with requests in flight', { pool: g.pool, guest: g.id, active: b.active });
-        return;
-      }
-      await this.d.clock.sleep(this.pollMs);
-    }
+    const r = await waitDrained(this.d.balancer, policy.pool, g.id, policy.guest.drainTimeoutMs, this.pollMs, this.d.clock);
+    if (!r.drained) this.d.telemetry.warn('drain timed out; stopping with requests in flight', { pool: g.pool, guest: g.id, active: r.active });
   }
 
   /**

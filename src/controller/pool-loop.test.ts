@@ -235,3 +235,15 @@ test('guests on a host that stopped answering count as lost: the pool is rebuilt
   t.regex(events[0]!.reason, /scale-out 0 -> 2: below min 2/);
   await r.loop.stop();
 });
+
+test('a guest whose drain fails is still stopped and its clone deleted, and the drain error is reported', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  const { guest } = await r.lifecycle.launch(r.policy, 'web-a');
+  r.balancer.inject('setDrain', new GridhostError('GH_BALANCER_FAILED', 'balancer down'));
+  await t.throwsAsync(r.lifecycle.retire(guest, r.policy, 'test'), { code: 'GH_BALANCER_FAILED' } as never);
+  t.is((await r.store.getGuest('web-a'))?.state, 'gone');
+  t.false(r.hv.guests.get('web-a')?.running ?? false);
+  t.false(r.hv.guests.get('web-a')?.cloned ?? false);
+  t.is(r.balancer.snapshot('web').length, 0);
+});
