@@ -13,6 +13,8 @@ export interface ActOutcome {
   detail: string;
   launched: number;
   launchFailures: number;
+  /** Why each failed launch failed (one per launchFailures), with its own code. */
+  launchErrors: GridhostError[];
   retired: number;
   timings: LaunchTimings[];
 }
@@ -44,7 +46,7 @@ export class Actuator {
   ) {}
 
   async apply(decision: Decision, policy: Policy): Promise<ActOutcome> {
-    const base: ActOutcome = { outcome: 'done', detail: '', launched: 0, launchFailures: 0, retired: 0, timings: [] };
+    const base: ActOutcome = { outcome: 'done', detail: '', launched: 0, launchFailures: 0, launchErrors: [], retired: 0, timings: [] };
     const fresh = (await this.store.listGuests({ pool: decision.pool })).filter((g) => !this.isLost(g));
     const check = recheck(decision, fresh);
     if (!check.ok) {
@@ -57,12 +59,14 @@ export class Actuator {
       const results = await Promise.allSettled(Array.from({ length: n }, () => this.lifecycle.launch(policy)));
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       const ok = results.filter((r): r is PromiseFulfilledResult<{ guest: Guest; timings: LaunchTimings }> => r.status === 'fulfilled');
+      const launchErrors = failed.map((f) => wrapError('GH_BOOT_FAILED', f.reason));
       return {
         ...base,
         outcome: failed.length === 0 ? 'done' : 'failed',
-        detail: failed.length === 0 ? `launched ${n}` : `launched ${ok.length} of ${n}: ${failed.map((f) => wrapError('GH_BOOT_FAILED', f.reason).message).join('; ')}`,
+        detail: failed.length === 0 ? `launched ${n}` : `launched ${ok.length} of ${n}: ${launchErrors.map((e) => e.message).join('; ')}`,
         launched: ok.length,
         launchFailures: failed.length,
+        launchErrors,
         timings: ok.map((r) => r.value.timings),
       };
     }

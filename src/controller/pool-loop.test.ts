@@ -247,3 +247,18 @@ test('a guest whose drain fails is still stopped and its clone deleted, and the 
   t.false(r.hv.guests.get('web-a')?.cloned ?? false);
   t.is(r.balancer.snapshot('web').length, 0);
 });
+
+test('each failed launch is reported once, with its own error code', async (t) => {
+  const r = rig({}, async (g) => {
+    throw new GridhostError('GH_HEALTH_TIMEOUT', `${g.id} never healthy`);
+  });
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.loop.start();
+  await r.clock.advance(10);
+  await r.loop.idle();
+  await r.loop.stop();
+  // The first tick launches 2 (up to min) and both fail.
+  t.deepEqual(r.telemetry.launchFailures, ['web', 'web']);
+  t.deepEqual(r.telemetry.launchErrors.map((e) => (e as GridhostError).code), ['GH_HEALTH_TIMEOUT', 'GH_HEALTH_TIMEOUT']);
+  t.deepEqual(r.telemetry.launchErrors.map((e) => (e as GridhostError).message).sort(), (await r.store.listGuests({ pool: 'web' })).map((g) => `${g.id} never healthy`).sort());
+});

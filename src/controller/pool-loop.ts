@@ -251,7 +251,8 @@ export class PoolLoop {
     const cfg = { failures: policy.breaker.failures, openMs: policy.breaker.openMs };
     if (decision.direction === 'scale-out') {
       const wasOpen = breakerMode(this.breakerState, cfg, now) !== 'closed';
-      for (let i = 0; i < r.launchFailures; i++) this.d.telemetry.launchFailure(policy.pool, r.detail);
+      // One report per failed launch, each with its own error (and code).
+      for (const err of r.launchErrors) this.d.telemetry.launchFailure(policy.pool, err);
       if (r.launchFailures > 0) {
         for (let i = 0; i < r.launchFailures; i++) this.breakerState = recordLaunchFailure(this.breakerState, cfg, now);
         if (breakerMode(this.breakerState, cfg, now) === 'open') {

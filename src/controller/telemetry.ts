@@ -58,6 +58,8 @@ export class RecordingTelemetry implements Telemetry {
   readonly lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
   readonly breakers: { pool: string; open: boolean }[] = [];
   readonly launchFailures: string[] = [];
+  /** The error given with each launch failure, in order. */
+  readonly launchErrors: unknown[] = [];
   readonly evaluationErrors: string[] = [];
   scaleEvent(r: ScaleEventReport) { this.scaleEvents.push(r); }
   guestStep(r: GuestStepReport) { this.guestSteps.push(r); }
@@ -68,7 +70,7 @@ export class RecordingTelemetry implements Telemetry {
   forgetGuest() {}
   forgetPool() {}
   evaluationError(pool: string) { this.evaluationErrors.push(pool); }
-  launchFailure(pool: string) { this.launchFailures.push(pool); }
+  launchFailure(pool: string, err: unknown) { this.launchFailures.push(pool); this.launchErrors.push(err); }
   breaker(pool: string, open: boolean) { this.breakers.push({ pool, open }); }
   info(msg: string, fields?: Record<string, unknown>) { this.lines.push({ level: 'info', msg, fields }); }
   warn(msg: string, fields?: Record<string, unknown>) { this.lines.push({ level: 'warn', msg, fields }); }
