@@ -262,3 +262,19 @@ test('each failed launch is reported once, with its own error code', async (t) =
   t.deepEqual(r.telemetry.launchErrors.map((e) => (e as GridhostError).code), ['GH_HEALTH_TIMEOUT', 'GH_HEALTH_TIMEOUT']);
   t.deepEqual(r.telemetry.launchErrors.map((e) => (e as GridhostError).message).sort(), (await r.store.listGuests({ pool: 'web' })).map((g) => `${g.id} never healthy`).sort());
 });
+
+test('a failed tick is reported once, as an evaluation error, and the loop goes on', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.store.failNext('getPool');
+  r.loop.start();
+  await r.clock.advance(10);
+  await r.loop.idle();
+  t.deepEqual(r.telemetry.evaluationErrors, ['web']);
+  t.deepEqual(r.telemetry.lines.filter((l) => l.level === 'error'), []);
+  t.is(await size(r.store), 0);
+  await r.clock.advance(1000);
+  await r.loop.idle();
+  t.is(await size(r.store), 2);
+  await r.loop.stop();
+});

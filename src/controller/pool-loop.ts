@@ -180,8 +180,8 @@ export class PoolLoop {
       this.startActing(decision, policy);
     } catch (e) {
       const err = wrapError('GH_INTERNAL', e);
+      // evaluationError logs it (one error line) and counts it.
       this.d.telemetry.evaluationError(policy.pool, err);
-      this.d.telemetry.error('pool evaluation failed', { pool: policy.pool, code: err.code, error: err.message });
     }
   }
 
