@@ -85,4 +85,22 @@ export class Actuator {
     }
     return { ...base, outcome: 'skipped', detail: 'hold' };
   }
+
+  /**
+   * Finish guests left `stopping` by a cleanup step that failed (see GuestLifecycle.finish).
+   * Resolves with the errors of those that failed again; they stay `stopping` for a later try.
+   */
+  async retryStopping(guests: readonly Guest[], policy: Policy): Promise<{ finished: string[]; errors: GridhostError[] }> {
+    const finished: string[] = [];
+    const errors: GridhostError[] = [];
+    for (const g of guests.filter((x) => x.state === 'stopping')) {
+      try {
+        await this.lifecycle.finish(g, policy, `retried a cleanup that failed earlier${g.error ? ` (${g.error})` : ''}`, 'gone');
+        finished.push(g.id);
+      } catch (e) {
+        errors.push(wrapError('GH_STOP_FAILED', e, { guest: g.id }));
+      }
+    }
+    return { finished, errors };
+  }
 }

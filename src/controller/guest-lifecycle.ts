@@ -161,7 +161,7 @@ export class GuestLifecycle {
   /**
    * Remove from the balancer, stop, delete the clone; the guest ends in `final`.
    * Each step is attempted even if an earlier one failed; the guest stays `stopping` (to be
-   * retried by the reconciler) only when a step failed.
+   * retried by the pool loop, or by the reconciler after a restart) only when a step failed.
    */
   async finish(g: Guest, policy: Policy | undefined, reason: string, final: 'gone' | 'failed'): Promise<void> {
     const from = g.state;
@@ -188,12 +188,12 @@ export class GuestLifecycle {
     this.d.telemetry.guestStep({ pool: g.pool, guest: g.id, action: final === 'gone' ? 'retired' : 'cleaned-up', from, to: final, durationMs: 0, reason });
   }
 
-  /** Undo a half-made guest; never throws (a failed cleanup leaves it `stopping` for the reconciler). */
+  /** Undo a half-made guest; never throws (a failed cleanup leaves it `stopping` to be retried). */
   async cleanup(g: Guest, policy: Policy | undefined, reason: string): Promise<void> {
     try {
       await this.finish(g, policy, reason, 'failed');
     } catch (e) {
-      this.d.telemetry.error('cleanup of a failed guest did not complete; the reconciler will retry', {
+      this.d.telemetry.error('cleanup of a failed guest did not complete; it is retried while it stays stopping', {
         pool: g.pool, guest: g.id, error: wrapError('GH_STOP_FAILED', e).message,
       });
     }

@@ -13,7 +13,7 @@ import { ManualClock } from './clock.ts';
 import { RecordingTelemetry } from './telemetry.ts';
 import { GuestLifecycle, type HealthWaiter } from './guest-lifecycle.ts';
 import { Actuator } from './actuator.ts';
-import { PoolLoop } from './pool-loop.ts';
+import { PoolLoop, STOPPING_RETRY_MS } from './pool-loop.ts';
 import { reconcile } from './reconciler.ts';
 
 /** Total load spread evenly over the guests it is asked about. */
@@ -277,4 +277,41 @@ test('a failed tick is reported once, as an evaluation error, and the loop goes 
   await r.loop.idle();
   t.is(await size(r.store), 2);
   await r.loop.stop();
+});
+
+test('a guest left stopping by a failed cleanup is retried by the loop, and the pool scales again once it is gone', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  const { guest } = await r.lifecycle.launch(r.policy, 'web-a');
+  r.hv.failNext('stop', new GridhostError('GH_STOP_FAILED', 'toolstack busy'));
+  await t.throwsAsync(r.lifecycle.retire(guest, r.policy, 'test'), { code: 'GH_STOP_FAILED' } as never);
+  t.is((await r.store.getGuest('web-a'))?.state, 'stopping');
+  r.loop.start();
+  for (let i = 0; i < 5; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+  }
+  t.is((await r.store.getGuest('web-a'))?.state, 'gone');
+  t.false(r.hv.guests.get('web-a')?.running ?? false);
+  t.false(r.hv.guests.get('web-a')?.cloned ?? false);
+  t.is(await size(r.store), 2);
+  await r.loop.stop();
+});
+
+test('a cleanup that keeps failing is retried at most every STOPPING_RETRY_MS and reported each time', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  const { guest } = await r.lifecycle.launch(r.policy, 'web-a');
+  r.hv.failWhen((m) => (m === 'stop' ? new GridhostError('GH_STOP_FAILED', 'toolstack busy') : undefined));
+  await t.throwsAsync(r.lifecycle.retire(guest, r.policy, 'test'));
+  r.loop.start();
+  for (let i = 0; i < (2 * STOPPING_RETRY_MS) / 1000 + 5; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+  }
+  await r.loop.stop();
+  // One stop in retire(), then retries at the first tick, one period later and two periods later.
+  t.is(r.hv.callsOf('stop').length, 4);
+  t.is(r.telemetry.lines.filter((l) => l.level === 'error' && l.msg.startsWith('cleanup of a guest failed again')).length, 3);
+  t.is((await r.store.getGuest('web-a'))?.state, 'stopping');
 });

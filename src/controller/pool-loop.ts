@@ -7,7 +7,7 @@
 //     ▲                  ▲  ▲                                                 │
 //     │ stop()           │  └──────────────── hold / breaker open / busy ─────┤
 //     │                  │                                                    │ scale
-//     │                  └──────── acting (background: launch or retire) ◄────┘
+//     │                  └─ acting (background: launch, retire, cleanup retry) ◄┘
 //     └── (stop() waits for acting to finish)
 import type { Decision, Guest, PoolSample } from '../domain/types.ts';
 import { GUEST_STATES } from '../domain/types.ts';
@@ -47,6 +47,10 @@ export interface PoolStatus {
 }
 
 const LIVE_STATES = GUEST_STATES.filter((s) => s !== 'gone' && s !== 'failed');
+/** How often a guest left `stopping` by a failed cleanup is tried again. Until it is gone the
+ *  actuator refuses every decision for the pool (a change is in flight), so it must not wait
+ *  for the next restart's reconciler. */
+export const STOPPING_RETRY_MS = 30_000;
 
 export class PoolLoop {
   private state: LoopState = 'stopped';
@@ -61,6 +65,7 @@ export class PoolLoop {
   private tickRunning?: Promise<void>;
   private breakerSkipReportedFor?: number;
   private lostReported = '';
+  private stoppingRetriedAt?: number;
 
   constructor(private policy: Policy, private readonly d: PoolLoopDeps) {}
 
@@ -166,7 +171,15 @@ export class PoolLoop {
       const decision = result.decision;
       this.lastDecision = decision;
       this.reportGauges(policy, guests, decision, now);
-      if (decision.direction === 'hold' || this.acting || this.isStopped()) return;
+      if (this.acting || this.isStopped()) return;
+      if (guests.some((g) => g.state === 'stopping')) {
+        if (this.stoppingRetriedAt === undefined || now - this.stoppingRetriedAt >= STOPPING_RETRY_MS) {
+          this.stoppingRetriedAt = now;
+          this.startRetryStopping(guests, policy);
+        }
+        return;
+      }
+      if (decision.direction === 'hold') return;
 
       const cfg = { failures: policy.breaker.failures, openMs: policy.breaker.openMs };
       if (decision.direction === 'scale-out' && breakerMode(this.breakerState, cfg, now) === 'open') {
@@ -240,6 +253,24 @@ export class PoolLoop {
         this.d.telemetry.error('scale action failed', { pool: policy.pool, code: err.code, error: err.message });
         if (eventId !== undefined) await this.d.store.updateEvent(eventId, 'failed', err.message).catch(() => undefined);
         this.d.telemetry.scaleEvent({ ...decision, outcome: 'failed', detail: err.message, durationMs: this.d.clock.now() - started });
+      } finally {
+        this.acting = undefined;
+      }
+    })();
+  }
+
+  private startRetryStopping(guests: readonly Guest[], policy: Policy): void {
+    this.acting = (async () => {
+      try {
+        const r = await this.d.actuator.retryStopping(guests, policy);
+        for (const err of r.errors) {
+          this.d.telemetry.error(`cleanup of a guest failed again; retrying in ${STOPPING_RETRY_MS / 1000}s (the pool does not scale until it is gone)`, {
+            pool: policy.pool, guest: err.details.guest, code: err.code, error: err.message,
+          });
+        }
+      } catch (e) {
+        const err = wrapError('GH_INTERNAL', e);
+        this.d.telemetry.error('cleanup retry failed', { pool: policy.pool, code: err.code, error: err.message });
       } finally {
         this.acting = undefined;
       }
