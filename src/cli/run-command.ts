@@ -35,9 +35,12 @@ function splitListen(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
 }
 
-/** Pause between health checks of a guest reached through its dom0, and the longest check. */
+/**
+ * Pause between health checks of a guest reached through its dom0, and the longest check or
+ * metrics read: a busy guest behind a busy dom0 answers slowly, and slow is not dead.
+ */
 const XEN_BALANCER_CHECK_MS = 1000;
-const XEN_CHECK_TIMEOUT_MS = 5000;
+const XEN_CHECK_TIMEOUT_MS = 10_000;
 
 /**
  * The xen drivers for the configured dom0s, with timeouts for dom0s whose toolstack may be slow
@@ -84,7 +87,7 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
   const balancer = instrumentBalancer(new BuiltinBalancer({
     // Checks of a guest behind its dom0 each cost an SSH channel and a shell in the guest.
     healthIntervalMs: forwarded ? XEN_BALANCER_CHECK_MS : 250,
-    ...(forwarded ? { healthTimeoutMs: XEN_CHECK_TIMEOUT_MS } : {}),
+    ...(forwarded ? { healthTimeoutMs: XEN_CHECK_TIMEOUT_MS, fallCount: 3 } : {}),
     onChange: (c) => logger.debug('balancer', { ...c }),
     // Resolved once per backend (not per request): its dom0 comes from the guest's record.
     ...(forwarded ? { connectFor: async (b: { id: string }) => routes.connectFor((await store.getGuest(b.id))?.host) } : {}),
@@ -93,7 +96,7 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
   const metricsPathOf = (g: { pool: string }): string | undefined => orchestrator.status(g.pool)?.policy.guest.metricsPath;
   const sources: MetricsSource[] = [new ProcCpuSource()];
   if (xen) sources.push(xen.drivers.xentop); // cpu of xen guests
-  sources.push(new HttpLoadSource({ metricsPath: metricsPathOf, ...(forwarded ? { agentFor: (g) => routes.agentFor(g.host) } : {}) }));
+  sources.push(new HttpLoadSource({ metricsPath: metricsPathOf, ...(forwarded ? { agentFor: (g) => routes.agentFor(g.host), timeoutMs: XEN_CHECK_TIMEOUT_MS } : {}) }));
   const source = new CombinedSource(sources, logger);
   const lifecycle = new GuestLifecycle({
     store, balancer, clock, telemetry, hypervisorFor,
