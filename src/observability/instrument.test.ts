@@ -24,17 +24,18 @@ const spec = { id: 'web-a1', pool: 'web', policy: {} as unknown as Policy };
 const guestOf = (id: string): Guest => ({ id, pool: 'web', state: 'stopping', driver: 'fake', host: 'fakehost', createdAt: 0, updatedAt: 0, meta: {} });
 
 test('instrumentHypervisor passes calls and results through and times each as outcome ok', async (t) => {
-  const fake = new FakeHypervisor({ name: 'fake' });
+  const fake = new FakeHypervisor({ name: 'fake', addressFor: () => '127.0.0.1:4242' });
+  fake.seed({ id: 'web-old', pool: 'web', running: true, address: '127.0.0.1:4000', meta: { pid: '7' } });
   const m = createMetrics();
   const h = instrumentHypervisor(fake, m);
   t.is(h.name, 'fake');
   const cloned = await h.clone(spec);
-  t.is(cloned.host, 'fakehost');
+  t.deepEqual(cloned, { meta: { clonePath: '/fake/web/web-a1', cloneMethod: 'copy' }, host: 'fakehost' });
   const booted = await h.boot(spec, cloned.meta);
-  t.truthy(booted.address);
+  t.deepEqual(booted, { meta: { pid: '1001', port: '4242' }, host: 'fakehost', address: '127.0.0.1:4242' });
   await h.stop(guestOf('web-a1'), 1000);
   await h.deleteClone(guestOf('web-a1'));
-  t.true(Array.isArray(await h.discover()));
+  t.deepEqual(await h.discover(), [{ id: 'web-old', pool: 'web', host: 'fakehost', meta: { pid: '7' }, running: true, address: '127.0.0.1:4000' }]);
   await h.close();
   t.deepEqual(
     fake.calls.map((c) => c.method),
