@@ -77,10 +77,8 @@ export function createApi(d: ApiDeps): express.Express {
   });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    let e: GridhostError;
-    if (isGridhostError(err)) e = err;
-    else if (err && typeof err === 'object' && 'type' in err && (err as { type?: string }).type === 'entity.parse.failed') e = new GridhostError('GH_BAD_REQUEST', 'request body is not valid JSON');
-    else e = new GridhostError('GH_INTERNAL', 'internal error', {}, { cause: err });
+    // No route reads a body, so no body-parser error can arrive here.
+    const e = isGridhostError(err) ? err : new GridhostError('GH_INTERNAL', 'internal error', {}, { cause: err });
     if (e.status >= 500) d.onError?.(e, req);
     res.status(e.status).json({ error: { code: e.code, message: e.message } });
   });
