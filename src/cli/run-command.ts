@@ -149,7 +149,8 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
 
   const app = createApi({
     store, orchestrator, registry: metrics.registry, clock, token: config.api.token,
-    onError: (err, req) => logger.error('api error', { code: err.code, error: err.message, method: req.method, path: req.path }),
+    // An unexpected error reaches the client as a bare GH_INTERNAL; the log keeps its cause (redacted).
+    onError: (err, req) => logger.error('api error', { code: err.code, error: err.message, cause: err.cause, method: req.method, path: req.path }),
   });
   const { host, port } = splitListen(config.api.listen);
   const server: Server = await new Promise((resolve, reject) => {
