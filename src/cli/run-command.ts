@@ -41,6 +41,7 @@ function splitListen(listen: string): { host: string; port: number } {
  */
 const XEN_BALANCER_CHECK_MS = 1000;
 const XEN_CHECK_TIMEOUT_MS = 10_000;
+const XEN_SOCKETS_PER_GUEST = 4;
 
 /**
  * The xen drivers for the configured dom0s, with timeouts for dom0s whose toolstack may be slow
@@ -51,7 +52,7 @@ function createXenStack(config: GridhostConfig): { drivers: XenDrivers; routes: 
   const drivers = createXenDrivers(config.dom0s, {
     // Proxied connections and health checks are channels too: leave room beside xl and xentop
     // (dropbear allows 100 channels per connection, OpenSSH 10 sessions plus forwards).
-    ssh: { maxChannels: 32 },
+    ssh: { maxChannels: 64 },
     hypervisor: { commandTimeoutMs: 60_000, createTimeoutMs: 300_000 },
     xentop: { timeoutMs: 30_000 },
   });
@@ -87,7 +88,9 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
   const balancer = instrumentBalancer(new BuiltinBalancer({
     // Checks of a guest behind its dom0 each cost an SSH channel and a shell in the guest.
     healthIntervalMs: forwarded ? XEN_BALANCER_CHECK_MS : 250,
-    ...(forwarded ? { healthTimeoutMs: XEN_CHECK_TIMEOUT_MS, fallCount: 3 } : {}),
+    // Connections to a guest behind its dom0 are SSH channels: few per guest, so that health
+    // checks, metrics reads and xl always find a free channel (more requests wait in the agent).
+    ...(forwarded ? { healthTimeoutMs: XEN_CHECK_TIMEOUT_MS, fallCount: 3, maxSocketsPerBackend: XEN_SOCKETS_PER_GUEST } : {}),
     onChange: (c) => logger.debug('balancer', { ...c }),
     // Resolved once per backend (not per request): its dom0 comes from the guest's record.
     ...(forwarded ? { connectFor: async (b: { id: string }) => routes.connectFor((await store.getGuest(b.id))?.host) } : {}),
