@@ -315,3 +315,28 @@ test('a cleanup that keeps failing is retried at most every STOPPING_RETRY_MS an
   t.is(r.telemetry.lines.filter((l) => l.level === 'error' && l.msg.startsWith('cleanup of a guest failed again')).length, 3);
   t.is((await r.store.getGuest('web-a'))?.state, 'stopping');
 });
+
+test('the breaker is reported no longer open when its open period ends, even if no launch follows', async (t) => {
+  const r = rig({ breaker: { failures: 2, openMs: 60_000 } });
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.hv.failWhen((m) => (m === 'boot' ? new GridhostError('GH_BOOT_FAILED', 'broken template') : undefined));
+  r.loop.start();
+  await r.clock.advance(10);
+  await r.loop.idle();
+  t.deepEqual(r.telemetry.breakers, [{ pool: 'web', open: true }]);
+  // Nothing needs launching any more (the pool may be empty now).
+  r.loop.updatePolicy({ ...r.policy, min: 0 });
+  const boots = r.hv.callsOf('boot').length;
+  for (let i = 0; i < 30; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+  }
+  t.deepEqual(r.telemetry.breakers, [{ pool: 'web', open: true }], 'still open inside the open period');
+  for (let i = 0; i < 35; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+  }
+  t.deepEqual(r.telemetry.breakers, [{ pool: 'web', open: true }, { pool: 'web', open: false }]);
+  t.is(r.hv.callsOf('boot').length, boots);
+  await r.loop.stop();
+});

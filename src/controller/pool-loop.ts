@@ -66,6 +66,8 @@ export class PoolLoop {
   private breakerSkipReportedFor?: number;
   private lostReported = '';
   private stoppingRetriedAt?: number;
+  /** Whether the breaker was last reported open (gridhost_circuit_breaker_open = 1). */
+  private breakerReportedOpen = false;
 
   constructor(private policy: Policy, private readonly d: PoolLoopDeps) {}
 
@@ -171,6 +173,12 @@ export class PoolLoop {
       const decision = result.decision;
       this.lastDecision = decision;
       this.reportGauges(policy, guests, decision, now);
+      const cfg = { failures: policy.breaker.failures, openMs: policy.breaker.openMs };
+      if (this.breakerReportedOpen && breakerMode(this.breakerState, cfg, now) !== 'open') {
+        // The open period is over even if no launch follows (load may have gone): say so.
+        this.breakerReportedOpen = false;
+        this.d.telemetry.breaker(policy.pool, false, 'open period over: the next launch is a trial (half-open)');
+      }
       if (this.acting || this.isStopped()) return;
       if (guests.some((g) => g.state === 'stopping')) {
         if (this.stoppingRetriedAt === undefined || now - this.stoppingRetriedAt >= STOPPING_RETRY_MS) {
@@ -181,7 +189,6 @@ export class PoolLoop {
       }
       if (decision.direction === 'hold') return;
 
-      const cfg = { failures: policy.breaker.failures, openMs: policy.breaker.openMs };
       if (decision.direction === 'scale-out' && breakerMode(this.breakerState, cfg, now) === 'open') {
         // Reported once per open period, not every tick.
         if (this.breakerSkipReportedFor !== this.breakerState.openedAt) {
@@ -287,6 +294,7 @@ export class PoolLoop {
       if (r.launchFailures > 0) {
         for (let i = 0; i < r.launchFailures; i++) this.breakerState = recordLaunchFailure(this.breakerState, cfg, now);
         if (breakerMode(this.breakerState, cfg, now) === 'open') {
+          this.breakerReportedOpen = true;
           this.d.telemetry.breaker(policy.pool, true, `${this.breakerState.consecutiveFailures} consecutive launch failures; no launches for ${Math.round(policy.breaker.openMs / 1000)}s: ${r.detail}`);
         }
       } else if (r.launched > 0) {

@@ -73,7 +73,7 @@ export class LogMetricsTelemetry implements Telemetry {
   breaker(pool: string, open: boolean, detail: string): void {
     this.metrics.circuitBreakerOpen.set({ pool }, open ? 1 : 0);
     // An open breaker means a pool cannot grow: an error an operator must act on.
-    this.logger.log(open ? 'error' : 'info', open ? 'launch circuit breaker opened: no launches for this pool until it closes' : 'launch circuit breaker closed', { pool, event: 'breaker', detail });
+    this.logger.log(open ? 'error' : 'info', open ? 'launch circuit breaker opened: no launches for this pool until it closes' : 'launch circuit breaker no longer open', { pool, event: 'breaker', detail });
   }
 
   info(msg: string, fields: Record<string, unknown> = {}): void {
