@@ -68,6 +68,8 @@ export class Orchestrator {
     if (!loop) return;
     this.loops.delete(pool);
     await loop.stop();
+    // A file that took the pool over (a rename) may have started a new loop meanwhile.
+    if (this.loops.has(pool)) return;
     const rec = await this.d.store.getPool(pool);
     if (rec) await this.d.store.upsertPool({ ...rec, managed: false, updatedAt: this.d.clock.now() });
     this.d.telemetry.warn('policy removed: pool no longer managed; its guests keep running', { pool });
