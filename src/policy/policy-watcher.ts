@@ -140,7 +140,9 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
         if (st.active === r.policy) continue;
         const owner = holder.get(r.policy.pool);
         if (owner !== undefined && owner !== file) {
-          report(file, st, [duplicatePoolIssue(file, r.poolAt, r.policy.pool, owner)]);
+          // A holder that just went missing is most likely this file's old name (a rename): the
+          // rescan that confirms the removal hands the pool over; no error meanwhile.
+          if (!state.get(owner)?.missing) report(file, st, [duplicatePoolIssue(file, r.poolAt, r.policy.pool, owner)]);
           continue;
         }
         if (st.active && st.active.pool !== r.policy.pool) {

@@ -152,6 +152,23 @@ test('a second file claiming a held pool is invalid until the holder goes away, 
   t.is(taken.kind === 'loaded' ? taken.policy.file : '', a);
 });
 
+for (const via of ['fs.watch', 'polling'] as const) {
+  test(`renaming a policy file hands its pool to the new name without reporting it invalid (via ${via})`, async (t) => {
+    const h = harness(t, via === 'polling' ? { fsWatch: false } : {}, (dir) => fs.writeFileSync(path.join(dir, 'a.yaml'), policyText('web')));
+    const a = path.join(h.dir, 'a.yaml');
+    const b = path.join(h.dir, 'b.yaml');
+    await h.next(loaded('web'), 'loaded');
+    // An old file (a rename keeps its mtime): not "just written", so it would be judged at once.
+    const hourAgo = new Date(Date.now() - 3600_000);
+    fs.utimesSync(a, hourAgo, hourAgo);
+    fs.renameSync(a, b);
+    t.deepEqual(await h.next((e) => e.kind === 'removed', 'removed'), { kind: 'removed', pool: 'web', file: a });
+    const moved = await h.next(loaded('web'), 'loaded again');
+    t.is(moved.kind === 'loaded' ? moved.policy.file : undefined, b);
+    t.deepEqual(h.events.filter((e) => e.kind === 'invalid'), []);
+  });
+}
+
 test('an unchanged file is not reported again on later scans', async (t) => {
   const h = harness(t, { fsWatch: false }, (dir) => {
     fs.writeFileSync(path.join(dir, 'web.yaml'), policyText('web'));
