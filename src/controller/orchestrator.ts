@@ -91,7 +91,9 @@ export class Orchestrator {
         this.d.telemetry.error('could not retire guest', { pool, guest: g.id, error: wrapError('GH_STOP_FAILED', e).message });
       }
     }
-    await this.d.balancer.removePool(pool).catch(() => undefined);
+    await this.d.balancer.removePool(pool).catch((e: unknown) => {
+      this.d.telemetry.warn('could not close the pool\'s balancer front end; its port stays bound until gridhost restarts', { pool, error: wrapError('GH_BALANCER_FAILED', e).message });
+    });
     this.d.telemetry.forgetPool(pool);
     return { retired };
   }
