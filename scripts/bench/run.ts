@@ -1,5 +1,6 @@
 // `npm run bench`: figures, not assertions. Each section prints what it measured.
-// (`npm run bench:elasticity` is separate: it replays month-long traces.)
+// (`npm run bench:elasticity` is separate: it replays month-long traces. The Xen figures boot a
+// real Xen lab for many minutes: `npm run bench:xen`, or GRIDHOST_BENCH_XEN=1 npm run bench.)
 import os from 'node:os';
 import { benchDecision } from './decision-bench.ts';
 import { benchBalancer } from './balancer-bench.ts';
@@ -11,4 +12,9 @@ console.log('');
 console.log(await benchBalancer());
 console.log('');
 console.log(await benchReaction());
+if (process.env.GRIDHOST_BENCH_XEN === '1') {
+  const { benchXen } = await import('./xen-bench.ts');
+  console.log('');
+  console.log(await benchXen());
+}
 process.exit(0);
