@@ -14,6 +14,7 @@ import { LogMetricsTelemetry } from '../observability/log-metrics-telemetry.ts';
 import { openStore } from '../store/open-store.ts';
 import { LocalHypervisor } from '../drivers/hypervisor/local/local-hypervisor.ts';
 import { BuiltinBalancer } from '../drivers/balancer/builtin/builtin-balancer.ts';
+import { parseHostPort } from '../drivers/balancer/builtin/address.ts';
 import { CombinedSource } from '../drivers/metrics/combined-source.ts';
 import { HttpLoadSource } from '../drivers/metrics/http-load-source.ts';
 import { ProcCpuSource } from '../drivers/metrics/proc-cpu-source.ts';
@@ -29,11 +30,6 @@ import { Actuator } from '../controller/actuator.ts';
 import { Orchestrator } from '../controller/orchestrator.ts';
 import { reconcile } from '../controller/reconciler.ts';
 import { createApi } from '../api/server.ts';
-
-function splitListen(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(':');
-  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
-}
 
 /**
  * Pause between health checks of a guest reached through its dom0, and the longest check or
@@ -155,7 +151,9 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
     // An unexpected error reaches the client as a bare GH_INTERNAL; the log keeps its cause (redacted).
     onError: (err, req) => logger.error('api error', { code: err.code, error: err.message, cause: err.cause, method: req.method, path: req.path }),
   });
-  const { host, port } = splitListen(config.api.listen);
+  const listenAt = parseHostPort(config.api.listen);
+  if (!listenAt) throw new GridhostError('GH_CONFIG_INVALID', `api.listen ${JSON.stringify(config.api.listen)} is not host:port, e.g. 127.0.0.1:8700`);
+  const { host, port } = listenAt;
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(port, host, () => resolve(s));
     s.once('error', (e) => reject(new GridhostError('GH_CONFIG_INVALID', `cannot listen on ${config.api.listen}: ${(e as Error).message}`)));
