@@ -4,7 +4,7 @@
 // the local driver only.
 import { execFileSync } from 'node:child_process';
 import type { Guest, MetricValues } from '../../domain/types.ts';
-import { listPids as listProcPids, readProcStat as readProcStatFromProc, type ProcStat } from '../hypervisor/local/proc-stat.ts';
+import { listPids as listProcPids, metaInt, readProcStat as readProcStatFromProc, type ProcStat } from '../hypervisor/local/proc-stat.ts';
 import type { MetricsSource } from './metrics-source.ts';
 
 export interface ProcCpuSourceOptions {
@@ -46,7 +46,7 @@ export class ProcCpuSource implements MetricsSource {
   async sample(guests: readonly Guest[]): Promise<Map<string, MetricValues>> {
     const out = new Map<string, MetricValues>();
     // Only local guests: another driver's meta.pid (if any) is not a process on this host.
-    const leaders = guests.filter((g) => g.driver === 'local').map((g) => ({ g, pid: toInt(g.meta.pid), startTime: toInt(g.meta.startTime) }));
+    const leaders = guests.filter((g) => g.driver === 'local').map((g) => ({ g, pid: metaInt(g.meta.pid), startTime: metaInt(g.meta.startTime) }));
     const wanted = new Set(leaders.flatMap((l) => (l.pid === undefined ? [] : [l.pid])));
     const members = wanted.size > 0 ? await this.groupMembers(wanted) : new Map<number, number>();
     const at = this.now();
@@ -93,10 +93,6 @@ export class ProcCpuSource implements MetricsSource {
     }
     return sums;
   }
-}
-
-function toInt(s: string | undefined): number | undefined {
-  return s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined;
 }
 
 let cachedHz: number | undefined;

@@ -13,7 +13,7 @@ import { cloneDirectory } from '../../clone/clone-directory.ts';
 import { isInside, removeClone } from '../../clone/remove-clone.ts';
 import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from '../hypervisor.ts';
 import { freePort } from './free-port.ts';
-import { groupAlive, isSameLiveProcess, readProcStat } from './proc-stat.ts';
+import { groupAlive, isSameLiveProcess, metaInt, readProcStat } from './proc-stat.ts';
 import { loadProcessTemplate, renderProcessTemplate } from './process-template.ts';
 
 /** The subset of a winston logger the driver uses. */
@@ -180,8 +180,8 @@ export class LocalHypervisor implements Hypervisor {
   }
 
   async stop(guest: Guest, timeoutMs: number): Promise<void> {
-    let pid = toInt(guest.meta.pid);
-    let startTime = toInt(guest.meta.startTime);
+    let pid = metaInt(guest.meta.pid);
+    let startTime = metaInt(guest.meta.startTime);
     if (pid === undefined || startTime === undefined) {
       // Booted but the meta was not stored (crash): the clone's record still names it.
       const dir = guest.meta.clonePath ?? this.clonePathFor(guest.pool, guest.id);
@@ -298,11 +298,6 @@ function signal(target: number, sig: NodeJS.Signals): void {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw new GridhostError('GH_STOP_FAILED', `cannot signal ${target}: ${(e as Error).message}`, {}, { cause: e });
   }
-}
-
-function toInt(s: string | undefined): number | undefined {
-  if (s === undefined || !/^\d+$/.test(s)) return undefined;
-  return Number(s);
 }
 
 async function readRecord(dir: string): Promise<GuestRecord | undefined> {

@@ -16,6 +16,11 @@ export interface ProcStat {
   startTime: number;
 }
 
+/** A pid or start time as kept in a guest's meta (decimal digits only); undefined otherwise. */
+export function metaInt(s: string | undefined): number | undefined {
+  return s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined;
+}
+
 /** Parses the text of /proc/<pid>/stat; undefined when malformed. */
 export function parseProcStat(text: string): ProcStat | undefined {
   // Field 2 (comm) is parenthesised and may contain spaces and ')': split after the last ')'.
