@@ -211,6 +211,22 @@ test('after a restart half-made guests are undone, interrupted retirements finis
   t.is((await r.store.getGuest('web-draining'))?.state, 'gone');
 });
 
+test('after a restart whose discovery failed, healthy guests of that driver are adopted, not destroyed as vanished', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  const g: Guest = { pool: 'web', driver: 'fake', host: 'h', createdAt: 1, updatedAt: 1, id: 'web-healthy', state: 'healthy', address: '127.0.0.1:2', meta: {} };
+  await r.store.putGuest(g);
+  r.hv.seed({ id: 'web-healthy', pool: 'web', cloned: true, running: true, address: '127.0.0.1:2', meta: {} });
+  r.hv.failNext('discover', new GridhostError('GH_HOST_UNREACHABLE', 'dom0 not answering'));
+  const report = await reconcile({ store: r.store, hypervisors: [r.hv], balancer: r.balancer, lifecycle: r.lifecycle, clock: r.clock, telemetry: r.telemetry }, new Map([['web', r.policy]]));
+  t.deepEqual(report.adopted, ['web-healthy']);
+  t.deepEqual(report.vanished, []);
+  t.deepEqual(r.hv.callsOf('stop'), []);
+  t.deepEqual(r.hv.callsOf('deleteClone'), []);
+  t.is((await r.store.getGuest('web-healthy'))?.state, 'healthy');
+  t.deepEqual(r.balancer.snapshot('web').map((b) => b.id), ['web-healthy']);
+});
+
 test('guests on a host that stopped answering count as lost: the pool is rebuilt, the lost guests are left alone', async (t) => {
   const lost = new Set<string>();
   const r = rig({}, async () => undefined, lost);

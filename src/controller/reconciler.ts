@@ -55,11 +55,16 @@ export function planRepair(g: Guest, running: boolean): RepairAction {
 export async function reconcile(d: ReconcileDeps, policies: ReadonlyMap<string, Policy>): Promise<ReconcileReport> {
   const report: ReconcileReport = { adopted: [], undone: [], finished: [], vanished: [], orphans: [], unmanaged: [] };
   const discovered = new Map<string, DiscoveredGuest & { driver: string }>();
+  /** Drivers whose discovery failed: what they run is unknown, not absent. */
+  const blind = new Set<string>();
   for (const hv of d.hypervisors) {
     try {
       for (const x of await hv.discover()) discovered.set(x.id, { ...x, driver: hv.name });
     } catch (e) {
-      d.telemetry.error('discovery failed; guests of this driver are not reconciled now', { driver: hv.name, error: wrapError('GH_HOST_UNREACHABLE', e).message });
+      blind.add(hv.name);
+      d.telemetry.error('discovery failed; healthy guests of this driver are adopted as they are, and nothing it runs is treated as an orphan', {
+        driver: hv.name, error: wrapError('GH_HOST_UNREACHABLE', e).message,
+      });
     }
   }
   const stored = await d.store.listGuests({ states: ['cloning', 'booting', 'healthy', 'draining', 'stopping'] });
@@ -68,7 +73,8 @@ export async function reconcile(d: ReconcileDeps, policies: ReadonlyMap<string, 
   for (const g of stored) {
     const policy = policies.get(g.pool);
     const found = discovered.get(g.id);
-    const action = planRepair(g, found?.running ?? false);
+    // A guest its driver could not look for is not known to be gone: never destroy it for that.
+    const action = planRepair(g, found?.running ?? blind.has(g.driver));
     if (!policy && action === 'adopt') {
       report.unmanaged.push(g.id);
       continue;
