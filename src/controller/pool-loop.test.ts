@@ -227,6 +227,21 @@ test('after a restart whose discovery failed, healthy guests of that driver are 
   t.deepEqual(r.balancer.snapshot('web').map((b) => b.id), ['web-healthy']);
 });
 
+test('after a restart, healthy guests on a host that is down (skipped by discovery) are adopted, not destroyed', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  const base = { pool: 'web', driver: 'fake', createdAt: 1, updatedAt: 1, state: 'healthy' as const, meta: {} };
+  await r.store.putGuest({ ...base, id: 'web-up', host: 'h1', address: '127.0.0.1:2' });
+  await r.store.putGuest({ ...base, id: 'web-down', host: 'h2', address: '127.0.0.1:3' });
+  // The driver sees h1 only (h2 did not answer and was skipped).
+  const hv = Object.assign(r.hv, { hostUp: (host: string) => host !== 'h2' });
+  const report = await reconcile({ store: r.store, hypervisors: [hv], balancer: r.balancer, lifecycle: r.lifecycle, clock: r.clock, telemetry: r.telemetry }, new Map([['web', r.policy]]));
+  t.deepEqual(report.adopted, ['web-down']);
+  t.deepEqual(report.vanished, ['web-up']);
+  t.deepEqual(r.hv.callsOf('stop'), ['web-up']);
+  t.is((await r.store.getGuest('web-down'))?.state, 'healthy');
+});
+
 test('guests on a host that stopped answering count as lost: the pool is rebuilt, the lost guests are left alone', async (t) => {
   const lost = new Set<string>();
   const r = rig({}, async () => undefined, lost);

@@ -73,8 +73,10 @@ export async function reconcile(d: ReconcileDeps, policies: ReadonlyMap<string, 
   for (const g of stored) {
     const policy = policies.get(g.pool);
     const found = discovered.get(g.id);
-    // A guest its driver could not look for is not known to be gone: never destroy it for that.
-    const action = planRepair(g, found?.running ?? blind.has(g.driver));
+    // A guest its driver could not look for (discovery failed, or its host is down and was
+    // skipped) is not known to be gone: never destroy it for that.
+    const unseen = blind.has(g.driver) || d.hypervisors.find((h) => h.name === g.driver)?.hostUp?.(g.host) === false;
+    const action = planRepair(g, found?.running ?? unseen);
     if (!policy && action === 'adopt') {
       report.unmanaged.push(g.id);
       continue;
