@@ -86,12 +86,16 @@ export class GuestLifecycle {
       let t = this.d.clock.now();
       const cloned = await this.step(g, 'clone', 'none', 'booting', () => hv.clone(spec));
       timings.cloneMs = this.d.clock.now() - t;
-      g = await this.transition(g, 'booting', { meta: { ...g.meta, ...cloned.meta }, host: cloned.host ?? g.host, address: cloned.address ?? g.address });
+      // Known facts go into `g` before the store write: if that write fails, cleanup still
+      // needs them (the clone's path, the pid) to undo what the driver made.
+      g = { ...g, meta: { ...g.meta, ...cloned.meta }, host: cloned.host ?? g.host, address: cloned.address ?? g.address };
+      g = await this.transition(g, 'booting');
 
       t = this.d.clock.now();
       const booted = await this.step(g, 'boot', 'booting', 'booting', () => hv.boot(spec, g.meta));
       timings.bootMs = this.d.clock.now() - t;
-      g = await this.transition(g, 'booting', { meta: { ...g.meta, ...booted.meta }, host: booted.host ?? g.host, address: booted.address ?? g.address });
+      g = { ...g, meta: { ...g.meta, ...booted.meta }, host: booted.host ?? g.host, address: booted.address ?? g.address };
+      g = await this.transition(g, 'booting');
 
       t = this.d.clock.now();
       await this.step(g, 'health', 'booting', 'booting', () => this.d.waitHealthy(g, policy));

@@ -130,6 +130,26 @@ test('a failed boot leaks no guest, clone or balancer entry', async (t) => {
   t.is(r.balancer.snapshot('web').length, 0);
 });
 
+test('when the store write after a step fails, cleanup still gets what the step made (clone path, pid)', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  const cleaned: Guest[] = [];
+  const deleteClone = r.hv.deleteClone.bind(r.hv);
+  r.hv.deleteClone = async (g) => {
+    cleaned.push(g);
+    return deleteClone(g);
+  };
+  const release = r.hv.holdNext('boot');
+  const launching = r.lifecycle.launch(r.policy, 'web-w');
+  while (r.hv.callsOf('boot').length === 0) await new Promise((res) => setImmediate(res));
+  r.store.failNext('putGuest'); // the write of what boot() returned
+  release();
+  await t.throwsAsync(launching, { code: 'GH_STORE_FAILED' } as never);
+  t.like(cleaned[0]?.meta, { clonePath: '/fake/web/web-w', pid: '1001' });
+  t.deepEqual(r.hv.callsOf('stop'), ['web-w']);
+  t.is((await r.store.getGuest('web-w'))?.state, 'failed');
+});
+
 test('a guest that never becomes healthy is stopped and its clone deleted', async (t) => {
   const r = rig({}, async (g) => {
     throw new GridhostError('GH_HEALTH_TIMEOUT', `${g.id} never healthy`);
