@@ -6,6 +6,7 @@ import type { Store } from '../store/store.ts';
 import type { Orchestrator } from '../controller/orchestrator.ts';
 import type { Clock } from '../controller/clock.ts';
 import { GridhostError, isGridhostError } from '../errors/errors.ts';
+import { POOL_NAME_RE } from '../policy/parse-policy.ts';
 import { requireToken } from './auth.ts';
 import { describePool, summarizePools } from './pool-views.ts';
 
@@ -19,7 +20,8 @@ export interface ApiDeps {
   onError?: (err: GridhostError, req: Request) => void;
 }
 
-const POOL_RE = /^[a-z][a-z0-9-]{0,31}$/;
+// Exactly the names a policy may give a pool.
+const POOL_RE = POOL_NAME_RE;
 
 function poolParam(req: Request): string {
   const pool = String(req.params.pool ?? '');
