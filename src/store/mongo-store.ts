@@ -12,7 +12,6 @@ import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
 import { redactString } from '../observability/redact.ts';
 import type { EventFilter, GuestFilter, PoolRecord, Store } from './store.ts';
 import { clampEventLimit, storeError } from './store-common.ts';
-
 import {
   defineModels, docToEvent, docToGuest, docToPool, docToSample, eventToDoc, guestToDoc, poolToDoc, sampleToDoc,
   type EventDoc, type GuestDoc, type MongoModels, type PoolDoc, type SampleDoc, type WriteConcern,
