@@ -35,7 +35,7 @@ import { createApi } from '../api/server.ts';
  * Pause between health checks of a guest reached through its dom0, and the longest check or
  * metrics read: a busy guest behind a busy dom0 answers slowly, and slow is not dead.
  */
-const XEN_BALANCER_CHECK_MS = 1000;
+const XEN_BALANCER_CHECK_MS = 2000;
 const XEN_CHECK_TIMEOUT_MS = 10_000;
 const XEN_SOCKETS_PER_GUEST = 4;
 
