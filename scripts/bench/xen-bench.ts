@@ -316,7 +316,7 @@ async function cloneSizes(lab: Lab, d: XenDrivers, repeats: number, log: (l: str
   // 2. the XFS reflink=1 store: copy (plain `cp`), reflink, qcow2.
   await sh(`set -e; rm -f ${PLAIN}/base.img; mv ${PLAIN}/base-large.img ${img}/base-large.img; rmdir ${PLAIN}; sync`);
   const xfs = { small: `${img}/base.img`, large: `${img}/base-large.img` };
-  // The driver's `copy` is a plain `cp`: coreutils >= 9 defaults to --reflink=auto, so on XFS it shares extents.
+  // The driver's `copy` is a plain `cp`: on XFS too, the MB written column shows whether it shares extents.
   await attempt('copy (XFS)', () => bench({ method: 'copy', store: 'XFS reflink=1', base: xfs, used: df(img) }));
   await attempt('reflink', () => bench({ method: 'reflink', store: 'XFS reflink=1', base: xfs, used: df(img) }));
   await attempt('qcow2', () => bench({ method: 'qcow2', store: 'XFS reflink=1', base: xfs, used: df(img) }));
