@@ -166,8 +166,11 @@ export class SshHost {
       let retries = 0;
       const onOpen = (err: (Error & { reason?: number }) | undefined, ch: ClientChannel): void => {
         // OpenSSH refuses a session past MaxSessions ("open failed", logging "no more sessions")
-        // and frees a session only once it has processed our close: retry a few times.
-        if (err && typeof err.reason === 'number' && retries < 8 && !settled && this.client === client) {
+        // and frees a session only once it has processed our close: retry a few times. Dropbear
+        // (the Xen lab's dom0) at times refuses the exec request itself ("Unable to exec") on a
+        // busy connection; the command did not start, so that is retried the same way.
+        const refused = err !== undefined && (typeof err.reason === 'number' || err.message === 'Unable to exec');
+        if (refused && retries < 8 && !settled && this.client === client) {
           setTimeout(() => {
             if (settled) return;
             try {
