@@ -8,6 +8,7 @@ import type { CloneMethod, Policy } from '../../../src/domain/policy.ts';
 import type { Guest } from '../../../src/domain/types.ts';
 import type { GuestSpec, StepResult } from '../../../src/drivers/hypervisor/hypervisor.ts';
 import { LocalHypervisor } from '../../../src/drivers/hypervisor/local/local-hypervisor.ts';
+import { makePolicy as basePolicy } from '../../../src/decision/test-helpers.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const TEMPLATES = path.resolve(here, '../../../templates');
@@ -15,32 +16,12 @@ export const FIXTURES = path.join(here, 'fixtures');
 export const WEB_IMAGE = path.join(TEMPLATES, 'images/web');
 export const WEB_TEMPLATE = path.join(TEMPLATES, 'web.local.yaml');
 
+/** The decision core's test policy, pointed at a local template and image. */
 export function makePolicy(guest: { template?: string; image?: string; clone?: CloneMethod } = {}, pool = 'web'): Policy {
+  const base = basePolicy({ file: '/dev/null', pool, balancer: { listen: '127.0.0.1:0' } });
   return {
-    file: '/dev/null',
-    pool,
-    min: 2,
-    max: 8,
-    guest: {
-      driver: 'local',
-      template: guest.template ?? WEB_TEMPLATE,
-      image: guest.image ?? WEB_IMAGE,
-      clone: guest.clone ?? 'auto',
-      healthPath: '/healthz',
-      metricsPath: '/metrics',
-      bootTimeoutMs: 30_000,
-      stopTimeoutMs: 10_000,
-      drainTimeoutMs: 30_000,
-    },
-    balancer: { listen: '127.0.0.1:0' },
-    sampling: { intervalMs: 5000, windowMs: 300_000 },
-    warmupMs: 0,
-    scaleOut: { cooldownMs: 0 },
-    scaleIn: { cooldownMs: 0, stabilizationMs: 0 },
-    onMissing: 'hold',
-    rules: [],
-    schedules: [],
-    breaker: { failures: 3, openMs: 60_000 },
+    ...base,
+    guest: { ...base.guest, driver: 'local', template: guest.template ?? WEB_TEMPLATE, image: guest.image ?? WEB_IMAGE, clone: guest.clone ?? 'auto' },
   };
 }
 
