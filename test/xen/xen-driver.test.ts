@@ -14,6 +14,7 @@ import { XenHypervisor } from '../../src/drivers/xen/xen-hypervisor.ts';
 import { XentopSource } from '../../src/drivers/xen/xentop-source.ts';
 import { GridhostError } from '../../src/errors/errors.ts';
 import { startLab, type Lab } from './lab.ts';
+import { makePolicy as basePolicy } from '../../src/decision/test-helpers.ts';
 
 let lab: Lab;
 let dir: string;
@@ -59,31 +60,19 @@ function template(memoryMb: number): string {
 }
 
 function policy(templatePath: string): Policy {
+  const base = basePolicy({ file: join(dir, 'xen.yaml'), pool: 'xweb', balancer: { listen: '127.0.0.1:0' } });
   return {
-    file: join(dir, 'xen.yaml'),
-    pool: 'xweb',
-    min: 2,
-    max: 8,
+    ...base,
     guest: {
+      ...base.guest,
       driver: 'xen',
       template: templatePath,
       image: lab.baseImage,
       clone: 'copy', // the boot-time store is a plain directory (reflink needs `lab-stores xfs`)
-      healthPath: '/healthz',
-      metricsPath: '/metrics',
       bootTimeoutMs: 180_000,
       stopTimeoutMs: 20_000,
       drainTimeoutMs: 1_000,
     },
-    balancer: { listen: '127.0.0.1:0' },
-    sampling: { intervalMs: 5000, windowMs: 60_000 },
-    warmupMs: 0,
-    scaleOut: { cooldownMs: 0 },
-    scaleIn: { cooldownMs: 0, stabilizationMs: 0 },
-    onMissing: 'hold',
-    rules: [],
-    schedules: [],
-    breaker: { failures: 3, openMs: 60_000 },
   };
 }
 
