@@ -57,7 +57,13 @@ export class XenHypervisor implements Hypervisor {
   /** Memory promised to guests cloned but not yet visible in `xl list` (guest id -> host, MiB). */
   private readonly reserved = new Map<string, { host: string; mb: number }>();
   private placing: Promise<unknown> = Promise.resolve();
-  private readonly hostLocks = new Map<string, Promise<unknown>>();
+  /** Clones on one dom0 run one at a time (each picks a free IP/MAC from what the last wrote). */
+  private readonly cloneLocks = new Map<string, Promise<unknown>>();
+  /** So do `xl create`s: parallel ones contend for the block hotplug script's lock and time out
+   *  in libxl (seen on the lab: "hotplug timeout" with two creates at once). */
+  private readonly createLocks = new Map<string, Promise<unknown>>();
+  /** Domains listed by placement, reused by the clone that follows (saves one `xl list -l`). */
+  private readonly placedWith = new Map<string, XlDomain[]>();
 
   constructor(opts: XenHypervisorOptions) {
     this.hosts = opts.hosts;
@@ -108,9 +114,10 @@ export class XenHypervisor implements Hypervisor {
     const needMb = cfgMemoryMb(probe) ?? this.o.memoryMb;
     const host = await this.placeAndReserve(id, spec.pool, needMb);
     try {
-      return await this.withHostLock(host, () => this.cloneOn(host, spec, id, image, template));
+      return await withLock(this.cloneLocks, host, () => this.cloneOn(host, spec, id, image, template));
     } catch (e) {
       this.reserved.delete(id);
+      this.placedWith.delete(id);
       // Keep to the interface's clone codes: a failed listing or parse is a failed clone.
       if (isGridhostError(e) && e.code === 'GH_COMMAND_FAILED') throw new GridhostError('GH_CLONE_FAILED', e.message, { ...e.details, host }, { cause: e });
       throw isGridhostError(e) ? e : wrapError('GH_CLONE_FAILED', e, { host });
@@ -120,7 +127,8 @@ export class XenHypervisor implements Hypervisor {
   private async cloneOn(host: string, spec: GuestSpec, id: string, image: string, template: string): Promise<StepResult> {
     const plan = clonePlan(spec.policy.guest.clone, image, id, { snapshotSize: this.o.lvmSnapshotSize });
     const cfgPath = `${this.o.cfgDir}/${id}.cfg`;
-    const { ips, macs } = await this.addressesInUse(host);
+    const { ips, macs } = await this.addressesInUse(host, this.placedWith.get(id));
+    this.placedWith.delete(id);
     const range = this.o.ipRangeByHost[host] ?? this.o.ipRange;
     let ip: string | undefined;
     for (let n = range.from; n <= range.to && ip === undefined; n++) if (!ips.has(`${range.prefix}.${n}`)) ip = `${range.prefix}.${n}`;
@@ -160,9 +168,10 @@ export class XenHypervisor implements Hypervisor {
     if (!host || !cfg) throw new GridhostError('GH_BOOT_FAILED', `guest ${spec.id} has no clone to boot (meta lacks host/cfg)`);
     const domain = meta['domain'] ?? this.domainName(spec.id);
     try {
+      const create = [this.o.xlPath, 'create', assertSafePath(cfg)];
       let r;
       try {
-        r = await this.hosts.exec(host, [this.o.xlPath, 'create', assertSafePath(cfg)], { timeoutMs: this.o.createTimeoutMs });
+        r = await withLock(this.createLocks, host, () => this.hosts.exec(host, create, { timeoutMs: this.o.createTimeoutMs }));
       } catch (e) {
         if (isGridhostError(e) && e.code === 'GH_COMMAND_TIMEOUT') await this.destroyQuietly(host, domain);
         throw e;
@@ -299,7 +308,8 @@ export class XenHypervisor implements Hypervisor {
   /** Pick a host by free memory and pool spread, and reserve the memory before anyone else picks. */
   private placeAndReserve(id: string, pool: string, needMb: number): Promise<string> {
     const run = this.placing.then(async () => {
-      const loads = await Promise.all(this.hosts.names().map((h) => this.hostLoad(h, pool)));
+      const listed = new Map<string, XlDomain[]>();
+      const loads = await Promise.all(this.hosts.names().map((h) => this.hostLoad(h, pool, listed)));
       if (!loads.some((l) => l.up)) {
         // Every dom0 refused for its host key: say so (an operator must check the keys, not the network).
         const states = this.hosts.states();
@@ -308,18 +318,21 @@ export class XenHypervisor implements Hypervisor {
       }
       const host = placeGuest(loads, needMb);
       this.reserved.set(id, { host, mb: needMb });
+      const domains = listed.get(host);
+      if (domains) this.placedWith.set(id, domains);
       return host;
     });
     this.placing = run.catch(() => undefined);
     return run;
   }
 
-  private async hostLoad(host: string, pool: string): Promise<HostLoad> {
+  private async hostLoad(host: string, pool: string, listed: Map<string, XlDomain[]>): Promise<HostLoad> {
     try {
       const [info, domains] = await Promise.all([
         this.run(host, [this.o.xlPath, 'info'], 'GH_CLONE_FAILED').then((r) => parseXlInfo(r.stdout)),
         this.listDomains(host),
       ]);
+      listed.set(host, domains);
       const names = new Set(domains.map((d) => d.name));
       let free = info.freeMemoryMb;
       let ofPool = domains.filter((d) => d.name.startsWith(`${this.o.namePrefix}${pool}-`)).length;
@@ -356,8 +369,10 @@ export class XenHypervisor implements Hypervisor {
     return out;
   }
 
-  private async addressesInUse(host: string): Promise<{ ips: Set<string>; macs: Set<string> }> {
-    const [domains, cfgs] = await Promise.all([this.listDomains(host), this.readCfgHeaders(host)]);
+  /** IPs and MACs taken on a host: by its domains (`listed` if placement just read them; a domain
+   *  gridhost creates after that has its config, which is read here, fresh) and by our configs. */
+  private async addressesInUse(host: string, listed?: XlDomain[]): Promise<{ ips: Set<string>; macs: Set<string> }> {
+    const [domains, cfgs] = await Promise.all([listed ?? this.listDomains(host), this.readCfgHeaders(host)]);
     const ips = new Set<string>();
     const macs = new Set<string>();
     for (const d of domains) {
@@ -370,13 +385,6 @@ export class XenHypervisor implements Hypervisor {
       if (h['mac']) macs.add(h['mac'].toLowerCase());
     }
     return { ips, macs };
-  }
-
-  private withHostLock<T>(host: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.hostLocks.get(host) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    this.hostLocks.set(host, run.catch(() => undefined));
-    return run;
   }
 
   /** Run and require exit 0; a non-zero exit becomes `failCode` with xl's/the tool's stderr. */
@@ -418,6 +426,17 @@ export class XenHypervisor implements Hypervisor {
       await this.o.sleep(250);
     }
   }
+}
+
+/** Run `fn` after every earlier call for the same key has settled. */
+function withLock<T>(locks: Map<string, Promise<unknown>>, key: string, fn: () => Promise<T>): Promise<T> {
+  const run = (locks.get(key) ?? Promise.resolve()).then(fn, fn);
+  const tail = run.catch(() => undefined);
+  locks.set(key, tail);
+  void tail.then(() => {
+    if (locks.get(key) === tail) locks.delete(key);
+  });
+  return run;
 }
 
 function withoutGuest(h: Record<string, string>): Record<string, string> {

@@ -4,7 +4,9 @@
 # codes and error texts as Xen 4.17's xl (copied from the lab's verbatim outputs). The real
 # thing is exercised by test/xen/xen-driver.test.ts against the Xen lab.
 # Knobs (files in $XL_STATE): free_memory (MiB, default 2014), shutdown_hangs (the guest ignores
-# xl shutdown), create_fails_hotplug (create fails like a hotplug script timeout).
+# xl shutdown), create_fails_hotplug (create fails like a hotplug script timeout), create_slow
+# (create takes 0.5 s and, like the real block hotplug lock under contention, fails when another
+# create is running; each overlap is counted in $XL_STATE/overlaps).
 set -u
 S=${XL_STATE:?}
 D=$S/domains
@@ -56,6 +58,13 @@ create)
     # libxl fails after the domain exists (a paused leftover a careless caller would leak)
     echo "libxl: error: libxl_aoutils.c:539:async_exec_timeout: killing execution of /etc/xen/scripts/block add because of timeout" >&2
     echo "libxl: error: libxl_create.c:1919:domcreate_attach_devices: Domain $n:unable to add disk devices" >&2; exit 3
+  fi
+  if [ -f "$S/create_slow" ]; then
+    if ! mkdir "$S/creating" 2>/dev/null; then
+      echo x >> "$S/overlaps"
+      echo "libxl: error: libxl_aoutils.c:539:async_exec_timeout: killing execution of /etc/xen/scripts/block add because of timeout" >&2; exit 3
+    fi
+    sleep 0.5; rmdir "$S/creating"
   fi
   echo $((free - mem)) > "$S/free_memory"
   ;;

@@ -142,6 +142,23 @@ test('concurrent clones on one host get distinct addresses and MACs', async (t) 
   t.deepEqual(leftovers(e), []);
 });
 
+test('xl create runs one at a time per dom0, so parallel boots never contend for the hotplug lock', async (t) => {
+  const e = await setup();
+  writeFileSync(join(e.state, 'create_slow'), '');
+  const ids = ['web-p1', 'web-p2', 'web-p3'];
+  const cloned = await Promise.all(ids.map((id) => e.hv.clone({ id, pool: 'web', policy: e.policy })));
+  const booted = await Promise.all(ids.map((id, i) => e.hv.boot({ id, pool: 'web', policy: e.policy }, cloned[i]!.meta)));
+  t.is(booted.length, 3);
+  t.false(existsSync(join(e.state, 'overlaps')), 'no create started while another ran');
+  t.deepEqual(domains(e).sort(), ids.map((id) => `gh-${id}`));
+  for (const [i, id] of ids.entries()) {
+    const g = guestOf(id, 'dom0-a', cloned[i]!.meta);
+    await e.hv.stop(g, 2000);
+    await e.hv.deleteClone(g);
+  }
+  t.deepEqual(leftovers(e), []);
+});
+
 test('a guest needing more memory than any host has is GH_OUT_OF_CAPACITY before anything is made', async (t) => {
   const e = await setup();
   writeFileSync(join(e.dir, 'big.xl.cfg'), TEMPLATE.replace('memory  = 128', 'memory  = 4096'));
