@@ -81,8 +81,8 @@ export interface Policy {
   min: number;
   max: number;
   guest: GuestTemplateRef;
-  /** Balancer front end for the pool, e.g. 127.0.0.1:8080. */
-  balancer: { listen: string };
+  /** Balancer front end for the pool, e.g. 127.0.0.1:8080, and how it checks each backend. */
+  balancer: { listen: string; check: HealthCheckSettings };
   sampling: { intervalMs: number; windowMs: number };
   /** Newly healthy guests are left out of averages for this long. */
   warmupMs: number;
@@ -94,3 +94,17 @@ export interface Policy {
   /** Consecutive failed launches that open the pool's circuit breaker, and how long it stays open. */
   breaker: { failures: number; openMs: number };
 }
+
+/** The balancer's own health check of each backend (HAProxy's inter, timeout check, rise, fall). */
+export interface HealthCheckSettings {
+  /** Time between the end of one check and the start of the next. */
+  intervalMs: number;
+  /** A check that has not answered by then fails. */
+  timeoutMs: number;
+  /** Consecutive passing checks that put a backend in rotation. */
+  rise: number;
+  /** Consecutive failing checks that take it out. */
+  fall: number;
+}
+
+export const DEFAULT_HEALTH_CHECK: HealthCheckSettings = Object.freeze({ intervalMs: 1000, timeoutMs: 2000, rise: 2, fall: 2 });

@@ -2,7 +2,7 @@
 // once) -> canonical Policy -> deep-freeze. Pure apart from the injected `exists` check.
 
 import path from 'node:path';
-import type { CloneMethod, GuestTemplateRef, OnMissing, Policy } from '../domain/policy.ts';
+import { DEFAULT_HEALTH_CHECK, type CloneMethod, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy } from '../domain/policy.ts';
 import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
 import { deepFreeze } from './deep-freeze.ts';
 import { parseRules, parseSchedules } from './parse-rules.ts';
@@ -55,7 +55,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
 
   const guest = parseGuest(r, top.get('guest'), opts);
 
-  const bal = r.map(top.get('balancer'), ['listen']);
+  const bal = r.map(top.get('balancer'), ['listen', 'check']);
   const listenField = bal?.get('listen');
   let listen = listenField ? r.str(listenField, { def: '127.0.0.1:8080' }) : '127.0.0.1:8080';
   if (listen !== undefined && listenField) {
@@ -65,6 +65,15 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
       listen = undefined;
     }
   }
+
+  const chk = bal ? r.map(bal.get('check'), ['interval', 'timeout', 'rise', 'fall']) : undefined;
+  const D = DEFAULT_HEALTH_CHECK;
+  const check = {
+    intervalMs: chk ? r.duration(chk.get('interval'), { def: D.intervalMs, positive: true }) : D.intervalMs,
+    timeoutMs: chk ? r.duration(chk.get('timeout'), { def: D.timeoutMs, positive: true }) : D.timeoutMs,
+    rise: chk ? r.int(chk.get('rise'), { def: D.rise, min: 1, max: 100 }) : D.rise,
+    fall: chk ? r.int(chk.get('fall'), { def: D.fall, min: 1, max: 100 }) : D.fall,
+  };
 
   const samp = r.map(top.get('sampling'), ['interval', 'window']);
   const intervalMs = samp ? r.duration(samp.get('interval'), { def: 5_000, positive: true }) : 5_000;
@@ -96,7 +105,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
     min: min as number,
     max: max as number,
     guest: guest as GuestTemplateRef,
-    balancer: { listen: listen as string },
+    balancer: { listen: listen as string, check: check as HealthCheckSettings },
     sampling: { intervalMs: intervalMs as number, windowMs: windowMs as number },
     warmupMs: warmupMs as number,
     scaleOut: { cooldownMs: outCooldown as number },

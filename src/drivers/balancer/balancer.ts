@@ -7,6 +7,8 @@
 //  - add() of an id that exists with the same address is a no-op (idempotent); remove() of an
 //    unknown id is success, so cleanup after a crash can always call it.
 
+import type { HealthCheckSettings } from '../../domain/policy.ts';
+
 export type BackendAdmin = 'ready' | 'drain';
 
 export interface BackendStatus {
@@ -25,8 +27,9 @@ export interface BackendStatus {
 
 export interface Balancer {
   readonly name: string;
-  /** Create (or update) the pool's front end; idempotent. */
-  ensurePool(pool: string, listen: string, healthPath: string): Promise<void>;
+  /** Create (or update) the pool's front end and how it checks backends; idempotent. A changed
+   *  `check` applies from each backend's next check. Omitted: the balancer's defaults. */
+  ensurePool(pool: string, listen: string, healthPath: string, check?: HealthCheckSettings): Promise<void>;
   /** Stop serving a pool's front end (guests are untouched). */
   removePool(pool: string): Promise<void>;
   /** Register a backend; it receives traffic only once the balancer's health check passes. */

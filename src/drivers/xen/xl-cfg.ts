@@ -88,8 +88,11 @@ export function uuidFor(poolGuestId: string): string {
 
 /** `memory = N` of a rendered config, in MiB (for placement before creating). */
 export function cfgMemoryMb(cfgText: string): number | undefined {
-  const m = /^\s*memory\s*=\s*"?(\d+)"?\s*(#.*)?$/m.exec(cfgText);
-  return m ? Number(m[1]) : undefined;
+  // xl keeps every assignment and reads the last one of a repeated key (checked on the lab with
+  // `xl create -n`), so placement must count the last `memory =` too.
+  const all = [...cfgText.matchAll(/^\s*memory\s*=\s*"?(\d+)"?\s*(#.*)?$/gm)];
+  const last = all[all.length - 1];
+  return last ? Number(last[1]) : undefined;
 }
 
 /** Gridhost's own header lines (`# gridhost.key = value`) of a rendered config. */

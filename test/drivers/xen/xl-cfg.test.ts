@@ -79,3 +79,8 @@ test('the gridhost header round-trips and memory is read back from a rendered co
   t.deepEqual(parseCfgHeader(text), meta);
   t.is(cfgMemoryMb(text), 128);
 });
+
+test('a repeated memory setting counts its last value, as xl reads it', (t) => {
+  t.is(cfgMemoryMb('memory = 128\nvcpus = 1\nmemory = "512" # override\n'), 512);
+  t.is(cfgMemoryMb('# memory = 4096\nmaxmem = 1024\n'), undefined);
+});

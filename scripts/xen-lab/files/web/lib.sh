@@ -1,12 +1,15 @@
 # Shared by the port-80 router and the CGIs of the lab's web guest (busybox ash).
 # Same HTTP contract as templates/images/web/server.mjs (the local driver's guest):
-#   /healthz  200 "ok" | 503 "unhealthy" (file /run/web/unhealthy or /srv/unhealthy, or
-#             `unhealthy=1` on the kernel command line)
+#   /healthz  200 "ok" | 503 "unhealthy" (file /run/web/unhealthy or /srv/unhealthy; `start`
+#             makes the first when the kernel command line says `unhealthy=1`)
 #   /metrics  JSON {"rps","inflight","requests_total","cpu_seconds"} (rps over the last 5 s;
 #             /healthz and /metrics are not counted; cpu_seconds is the whole domU's busy time)
 #   anything else: burn WORK_MS ms of CPU (?ms=N, capped at MAX_WORK_MS), then 200
-# Only shell builtins run in the hot loops (no fork per iteration), so a request really costs
-# the domU ~ms of CPU, which xentop in dom0 shows.
+# Forks are what cost here: a PV guest under QEMU/TCG pays ~30-40 ms of CPU for each one, and
+# the balancer's health checks and gridhost's sampling hit every guest every second or two. So
+# the paths run shell builtins only: /healthz costs just the per-connection fork of nc -e,
+# a request adds one `rm`, /metrics one `rm` a minute. Counters are files of dots, one per
+# request (appends of 1 byte are atomic), read back with `read` and ${#var}.
 W=/run/web
 MAX_WORK_MS=5000
 
@@ -16,16 +19,10 @@ now_cs() {
   NOW=$(( ${_u%.*} * 100 + 1${_u#*.} - 100 ))
 }
 
-# cmdline KEY -> value of KEY= on the kernel command line (empty if absent)
-cmdline() {
-  for _kv in $(cat /proc/cmdline); do
-    case $_kv in "$1"=*) echo "${_kv#*=}"; return;; esac
-  done
-}
-
-work_ms_default() {
-  [ -f $W/work_ms ] && read -r _d < $W/work_ms
-  case ${_d:-} in ''|*[!0-9]*) echo 15;; *) echo "$_d";; esac
+# dots FILE -> DOTS = its length (0 when missing)
+dots() {
+  _d=; [ -f "$1" ] && read -r _d < "$1"
+  DOTS=${#_d}
 }
 
 # burn MS: busy-loop for MS milliseconds (10 ms resolution)
@@ -34,48 +31,56 @@ burn() {
   while [ "$NOW" -lt "$_end" ]; do now_cs; done
 }
 
-# ms_from_query QUERY -> the ms to burn
+# ms_from_query QUERY -> MS, the ms to burn
 ms_from_query() {
-  _ms=$(work_ms_default)
+  MS=; read -r MS < $W/work_ms
+  case $MS in ''|*[!0-9]*) MS=15;; esac
   _old_ifs=$IFS; IFS='&'
   for _kv in $1; do
-    case $_kv in ms=*) _v=${_kv#ms=}; case $_v in ''|*[!0-9]*) ;; *) _ms=$_v;; esac;; esac
+    case $_kv in ms=*) _v=${_kv#ms=}; case $_v in ''|*[!0-9]*) ;; *) MS=$_v;; esac;; esac
   done
   IFS=$_old_ifs
-  [ "$_ms" -gt $MAX_WORK_MS ] && _ms=$MAX_WORK_MS
-  echo "$_ms"
+  [ "$MS" -gt $MAX_WORK_MS ] && MS=$MAX_WORK_MS
 }
 
 healthy() {
-  [ ! -e $W/unhealthy ] && [ ! -e /srv/unhealthy ] && [ "$(cmdline unhealthy)" != 1 ]
+  [ ! -e $W/unhealthy ] && [ ! -e /srv/unhealthy ]
 }
 
-# work QUERY -> burns, prints the response body
+# work QUERY -> burns, sets BODY
 work() {
-  _ms=$(ms_from_query "$1")
+  ms_from_query "$1"
   now_cs; _sec=$(( NOW / 100 ))
-  printf . >> $W/req.$_sec; printf . >> $W/total
+  printf . >> $W/req.$_sec
   : > $W/inflight.$$
-  burn "$_ms"
+  burn "$MS"
   rm -f $W/inflight.$$
-  echo "$(hostname) worked $_ms ms"
+  read -r _host < /proc/sys/kernel/hostname
+  BODY="$_host worked $MS ms"
 }
 
+# metrics_json -> BODY. Per-second files older than 60 s are folded into $W/total_old (a number),
+# so requests_total = total_old + the live files' dots.
 metrics_json() {
-  now_cs; _sec=$(( NOW / 100 )); _n=0
+  now_cs; _sec=$(( NOW / 100 )); _n=0; _live=0; _old=; _fold=0
   for _f in $W/req.*; do
     [ -f "$_f" ] || continue
-    _t=${_f##*.}
-    if [ "$_t" -le $(( _sec - 60 )) ]; then rm -f "$_f"
-    elif [ "$_t" -gt $(( _sec - 5 )) ]; then _n=$(( _n + $(wc -c < "$_f") )); fi
+    _t=${_f##*.}; dots "$_f"
+    if [ "$_t" -le $(( _sec - 60 )) ]; then _fold=$(( _fold + DOTS )); _old="$_old $_f"
+    else
+      _live=$(( _live + DOTS ))
+      [ "$_t" -gt $(( _sec - 5 )) ] && _n=$(( _n + DOTS ))
+    fi
   done
+  _tot=0; [ -f $W/total_old ] && read -r _tot < $W/total_old
+  if [ -n "$_old" ]; then _tot=$(( _tot + _fold )); echo $_tot > $W/total_old; rm -f $_old; fi
   read -r _start < $W/started
   _w=$(( (NOW - _start) / 100 )); [ $_w -lt 1 ] && _w=1; [ $_w -gt 5 ] && _w=5
   _r=$(( _n * 100 / _w ))
   _inf=0; for _f in $W/inflight.*; do [ -e "$_f" ] && _inf=$(( _inf + 1 )); done
-  _tot=0; [ -f $W/total ] && _tot=$(wc -c < $W/total)
   read -r _c _us _ni _sy _id _io _irq _sirq _st _rest < /proc/stat
   _busy=$(( _us + _ni + _sy + _irq + _sirq + _st ))
-  printf '{"rps":%d.%02d,"inflight":%d,"requests_total":%d,"cpu_seconds":%d.%02d}\n' \
-    $(( _r / 100 )) $(( _r % 100 )) "$_inf" "$_tot" $(( _busy / 100 )) $(( _busy % 100 ))
+  _rc=$(( _r % 100 )); [ $_rc -lt 10 ] && _rc=0$_rc
+  _bc=$(( _busy % 100 )); [ $_bc -lt 10 ] && _bc=0$_bc
+  BODY="{\"rps\":$(( _r / 100 )).$_rc,\"inflight\":$_inf,\"requests_total\":$(( _tot + _live )),\"cpu_seconds\":$(( _busy / 100 )).$_bc}"
 }

@@ -1,11 +1,11 @@
 #!/bin/sh
 # One HTTP/1.x request on stdin/stdout (run per connection by `nc -ll -e`): exact paths
-# /healthz and /metrics, anything else burns CPU. Always Connection: close.
+# /healthz and /metrics, anything else burns CPU. Always Connection: close. Builtins only
+# (see lib.sh): the header loop ends on an empty line or a bare CR (a 1-character line).
 . /srv/web/lib.sh
-CR=$(printf '\r')
 read -r -t 10 method target proto || exit 0
 while read -r -t 10 line; do
-  case $line in ''|"$CR") break;; esac
+  case $line in ''|?) break;; esac
 done
 path=${target%%\?*}
 query=; case $target in *\?*) query=${target#*\?};; esac
@@ -16,9 +16,9 @@ case $path in
   /healthz)
     if healthy; then respond '200 OK' text/plain ok; else respond '503 Service Unavailable' text/plain unhealthy; fi ;;
   /metrics)
-    respond '200 OK' application/json "$(metrics_json)" ;;
+    metrics_json; respond '200 OK' application/json "$BODY
+" ;;
   *)
-    body=$(work "$query")
-    respond '200 OK' text/plain "$body
+    work "$query"; respond '200 OK' text/plain "$BODY
 " ;;
 esac

@@ -4,6 +4,7 @@
 // address in use) are GH_BALANCER_FAILED with a message that says what to fix.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { HealthCheckSettings } from '../../../domain/policy.ts';
 import { GridhostError } from '../../../errors/errors.ts';
 import { createConnectionVia, type GuestConnect } from '../../guest-net/guest-net.ts';
 import type { Balancer, BackendStatus } from '../balancer.ts';
@@ -50,6 +51,7 @@ export interface BuiltinBalancerOptions {
 interface PoolEntry extends ProxyPool {
   listen: string;
   healthPath: string;
+  check: HealthCheckSettings;
   host: string;
   server: http.Server;
   byId: Map<string, ProxyBackend>;
@@ -86,8 +88,9 @@ export class BuiltinBalancer implements Balancer {
     this.connectFor = opts.connectFor;
   }
 
-  ensurePool(pool: string, listen: string, healthPath: string): Promise<void> {
-    return this.serialise(pool, () => this.doEnsurePool(pool, listen, healthPath));
+  ensurePool(pool: string, listen: string, healthPath: string, check?: HealthCheckSettings): Promise<void> {
+    const c = check ?? { intervalMs: this.interval, timeoutMs: this.timeout, rise: this.rise, fall: this.fall };
+    return this.serialise(pool, () => this.doEnsurePool(pool, listen, healthPath, c));
   }
 
   removePool(pool: string): Promise<void> {
@@ -201,7 +204,7 @@ export class BuiltinBalancer implements Balancer {
     return next;
   }
 
-  private async doEnsurePool(pool: string, listen: string, healthPath: string): Promise<void> {
+  private async doEnsurePool(pool: string, listen: string, healthPath: string, check: HealthCheckSettings): Promise<void> {
     const hp = parseHostPort(listen, true);
     if (hp === undefined) throw failed(`pool ${pool}: listen ${JSON.stringify(listen)} is not host:port`, { pool, listen });
     if (!healthPath.startsWith('/')) {
@@ -210,6 +213,7 @@ export class BuiltinBalancer implements Balancer {
     const existing = this.pools.get(pool);
     if (existing !== undefined && existing.listen === listen) {
       existing.healthPath = healthPath;
+      existing.check = check;
       return;
     }
     const entry: PoolEntry = existing ?? {
@@ -221,6 +225,7 @@ export class BuiltinBalancer implements Balancer {
       badGatewayBody: wireError('GH_BAD_GATEWAY', `the backend failed before answering (pool ${pool})`, pool),
       listen,
       healthPath,
+      check,
       host: hp.host,
       server: undefined as unknown as http.Server,
       byId: new Map(),
@@ -232,6 +237,7 @@ export class BuiltinBalancer implements Balancer {
     entry.listen = listen;
     entry.host = hp.host;
     entry.healthPath = healthPath;
+    entry.check = check;
     this.pools.set(pool, entry);
     this.emit({ kind: 'pool-up', pool, address: this.frontendAddress(pool) });
     // Moved to a new address: the old front end stops taking connections.
@@ -265,12 +271,13 @@ export class BuiltinBalancer implements Balancer {
 
   private async check(p: PoolEntry, b: ProxyBackend): Promise<void> {
     b.timer = undefined;
-    const ok = await probe(b.host, b.port, p.healthPath, this.timeout, b.connect);
+    const c = p.check;
+    const ok = await probe(b.host, b.port, p.healthPath, c.timeoutMs, b.connect);
     if (b.removed) return;
-    if (applyCheck(b, ok, this.rise, this.fall)) {
+    if (applyCheck(b, ok, c.rise, c.fall)) {
       this.emit({ kind: b.healthy ? 'healthy' : 'unhealthy', pool: p.name, id: b.id, address: b.address });
     }
-    this.scheduleCheck(p, b, this.interval);
+    this.scheduleCheck(p, b, c.intervalMs);
   }
 
   private emit(change: BalancerChange): void {
