@@ -1,4 +1,5 @@
-// `npm run test:xen`: the tests that need the Xen lab (QEMU + Xen, scripts/xen-lab/). One at a time:
+// The tests that need the Xen lab (QEMU + Xen, scripts/xen-lab/): `npm run test:xen` (gridhost end to
+// end on Xen), `test:xen:failures`, `test:xen:all` (every file). One at a time:
 // each boots its own emulated machine on the 2 shared cores.
 export default {
   files: ['test/xen/**/*.test.ts'],

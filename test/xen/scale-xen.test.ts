@@ -35,9 +35,13 @@ const SLOW = Math.max(1, Number(process.env.GRIDHOST_XEN_E2E_SLOW ?? 1));
 const RPS = Number(process.env.GRIDHOST_XEN_E2E_RPS ?? 0.2);
 const RATE = Number(process.env.GRIDHOST_XEN_E2E_RATE ?? 0.4);
 const s = (seconds: number): number => Math.round(seconds * SLOW * 1000);
+// The whole test, lab boot included, must finish within 10 minutes on our 2-core machine (the
+// issue's bound; measured 6 min 14 s with nothing else running). Each phase has its own limit
+// so a slow phase fails with what it was waiting for.
+const LIMIT_S = 600;
 // Growth from 3 to MAX takes ceil((MAX - 3) / 2) launch rounds of `busy` (+2): clone, xl
-// create, boot, health (idle machine: ~30 s a round; 2-3 min with the machine loaded).
-const GROW_S = 150 * Math.ceil((MAX - 3) / 2) + 120;
+// create (one at a time per dom0), boot, health; measured 51-68 s a round.
+const GROW_S = 90 * Math.ceil((MAX - 3) / 2) + 60;
 
 function gridhostYaml(lab: Lab): string {
   return [
@@ -197,7 +201,7 @@ async function leftovers(lab: Lab): Promise<string[]> {
 }
 
 test('a xen pool grows 2 -> N on domU CPU (xentop) then guest rps, and shrinks back to 2, leaving nothing on dom0', async (t) => {
-  t.timeout(s(300 + 240 + GROW_S + 120 + 360 + 60 + 300));
+  t.timeout(s(LIMIT_S));
   const t0 = Date.now();
   const marks: string[] = [];
   const mark = (what: string): void => {
@@ -226,8 +230,10 @@ test('a xen pool grows 2 -> N on domU CPU (xentop) then guest rps, and shrinks b
     await lab.ssh(`for d in $(xl list | awk 'NR>1 && $1 ~ /^gh-/ {print $1}'); do xl destroy $d; done; rm -f ${CFG_DIR}/*.cfg; cd ${lab.imagesDir} && ls | grep -vx base.img | xargs -r rm -f`, { timeoutMs: 300_000 }).catch(() => undefined);
     gh.cleanup();
   });
-  // On failure, the test log shows what gridhost said: warnings, errors and scale events.
+  // On failure, the test log shows how far it got and what gridhost said: warnings, errors and
+  // scale events.
   t.teardown(() => {
+    t.log(`phases: ${marks.join('; ') || 'none'} (limit ${LIMIT_S * SLOW} s)`);
     const lines = gh.logs.filter((l) => l.level === 'warn' || l.level === 'error' || (l.event === 'scale' && l.outcome !== 'skipped'));
     for (const l of lines.slice(-40)) t.log(JSON.stringify({ ...l, timestamp: undefined, config: undefined }).slice(0, 600));
   });
@@ -255,12 +261,12 @@ test('a xen pool grows 2 -> N on domU CPU (xentop) then guest rps, and shrinks b
   };
 
   // 1. Start-up brings the pool to min: two domUs, healthy through dom0's SSH, in the balancer.
-  await watch('2 healthy guests', s(300), (v) => v.counts.healthy === 2 && v.backends.filter((b: any) => b.healthy).length === 2);
+  await watch('2 healthy guests', s(150), (v) => v.counts.healthy === 2 && v.backends.filter((b: any) => b.healthy).length === 2);
 
   // 2. CPU: long requests, one per guest. Each burns a domU's vCPU for 5 s; rps stays at most
   //    0.2 (one request in the guest's 5 s window), below `busy`.
   const cpuLoad = load(front, '/burn?ms=5000', 2);
-  await watch('first scale-out (cpu)', s(240), (v) => counted(v) >= 3);
+  await watch('first scale-out (cpu)', s(90), (v) => counted(v) >= 3);
   await cpuLoad.stop();
 
   // 3. Request rate: many cheap requests; `busy` grows the pool to max.
@@ -268,11 +274,11 @@ test('a xen pool grows 2 -> N on domU CPU (xentop) then guest rps, and shrinks b
   const atMax = await watch(`${MAX} healthy guests`, s(GROW_S), (v) => v.counts.healthy === MAX && v.backends.filter((b: any) => b.healthy).length === MAX);
   const peak: string[] = atMax.guests.map((g: any) => g.id);
   // Every guest of the peak gets traffic through the balancer before the load stops.
-  await watch('every peak guest served', s(120), () => peak.every((id) => (served.get(id) ?? 0) > 0));
+  await watch('every peak guest served', s(60), () => peak.every((id) => (served.get(id) ?? 0) > 0));
   await rpsLoad.stop();
 
   // 4. Idle: `quiet` retires guests back to min; nothing is left of the retired ones.
-  await watch('back to 2', s(360), (v) => counted(v) === 2 && v.counts.draining === 0 && v.counts.stopping === 0);
+  await watch('back to 2', s(150), (v) => counted(v) === 2 && v.counts.draining === 0 && v.counts.stopping === 0);
   const end = await view(gh);
   t.is(end.counts.healthy, 2);
 
@@ -326,8 +332,8 @@ test('a xen pool grows 2 -> N on domU CPU (xentop) then guest rps, and shrinks b
   const remaining = await leftovers(lab);
   t.deepEqual(remaining.filter((l) => l.startsWith('domain ')).map((l) => l.slice('domain gh-'.length)).sort(), live, 'the only domains are the two guests at min');
   rmSync(join(gh.dir, 'policies', 'xweb.yaml'));
-  await watch('pool unmanaged', s(60), (v) => v.managed === false);
-  const retired = await request(`${gh.api}/api/pools/${POOL}/retire`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, timeoutMs: s(300) });
+  await watch('pool unmanaged', s(30), (v) => v.managed === false);
+  const retired = await request(`${gh.api}/api/pools/${POOL}/retire`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, timeoutMs: s(120) });
   t.is(retired.status, 200, retired.body);
   t.deepEqual((JSON.parse(retired.body).retired as string[]).sort(), live);
   mark('retired');
