@@ -2,7 +2,7 @@
 // boot to healthy, shutdown+destroy and deleteClone; SSH commands and handshakes per sampling
 // tick; and clone time per method for the lab's 16 MB base image and a 10x larger one, to show
 // which methods are O(1). Boots its own lab (2-6 min on a busy machine) and always stops it.
-// Run: npm run bench:xen   (or GRIDHOST_BENCH_XEN=1 npm run bench; npx tsx scripts/bench/xen-bench.ts)
+// Run: npm run bench:xen   (also the last section of `npm run bench`; npx tsx scripts/bench/xen-bench.ts)
 // Env: GRIDHOST_BENCH_XEN_GUESTS (default 3), GRIDHOST_BENCH_XEN_REPEATS (clone repeats, default 3),
 // GRIDHOST_LAB_ENV attaches to a lab already booted (see scripts/xen-lab/README.md).
 import os from 'node:os';

@@ -11,6 +11,8 @@ export interface HttpLoadSourceOptions {
   metricsPath: string | ((guest: Guest) => string | undefined);
   /** Per-request timeout. Default 2000 ms. */
   timeoutMs?: number;
+  /** A larger body is not a measurement (a guest must not make gridhost buffer without end). Default 64 KiB. */
+  maxBodyBytes?: number;
   /** An agent reaching the guest another way (its dom0's SSH: drivers/guest-net); undefined: directly. */
   agentFor?: (guest: Guest) => http.Agent | undefined;
 }
@@ -19,12 +21,14 @@ export class HttpLoadSource implements MetricsSource {
   readonly name = 'http-load';
   private readonly pathOf: (guest: Guest) => string | undefined;
   private readonly timeoutMs: number;
+  private readonly maxBodyBytes: number;
   private readonly agentFor: ((guest: Guest) => http.Agent | undefined) | undefined;
 
   constructor(opts: HttpLoadSourceOptions) {
     const p = opts.metricsPath;
     this.pathOf = typeof p === 'string' ? () => p : p;
     this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.maxBodyBytes = opts.maxBodyBytes ?? 64 * 1024;
     this.agentFor = opts.agentFor;
   }
 
@@ -45,6 +49,7 @@ export class HttpLoadSource implements MetricsSource {
       const res = await axios.get<string>(`http://${g.address}${p.startsWith('/') ? p : `/${p}`}`, {
         ...(agent ? { httpAgent: agent } : {}),
         timeout: this.timeoutMs,
+        maxContentLength: this.maxBodyBytes,
         responseType: 'text',
         transformResponse: (d: unknown) => d, // parse it ourselves: JSON or Prometheus text
         maxRedirects: 0,

@@ -64,6 +64,27 @@ test('HttpLoadSource leaves out a guest that cannot be measured', async (t) => {
   t.is((await wrongPath.sample([g])).size, 0, 'a non-200 answer is not a measurement');
 });
 
+test('HttpLoadSource leaves out a guest whose metrics body is larger than the limit, and still reads the others', async (t) => {
+  // A guest that streams a huge (valid) JSON body: gridhost stops reading at the limit.
+  const big = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(`{"rps": 5, "pad": "${'x'.repeat(200_000)}"}`);
+  });
+  const small = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"rps": 7}');
+  });
+  await Promise.all([big, small].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
+  t.teardown(() => { big.close(); small.close(); });
+  const at = (s: http.Server): string => `127.0.0.1:${(s.address() as { port: number }).port}`;
+  const base: Guest = { id: 'x', pool: 'web', state: 'healthy', driver: 'local', host: 'local', createdAt: 0, updatedAt: 0, meta: {} };
+  const guests: Guest[] = [{ ...base, id: 'web-big', address: at(big) }, { ...base, id: 'web-small', address: at(small) }];
+  const r = await new HttpLoadSource({ metricsPath: '/metrics', maxBodyBytes: 64 * 1024 }).sample(guests);
+  t.deepEqual([...r.entries()], [['web-small', { rps: 7 }]]);
+  const roomy = await new HttpLoadSource({ metricsPath: '/metrics', maxBodyBytes: 1024 * 1024 }).sample(guests);
+  t.is(roomy.get('web-big')?.rps, 5, 'the same body is read under a larger limit');
+});
+
 test('ProcCpuSource sees a loaded guest above the bound and an idle one below it', async (t) => {
   const g = await bootWeb(t, 'web-m3');
   const cpu = new ProcCpuSource();
