@@ -3,7 +3,7 @@
 // tracking: one rule of each strategy kind and direction). Prints figures; asserts nothing.
 //   npx tsx scripts/bench/decision-bench.ts
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_HEALTH_CHECK, type Policy } from '../../src/domain/policy.ts';
+import { DEFAULT_BALANCER, type Policy } from '../../src/domain/policy.ts';
 import type { Guest, MetricValues, PoolSample } from '../../src/domain/types.ts';
 import { decide } from '../../src/decision/decide.ts';
 import type { PoolView } from '../../src/decision/decide-types.ts';
@@ -34,7 +34,7 @@ function makePolicy(pool: string, withSchedule: boolean): Policy {
       stopTimeoutMs: 10_000,
       drainTimeoutMs: 30_000,
     },
-    balancer: { listen: '127.0.0.1:8080', check: DEFAULT_HEALTH_CHECK },
+    balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:8080' },
     sampling: { intervalMs: INTERVAL, windowMs: WINDOW * INTERVAL },
     warmupMs: 10_000,
     scaleOut: { cooldownMs: 30_000 },

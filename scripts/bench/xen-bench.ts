@@ -9,7 +9,7 @@ import os from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_HEALTH_CHECK, type CloneMethod, type Policy } from '../../src/domain/policy.ts';
+import { DEFAULT_BALANCER, type CloneMethod, type Policy } from '../../src/domain/policy.ts';
 import type { Guest } from '../../src/domain/types.ts';
 import type { SshCounters } from '../../src/drivers/ssh/ssh-connection.ts';
 import { clonePlan } from '../../src/drivers/xen/clone-commands.ts';
@@ -117,7 +117,7 @@ function policy(templatePath: string, image: string, clone: CloneMethod): Policy
     min: 2,
     max: 8,
     guest: { driver: 'xen', template: templatePath, image, clone, healthPath: '/healthz', metricsPath: '/metrics', bootTimeoutMs: 600_000, stopTimeoutMs: 120_000, drainTimeoutMs: 1_000 },
-    balancer: { listen: '127.0.0.1:0', check: DEFAULT_HEALTH_CHECK },
+    balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:0' },
     sampling: { intervalMs: 5000, windowMs: 60_000 },
     warmupMs: 0,
     scaleOut: { cooldownMs: 0 },

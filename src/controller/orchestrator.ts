@@ -36,7 +36,7 @@ export class Orchestrator {
 
   /** Prepare the balancer front end for a policy (before reconcile adopts guests into it). */
   async preparePool(p: Policy): Promise<void> {
-    await this.d.balancer.ensurePool(p.pool, p.balancer.listen, p.guest.healthPath, p.balancer.check);
+    await this.d.balancer.ensurePool(p.pool, p.balancer.listen, p.guest.healthPath, { check: p.balancer.check, responseTimeoutMs: p.balancer.responseTimeoutMs });
   }
 
   /** Start managing a pool, or apply a changed policy to a managed one. */

@@ -1,6 +1,6 @@
 // Builders for decision-core tests (tests only). Defaults mirror policies/web.yaml without rules
 // or schedules, so each test states the rules it depends on.
-import { DEFAULT_HEALTH_CHECK, type Policy, type Schedule, type TargetTrackingRule, type ThresholdRule } from '../domain/policy.ts';
+import { DEFAULT_BALANCER, type Policy, type Schedule, type TargetTrackingRule, type ThresholdRule } from '../domain/policy.ts';
 import type { Guest, GuestState, MetricValues, PoolSample } from '../domain/types.ts';
 import type { PoolView } from './decide-types.ts';
 
@@ -25,7 +25,7 @@ export function makePolicy(overrides: Partial<Policy> = {}): Policy {
       stopTimeoutMs: 10_000,
       drainTimeoutMs: 30_000,
     },
-    balancer: { listen: '127.0.0.1:8080', check: DEFAULT_HEALTH_CHECK },
+    balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:8080' },
     sampling: { intervalMs: INTERVAL, windowMs: 300_000 },
     warmupMs: 10_000,
     scaleOut: { cooldownMs: 30_000 },

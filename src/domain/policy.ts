@@ -81,8 +81,7 @@ export interface Policy {
   min: number;
   max: number;
   guest: GuestTemplateRef;
-  /** Balancer front end for the pool, e.g. 127.0.0.1:8080, and how it checks each backend. */
-  balancer: { listen: string; check: HealthCheckSettings };
+  balancer: BalancerSettings;
   sampling: { intervalMs: number; windowMs: number };
   /** Newly healthy guests are left out of averages for this long. */
   warmupMs: number;
@@ -108,3 +107,15 @@ export interface HealthCheckSettings {
 }
 
 export const DEFAULT_HEALTH_CHECK: HealthCheckSettings = Object.freeze({ intervalMs: 1000, timeoutMs: 2000, rise: 2, fall: 2 });
+
+export interface BalancerSettings {
+  /** The pool's front end, e.g. 127.0.0.1:8080. */
+  listen: string;
+  /** How the balancer checks each backend. */
+  check: HealthCheckSettings;
+  /** A backend that has not begun its answer by then: the client gets 504 (HAProxy: timeout server). */
+  responseTimeoutMs: number;
+}
+
+/** Everything but `listen`, which every pool sets. */
+export const DEFAULT_BALANCER: Omit<BalancerSettings, 'listen'> = Object.freeze({ check: DEFAULT_HEALTH_CHECK, responseTimeoutMs: 60_000 });

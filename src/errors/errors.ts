@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   // builtin balancer wire replies (sent to clients of a pool's front end)
   GH_NO_BACKEND: { status: 503, message: 'no healthy backend for this pool' },
   GH_BAD_GATEWAY: { status: 502, message: 'the backend failed before answering' },
+  GH_GATEWAY_TIMEOUT: { status: 504, message: 'the backend did not begin its answer within balancer.response_timeout' },
   // store
   GH_STORE_FAILED: { status: 500, message: 'store operation failed' },
   // controller

@@ -43,7 +43,7 @@ export function instrumentBalancer(b: Balancer, m: DriverMetrics): Balancer {
   const t = timer(m, b.name);
   return {
     name: b.name,
-    ensurePool: (pool, listen, healthPath, check) => t('ensurePool', () => b.ensurePool(pool, listen, healthPath, check)),
+    ensurePool: (pool, listen, healthPath, settings) => t('ensurePool', () => b.ensurePool(pool, listen, healthPath, settings)),
     removePool: (pool) => t('removePool', () => b.removePool(pool)),
     add: (pool, id, address) => t('add', () => b.add(pool, id, address)),
     setDrain: (pool, id) => t('setDrain', () => b.setDrain(pool, id)),

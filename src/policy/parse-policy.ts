@@ -2,7 +2,7 @@
 // once) -> canonical Policy -> deep-freeze. Pure apart from the injected `exists` check.
 
 import path from 'node:path';
-import { DEFAULT_HEALTH_CHECK, type CloneMethod, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy } from '../domain/policy.ts';
+import { DEFAULT_BALANCER, DEFAULT_HEALTH_CHECK, type CloneMethod, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy } from '../domain/policy.ts';
 import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
 import { deepFreeze } from './deep-freeze.ts';
 import { parseRules, parseSchedules } from './parse-rules.ts';
@@ -55,7 +55,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
 
   const guest = parseGuest(r, top.get('guest'), opts);
 
-  const bal = r.map(top.get('balancer'), ['listen', 'check']);
+  const bal = r.map(top.get('balancer'), ['listen', 'check', 'response_timeout']);
   const listenField = bal?.get('listen');
   let listen = listenField ? r.str(listenField, { def: '127.0.0.1:8080' }) : '127.0.0.1:8080';
   if (listen !== undefined && listenField) {
@@ -74,6 +74,8 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
     rise: chk ? r.int(chk.get('rise'), { def: D.rise, min: 1, max: 100 }) : D.rise,
     fall: chk ? r.int(chk.get('fall'), { def: D.fall, min: 1, max: 100 }) : D.fall,
   };
+
+  const responseTimeoutMs = bal ? r.duration(bal.get('response_timeout'), { def: DEFAULT_BALANCER.responseTimeoutMs, positive: true }) : DEFAULT_BALANCER.responseTimeoutMs;
 
   const samp = r.map(top.get('sampling'), ['interval', 'window']);
   const intervalMs = samp ? r.duration(samp.get('interval'), { def: 5_000, positive: true }) : 5_000;
@@ -105,7 +107,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
     min: min as number,
     max: max as number,
     guest: guest as GuestTemplateRef,
-    balancer: { listen: listen as string, check: check as HealthCheckSettings },
+    balancer: { listen: listen as string, check: check as HealthCheckSettings, responseTimeoutMs: responseTimeoutMs as number },
     sampling: { intervalMs: intervalMs as number, windowMs: windowMs as number },
     warmupMs: warmupMs as number,
     scaleOut: { cooldownMs: outCooldown as number },

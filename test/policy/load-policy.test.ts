@@ -2,7 +2,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_HEALTH_CHECK, type Policy } from '../../src/domain/policy.ts';
+import { DEFAULT_BALANCER, type Policy } from '../../src/domain/policy.ts';
 import { PolicyError } from '../../src/errors/errors.ts';
 import { loadPolicyDir, loadPolicyFile } from '../../src/policy/load-policy.ts';
 import { parsePolicy } from '../../src/policy/parse-policy.ts';
@@ -36,7 +36,7 @@ test('the shipped example policies/web.yaml parses to the expected canonical pol
       stopTimeoutMs: 10_000,
       drainTimeoutMs: 30_000,
     },
-    balancer: { listen: '127.0.0.1:8080', check: DEFAULT_HEALTH_CHECK },
+    balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:8080' },
     sampling: { intervalMs: 5_000, windowMs: 300_000 },
     warmupMs: 0,
     scaleOut: { cooldownMs: 30_000 },
@@ -70,7 +70,7 @@ test('defaults are applied to a file with only the required keys', (t) => {
       min: 2,
       max: 8,
       guest: undefined,
-      balancer: { listen: '127.0.0.1:8080', check: DEFAULT_HEALTH_CHECK },
+      balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:8080' },
       sampling: { intervalMs: 5_000, windowMs: 300_000 },
       warmupMs: 10_000,
       scaleOut: { cooldownMs: 60_000 },

@@ -138,6 +138,7 @@ const rejects: Reject[] = [
   { rule: 'balancer.check.interval must be a positive duration', patch: (p) => (p.balancer = { check: { interval: '0s' } }), path: 'balancer.check.interval', message: /must be longer than 0/ },
   { rule: 'balancer.check.rise is at least 1', patch: (p) => (p.balancer = { check: { rise: 0 } }), path: 'balancer.check.rise', message: /must be >= 1/ },
   { rule: 'balancer.check.fall must be an integer', patch: (p) => (p.balancer = { check: { fall: 'two' } }), path: 'balancer.check.fall', message: /must be an integer/ },
+  { rule: 'balancer.response_timeout must be a positive duration', patch: (p) => (p.balancer = { response_timeout: '0s' }), path: 'balancer.response_timeout', message: /must be longer than 0/ },
   { rule: 'balancer.check rejects unknown keys', patch: (p) => (p.balancer = { check: { inter: '2s' } }), path: 'balancer.check.inter', message: /unknown key; allowed here: interval, timeout, rise, fall/ },
   // schedules
   { rule: 'schedules must be a list', patch: (p) => (p.schedules = 'weekdays'), path: 'schedules', message: /must be a list/ },
@@ -199,6 +200,8 @@ const accepts: Accept[] = [
   { rule: 'balancer.listen defaults to 127.0.0.1:8080', patch: () => {}, get: (p) => p.balancer.listen, want: '127.0.0.1:8080' },
   { rule: 'balancer.listen accepts [IPv6]:port', patch: (p) => (p.balancer = { listen: '[::1]:9000' }), get: (p) => p.balancer.listen, want: '[::1]:9000' },
   { rule: 'balancer.check defaults to every 1s, 2s timeout, rise 2, fall 2', patch: () => {}, get: (p) => p.balancer.check, want: { intervalMs: 1000, timeoutMs: 2000, rise: 2, fall: 2 } },
+  { rule: 'balancer.response_timeout defaults to 60s', patch: () => {}, get: (p) => p.balancer.responseTimeoutMs, want: 60_000 },
+  { rule: 'balancer.response_timeout is read as a duration', patch: (p) => (p.balancer = { response_timeout: '90s' }), get: (p) => p.balancer.responseTimeoutMs, want: 90_000 },
   { rule: 'balancer.check keys override their default alone', patch: (p) => (p.balancer = { listen: '127.0.0.1:9000', check: { interval: '3s', fall: 3 } }), get: (p) => p.balancer.check, want: { intervalMs: 3000, timeoutMs: 2000, rise: 2, fall: 3 } },
   { rule: 'sampling defaults to interval 5s, window 5m', patch: () => {}, get: (p) => p.sampling, want: { intervalMs: 5_000, windowMs: 300_000 } },
   { rule: 'sampling window may equal the interval', patch: (p) => (p.sampling = { interval: '10s', window: '10s' }), get: (p) => p.sampling, want: { intervalMs: 10_000, windowMs: 10_000 } },

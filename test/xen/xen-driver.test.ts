@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dom0Config } from '../../src/config/config-types.ts';
-import { DEFAULT_HEALTH_CHECK, type Policy } from '../../src/domain/policy.ts';
+import { DEFAULT_BALANCER, type Policy } from '../../src/domain/policy.ts';
 import type { Guest } from '../../src/domain/types.ts';
 import { XenHosts } from '../../src/drivers/xen/xen-hosts.ts';
 import { XenHypervisor } from '../../src/drivers/xen/xen-hypervisor.ts';
@@ -60,7 +60,7 @@ function template(memoryMb: number): string {
 }
 
 function policy(templatePath: string): Policy {
-  const base = basePolicy({ file: join(dir, 'xen.yaml'), pool: 'xweb', balancer: { listen: '127.0.0.1:0', check: DEFAULT_HEALTH_CHECK } });
+  const base = basePolicy({ file: join(dir, 'xen.yaml'), pool: 'xweb', balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:0' } });
   return {
     ...base,
     guest: {

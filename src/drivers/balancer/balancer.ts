@@ -7,7 +7,9 @@
 //  - add() of an id that exists with the same address is a no-op (idempotent); remove() of an
 //    unknown id is success, so cleanup after a crash can always call it.
 
-import type { HealthCheckSettings } from '../../domain/policy.ts';
+import type { BalancerSettings } from '../../domain/policy.ts';
+
+export type PoolSettings = Partial<Omit<BalancerSettings, 'listen'>>;
 
 export type BackendAdmin = 'ready' | 'drain';
 
@@ -27,9 +29,10 @@ export interface BackendStatus {
 
 export interface Balancer {
   readonly name: string;
-  /** Create (or update) the pool's front end and how it checks backends; idempotent. A changed
-   *  `check` applies from each backend's next check. Omitted: the balancer's defaults. */
-  ensurePool(pool: string, listen: string, healthPath: string, check?: HealthCheckSettings): Promise<void>;
+  /** Create (or update) the pool's front end, how it checks backends and how long it waits for
+   *  them; idempotent. A changed `check` applies from each backend's next check. Omitted
+   *  settings: the balancer's defaults. */
+  ensurePool(pool: string, listen: string, healthPath: string, settings?: PoolSettings): Promise<void>;
   /** Stop serving a pool's front end (guests are untouched). */
   removePool(pool: string): Promise<void>;
   /** Register a backend; it receives traffic only once the balancer's health check passes. */

@@ -1,8 +1,7 @@
 // A Balancer for unit tests of its callers: keeps the contract's bookkeeping in memory, records
 // every call, lets tests set health and requests in flight per backend, and injects errors.
 import { GridhostError } from '../../errors/errors.ts';
-import type { HealthCheckSettings } from '../../domain/policy.ts';
-import type { Balancer, BackendStatus } from './balancer.ts';
+import type { Balancer, BackendStatus, PoolSettings } from './balancer.ts';
 
 export type BalancerMethod = 'ensurePool' | 'removePool' | 'add' | 'setDrain' | 'remove' | 'list' | 'close';
 
@@ -79,8 +78,8 @@ export class FakeBalancer implements Balancer {
     return this.calls.filter((c) => c.method === method).map((c) => c.args);
   }
 
-  async ensurePool(pool: string, listen: string, healthPath: string, check?: HealthCheckSettings): Promise<void> {
-    this.record('ensurePool', check ? [pool, listen, healthPath, JSON.stringify(check)] : [pool, listen, healthPath]);
+  async ensurePool(pool: string, listen: string, healthPath: string, settings?: PoolSettings): Promise<void> {
+    this.record('ensurePool', settings ? [pool, listen, healthPath, JSON.stringify(settings)] : [pool, listen, healthPath]);
     const p = this.pools.get(pool);
     if (p !== undefined) {
       p.listen = listen;

@@ -123,3 +123,27 @@ for (const [what, call, message] of badInputs) {
     t.regex(err!.message, message);
   });
 }
+
+test.serial('a backend that does not begin its answer within the pool response timeout: 504 GH_GATEWAY_TIMEOUT, not retried elsewhere', async (t) => {
+  const { lb, front, status, live } = await setupPool(t, SLOW_CHECKS);
+  await lb.ensurePool('web', '127.0.0.1:0', '/healthz', { responseTimeoutMs: 300 });
+  const [a, b] = await live(['a', 'b']);
+  a!.held = true;
+  b!.held = true;
+  const started = Date.now();
+  const r = await send(front);
+  t.is(r.status, 504);
+  t.is(JSON.parse(r.body).code, 'GH_GATEWAY_TIMEOUT');
+  t.true(Date.now() - started >= 300);
+  t.is(a!.hits + b!.hits, 1, 'the backend may have done the work: no second try');
+  const statuses = await lb.list('web');
+  t.is(statuses.reduce((n, s) => n + (s.failed ?? 0), 0), 1);
+  t.is(statuses.reduce((n, s) => n + s.active, 0), 0);
+  a!.held = false;
+  b!.held = false;
+  a!.release();
+  b!.release();
+  const ok = await send(front);
+  t.is(ok.status, 200);
+  t.truthy((await status('a')) && (await status('b')));
+});

@@ -6,7 +6,7 @@ import { setupPool } from './setup.ts';
 test('a pool with rise 1 puts a backend in rotation after one passing check, and its interval paces the next', async (t) => {
   // The balancer's defaults here: a check every 100 ms, rise 2. Same listen: only the checks change.
   const { lb, backend, status, healthy } = await setupPool(t);
-  await lb.ensurePool('web', '127.0.0.1:0', '/healthz', { intervalMs: 60_000, timeoutMs: 1000, rise: 1, fall: 1 });
+  await lb.ensurePool('web', '127.0.0.1:0', '/healthz', { check: { intervalMs: 60_000, timeoutMs: 1000, rise: 1, fall: 1 } });
   const b = await backend('a');
   await lb.add('web', 'a', b.address);
   await healthy('a');

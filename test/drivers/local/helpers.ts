@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_HEALTH_CHECK, type CloneMethod, type Policy } from '../../../src/domain/policy.ts';
+import { DEFAULT_BALANCER, type CloneMethod, type Policy } from '../../../src/domain/policy.ts';
 import type { Guest } from '../../../src/domain/types.ts';
 import type { GuestSpec, StepResult } from '../../../src/drivers/hypervisor/hypervisor.ts';
 import { LocalHypervisor } from '../../../src/drivers/hypervisor/local/local-hypervisor.ts';
@@ -18,7 +18,7 @@ export const WEB_TEMPLATE = path.join(TEMPLATES, 'web.local.yaml');
 
 /** The decision core's test policy, pointed at a local template and image. */
 export function makePolicy(guest: { template?: string; image?: string; clone?: CloneMethod } = {}, pool = 'web'): Policy {
-  const base = basePolicy({ file: '/dev/null', pool, balancer: { listen: '127.0.0.1:0', check: DEFAULT_HEALTH_CHECK } });
+  const base = basePolicy({ file: '/dev/null', pool, balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:0' } });
   return {
     ...base,
     guest: { ...base.guest, driver: 'local', template: guest.template ?? WEB_TEMPLATE, image: guest.image ?? WEB_IMAGE, clone: guest.clone ?? 'auto' },

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_HEALTH_CHECK, type Policy } from '../../../src/domain/policy.ts';
+import { DEFAULT_BALANCER, type Policy } from '../../../src/domain/policy.ts';
 import type { Guest } from '../../../src/domain/types.ts';
 import { XenHosts } from '../../../src/drivers/xen/xen-hosts.ts';
 import { XenHypervisor } from '../../../src/drivers/xen/xen-hypervisor.ts';
@@ -64,7 +64,7 @@ function policy(dir: string, over: Partial<Policy['guest']> = {}): Policy {
       drainTimeoutMs: 1_000,
       ...over,
     },
-    balancer: { listen: '127.0.0.1:0', check: DEFAULT_HEALTH_CHECK },
+    balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:0' },
     sampling: { intervalMs: 5000, windowMs: 60_000 },
     warmupMs: 0,
     scaleOut: { cooldownMs: 0 },

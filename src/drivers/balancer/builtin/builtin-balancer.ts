@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { HealthCheckSettings } from '../../../domain/policy.ts';
 import { GridhostError } from '../../../errors/errors.ts';
 import { createConnectionVia, type GuestConnect } from '../../guest-net/guest-net.ts';
-import type { Balancer, BackendStatus } from '../balancer.ts';
+import type { Balancer, BackendStatus, PoolSettings } from '../balancer.ts';
 import { formatHostPort, parseHostPort } from './address.ts';
 import { applyCheck, probe } from './health-check.ts';
 import { handleRequest, releaseIfIdle, wireError, type ProxyBackend, type ProxyPool } from './proxy.ts';
@@ -28,6 +28,8 @@ export interface BuiltinBalancerOptions {
   healthIntervalMs?: number;
   /** A check that has not answered by then fails. Default 2000 (generous: a busy guest is not a dead one). */
   healthTimeoutMs?: number;
+  /** A backend that has not begun its answer by then: 504 to the client. Default 60000. */
+  responseTimeoutMs?: number;
   /** Consecutive passing checks that make a backend healthy. Default 2. */
   riseCount?: number;
   /** Consecutive failing checks that make a backend unhealthy. Default 2. */
@@ -68,6 +70,7 @@ export class BuiltinBalancer implements Balancer {
   private readonly poolOps = new Map<string, Promise<unknown>>();
   private readonly interval: number;
   private readonly timeout: number;
+  private readonly responseTimeoutMs: number;
   private readonly rise: number;
   private readonly fall: number;
   private readonly maxSockets: number;
@@ -79,6 +82,7 @@ export class BuiltinBalancer implements Balancer {
   constructor(opts: BuiltinBalancerOptions = {}) {
     this.interval = opts.healthIntervalMs ?? 1000;
     this.timeout = opts.healthTimeoutMs ?? 2000;
+    this.responseTimeoutMs = opts.responseTimeoutMs ?? 60_000;
     this.rise = Math.max(1, opts.riseCount ?? 2);
     this.fall = Math.max(1, opts.fallCount ?? 2);
     this.maxSockets = opts.maxSocketsPerBackend ?? 128;
@@ -88,9 +92,10 @@ export class BuiltinBalancer implements Balancer {
     this.connectFor = opts.connectFor;
   }
 
-  ensurePool(pool: string, listen: string, healthPath: string, check?: HealthCheckSettings): Promise<void> {
-    const c = check ?? { intervalMs: this.interval, timeoutMs: this.timeout, rise: this.rise, fall: this.fall };
-    return this.serialise(pool, () => this.doEnsurePool(pool, listen, healthPath, c));
+  ensurePool(pool: string, listen: string, healthPath: string, settings: PoolSettings = {}): Promise<void> {
+    const c = settings.check ?? { intervalMs: this.interval, timeoutMs: this.timeout, rise: this.rise, fall: this.fall };
+    const responseMs = settings.responseTimeoutMs ?? this.responseTimeoutMs;
+    return this.serialise(pool, () => this.doEnsurePool(pool, listen, healthPath, c, responseMs));
   }
 
   removePool(pool: string): Promise<void> {
@@ -204,7 +209,7 @@ export class BuiltinBalancer implements Balancer {
     return next;
   }
 
-  private async doEnsurePool(pool: string, listen: string, healthPath: string, check: HealthCheckSettings): Promise<void> {
+  private async doEnsurePool(pool: string, listen: string, healthPath: string, check: HealthCheckSettings, responseTimeoutMs: number): Promise<void> {
     const hp = parseHostPort(listen, true);
     if (hp === undefined) throw failed(`pool ${pool}: listen ${JSON.stringify(listen)} is not host:port`, { pool, listen });
     if (!healthPath.startsWith('/')) {
@@ -214,6 +219,7 @@ export class BuiltinBalancer implements Balancer {
     if (existing !== undefined && existing.listen === listen) {
       existing.healthPath = healthPath;
       existing.check = check;
+      existing.responseTimeoutMs = responseTimeoutMs;
       return;
     }
     const entry: PoolEntry = existing ?? {
@@ -223,6 +229,8 @@ export class BuiltinBalancer implements Balancer {
       closing: false,
       noBackendBody: wireError('GH_NO_BACKEND', `no healthy backend is ready in pool ${pool}`, pool),
       badGatewayBody: wireError('GH_BAD_GATEWAY', `the backend failed before answering (pool ${pool})`, pool),
+      gatewayTimeoutBody: wireError('GH_GATEWAY_TIMEOUT', `the backend did not begin its answer within balancer.response_timeout (pool ${pool})`, pool),
+      responseTimeoutMs,
       listen,
       healthPath,
       check,
@@ -238,6 +246,7 @@ export class BuiltinBalancer implements Balancer {
     entry.host = hp.host;
     entry.healthPath = healthPath;
     entry.check = check;
+    entry.responseTimeoutMs = responseTimeoutMs;
     this.pools.set(pool, entry);
     this.emit({ kind: 'pool-up', pool, address: this.frontendAddress(pool) });
     // Moved to a new address: the old front end stops taking connections.

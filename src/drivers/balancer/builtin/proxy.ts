@@ -34,6 +34,9 @@ export interface ProxyPool {
   closing: boolean;
   noBackendBody: Buffer;
   badGatewayBody: Buffer;
+  gatewayTimeoutBody: Buffer;
+  /** A backend that has not begun its answer by then: 504, and the backend request is cut. */
+  responseTimeoutMs: number;
 }
 
 /** Connection failures that prove the backend never processed the request. */
@@ -96,6 +99,7 @@ class Exchange {
   private preq: ClientRequest | undefined;
   private settled = true;
   private responded = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly pool: ProxyPool,
@@ -120,6 +124,13 @@ class Exchange {
       agent: b.agent,
     });
     this.preq = preq;
+    // Not retried: the backend may have done the work. The timer is ours, not the socket's: a
+    // guest reached through its dom0 is an SSH channel, which has no setTimeout.
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.onBackendError(preq, Object.assign(new Error('response timeout'), { code: 'GH_GATEWAY_TIMEOUT' }));
+      preq.destroy();
+    }, this.pool.responseTimeoutMs);
     preq.on('response', this.onResponse);
     preq.on('error', (err: NodeJS.ErrnoException) => this.onBackendError(preq, err));
     if (this.hasBody) this.req.pipe(preq);
@@ -129,6 +140,7 @@ class Exchange {
   private settle(ok: boolean): void {
     if (this.settled) return;
     this.settled = true;
+    this.clearTimer();
     const b = this.backend!;
     b.active--;
     if (ok) b.served++;
@@ -136,8 +148,14 @@ class Exchange {
     releaseIfIdle(b);
   }
 
+  private clearTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
   private readonly onResponse = (pres: IncomingMessage): void => {
     this.responded = true;
+    this.clearTimer();
     const h = pres.headers;
     delete h.connection;
     delete h['keep-alive'];
@@ -169,7 +187,8 @@ class Exchange {
       this.req.unpipe(preq);
       this.req.resume();
     }
-    reply(this.res, 502, this.pool.badGatewayBody, this.pool.closing);
+    if (err.code === 'GH_GATEWAY_TIMEOUT') reply(this.res, 504, this.pool.gatewayTimeoutBody, this.pool.closing);
+    else reply(this.res, 502, this.pool.badGatewayBody, this.pool.closing);
   }
 
   private readonly onClientClose = (): void => {
