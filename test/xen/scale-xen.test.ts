@@ -40,8 +40,8 @@ const s = (seconds: number): number => Math.round(seconds * SLOW * 1000);
 // so a slow phase fails with what it was waiting for.
 const LIMIT_S = 600;
 // Growth from 3 to MAX takes ceil((MAX - 3) / 2) launch rounds of `busy` (+2): clone, xl
-// create (one at a time per dom0), boot, health; measured 51-68 s a round.
-const GROW_S = 90 * Math.ceil((MAX - 3) / 2) + 60;
+// create (one at a time per dom0), boot, health; measured 51-90 s a round.
+const GROW_S = 120 * Math.ceil((MAX - 3) / 2) + 60;
 
 function gridhostYaml(lab: Lab): string {
   return [
