@@ -4,7 +4,7 @@
 import { GridhostError } from '../errors/errors.ts';
 import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
 import type { EventFilter, GuestFilter, PoolRecord, Store } from './store.ts';
-import { clampEventLimit, compareGuests, storeError, withoutUndefined } from './store-common.ts';
+import { clampEventLimit, compareGuests, FINISHED_STATES, storeError, withoutUndefined } from './store-common.ts';
 
 export type StoreMethod = Exclude<keyof Store, 'name'>;
 
@@ -116,6 +116,25 @@ export class MemoryStore implements Store {
       }
     }
     return removed;
+  }
+
+  async pruneHistory(olderThan: number): Promise<{ guests: number; events: number }> {
+    this.enter('pruneHistory', [olderThan]);
+    let guests = 0;
+    for (const [id, g] of this.guests) {
+      if (FINISHED_STATES.includes(g.state) && g.updatedAt < olderThan) {
+        this.guests.delete(id);
+        guests++;
+      }
+    }
+    let events = 0;
+    for (let i = this.events.length - 1; i >= 0; i--) {
+      if (this.events[i]!.at < olderThan) {
+        this.events.splice(i, 1);
+        events++;
+      }
+    }
+    return { guests, events };
   }
 
   async close(): Promise<void> {

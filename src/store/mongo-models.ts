@@ -98,7 +98,8 @@ export function defineModels(conn: Connection, writeConcern: WriteConcern): Mong
     { ...common, collection: COLLECTION_NAMES.guests },
   );
   guest.index({ pool: 1, state: 1 });
-  guest.index({ state: 1 });
+  // (state, updatedAt) serves lookups by state and pruneHistory's range by age.
+  guest.index({ state: 1, updatedAt: 1 });
   guest.index({ pool: 1, createdAt: 1, _id: 1 });
 
   const event = new Schema<EventDoc>(

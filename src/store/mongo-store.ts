@@ -11,7 +11,7 @@ import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
 import { redactString } from '../observability/redact.ts';
 import type { EventFilter, GuestFilter, PoolRecord, Store } from './store.ts';
-import { clampEventLimit, storeError } from './store-common.ts';
+import { clampEventLimit, FINISHED_STATES, storeError } from './store-common.ts';
 import {
   defineModels, docToEvent, docToGuest, docToPool, docToSample, eventToDoc, guestToDoc, poolToDoc, sampleToDoc,
   type EventDoc, type GuestDoc, type MongoModels, type PoolDoc, type SampleDoc, type WriteConcern,
@@ -136,6 +136,15 @@ export class MongoStore implements Store {
 
   async pruneSamples(olderThan: number): Promise<number> {
     return this.run('pruneSamples', async () => (await this.m.samples.deleteMany({ at: { $lt: olderThan } }).exec()).deletedCount);
+  }
+
+  async pruneHistory(olderThan: number): Promise<{ guests: number; events: number }> {
+    return this.run('pruneHistory', async () => {
+      // Two deletes, not a transaction (a standalone server has none); each is safe to repeat.
+      const g = await this.m.guests.deleteMany({ state: { $in: [...FINISHED_STATES] }, updatedAt: { $lt: olderThan } }).exec();
+      const e = await this.m.events.deleteMany({ at: { $lt: olderThan } }).exec();
+      return { guests: g.deletedCount, events: e.deletedCount };
+    });
   }
 
   /** Drop the whole database. For tests and `gridhost` maintenance only. */

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
 import type { EventFilter, GuestFilter, PoolRecord, Store } from './store.ts';
-import { clampEventLimit, storeError, withoutUndefined } from './store-common.ts';
+import { clampEventLimit, FINISHED_STATES, storeError, withoutUndefined } from './store-common.ts';
 
 type DB = Database.Database;
 type Stmt = Database.Statement;
@@ -58,6 +58,15 @@ const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX samples_pool_at ON samples (pool, at);
       CREATE INDEX samples_at ON samples (at);
+    `,
+  },
+  {
+    // pruneHistory deletes finished guests by state and age: a range on (state, updated_at)
+    // instead of reading every gone/failed row. It also serves every lookup guests_state did.
+    version: 2,
+    sql: `
+      CREATE INDEX guests_state_updated ON guests (state, updated_at);
+      DROP INDEX guests_state;
     `,
   },
 ];
@@ -200,6 +209,20 @@ export class SqliteStore implements Store {
 
   async pruneSamples(olderThan: number): Promise<number> {
     return this.run('pruneSamples', () => this.stmt('pruneSamples', 'DELETE FROM samples WHERE at < ?').run(olderThan).changes);
+  }
+
+  async pruneHistory(olderThan: number): Promise<{ guests: number; events: number }> {
+    return this.run('pruneHistory', () => {
+      // One transaction: one fsync for both deletes (synchronous=FULL).
+      const tx = this.db.transaction(() => ({
+        guests: this.stmt(
+          'pruneGuests',
+          'DELETE FROM guests WHERE state IN (SELECT value FROM json_each(?)) AND updated_at < ?',
+        ).run(JSON.stringify(FINISHED_STATES), olderThan).changes,
+        events: this.stmt('pruneEvents', 'DELETE FROM events WHERE at < ?').run(olderThan).changes,
+      }));
+      return tx();
+    });
   }
 
   async close(): Promise<void> {

@@ -1,11 +1,14 @@
 // Semantics every Store implementation shares, kept in one place so SQLite, MongoDB and the
 // memory fake cannot drift apart.
 import { GridhostError } from '../errors/errors.ts';
-import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
+import type { Guest, GuestState, PoolSample, ScaleEvent } from '../domain/types.ts';
 import type { PoolRecord } from './store.ts';
 
 export const DEFAULT_EVENT_LIMIT = 100;
 export const MAX_EVENT_LIMIT = 1000;
+
+/** States pruneHistory may delete: the guest's clone and domain are already cleaned up. */
+export const FINISHED_STATES: readonly GuestState[] = ['gone', 'failed'];
 
 /** Default 100, clamped to 1..1000; fractions round down. */
 export function clampEventLimit(limit: number | undefined): number {

@@ -12,7 +12,10 @@
 //  - listEvents newest first (at desc, then latest append first); limit clamped to 1..1000;
 //  - updateEvent without `detail` keeps the detail already stored;
 //  - listSamples oldest first, `since` and `until` both inclusive; pruneSamples deletes
-//    samples with `at < olderThan` in every pool.
+//    samples with `at < olderThan` in every pool;
+//  - pruneHistory deletes guests whose state is `gone` or `failed` and `updatedAt < olderThan`,
+//    and events with `at < olderThan`, in every pool; a guest in any other state is never
+//    deleted, however old (it may still own a clone or a running domain).
 // Writes are durable when the promise resolves: the controller relies on "state written
 // before the step is attempted" to repair half-made guests after a crash.
 import type { Guest, GuestState, PoolSample, ScaleEvent } from '../domain/types.ts';
@@ -63,6 +66,8 @@ export interface Store {
   appendSample(pool: string, s: PoolSample): Promise<void>;
   listSamples(pool: string, since?: number, until?: number): Promise<PoolSample[]>;
   pruneSamples(olderThan: number): Promise<number>;
+  /** Delete finished guests (`gone`/`failed`, `updatedAt < olderThan`) and events (`at < olderThan`); returns how many of each. */
+  pruneHistory(olderThan: number): Promise<{ guests: number; events: number }>;
 
   close(): Promise<void>;
 }

@@ -60,7 +60,7 @@ if (uri) {
     );
     const idx = (model: mongoose.Model<any>) => model.schema.indexes().map(([fields]) => fields);
     t.deepEqual(idx(m.pools), []);
-    t.deepEqual(idx(m.guests), [{ pool: 1, state: 1 }, { state: 1 }, { pool: 1, createdAt: 1, _id: 1 }]);
+    t.deepEqual(idx(m.guests), [{ pool: 1, state: 1 }, { state: 1, updatedAt: 1 }, { pool: 1, createdAt: 1, _id: 1 }]);
     t.deepEqual(idx(m.events), [
       { pool: 1, at: -1, _id: -1 },
       { at: -1, _id: -1 },

@@ -309,6 +309,74 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     t.deepEqual(await s.listSamples('web'), []);
   });
 
+  // ---- history retention
+
+  it('pruneHistory deletes gone and failed guests last updated before the cut-off, in every pool, and returns the count', async (t, s) => {
+    await s.putGuest(guest('web-g1', { state: 'gone', updatedAt: 100 }));
+    await s.putGuest(guest('web-f1', { state: 'failed', updatedAt: 150, error: 'boot failed' }));
+    await s.putGuest(guest('api-g1', { pool: 'api', state: 'gone', updatedAt: 199 }));
+    await s.putGuest(guest('web-g2', { state: 'gone', updatedAt: 200 }));
+    await s.putGuest(guest('web-f2', { state: 'failed', updatedAt: 300 }));
+    t.deepEqual(await s.pruneHistory(200), { guests: 3, events: 0 });
+    t.deepEqual(
+      (await s.listGuests()).map((g) => g.id).sort(),
+      ['web-f2', 'web-g2'],
+    );
+    t.is(await s.getGuest('web-g1'), undefined);
+    t.deepEqual(await s.getGuest('web-g2'), guest('web-g2', { state: 'gone', updatedAt: 200 }));
+    t.deepEqual(await s.pruneHistory(200), { guests: 0, events: 0 });
+  });
+
+  it('pruneHistory never deletes a guest that is not gone or failed, however old', async (t, s) => {
+    const live: GuestState[] = ['cloning', 'booting', 'healthy', 'draining', 'stopping'];
+    for (const state of live) await s.putGuest(guest(`web-${state}`, { state, createdAt: 1, updatedAt: 1 }));
+    await s.putGuest(guest('web-old-gone', { state: 'gone', createdAt: 1, updatedAt: 1 }));
+    t.deepEqual(await s.pruneHistory(Number.MAX_SAFE_INTEGER), { guests: 1, events: 0 });
+    t.deepEqual(
+      (await s.listGuests()).map((g) => g.state).sort(),
+      [...live].sort(),
+    );
+  });
+
+  it('pruneHistory judges a guest by updatedAt, not createdAt', async (t, s) => {
+    // Created long ago but finished recently: its end is what the retention counts from.
+    await s.putGuest(guest('web-late', { state: 'gone', createdAt: 10, updatedAt: 500 }));
+    t.deepEqual(await s.pruneHistory(400), { guests: 0, events: 0 });
+    t.is((await s.getGuest('web-late'))?.state, 'gone');
+  });
+
+  it('pruneHistory deletes events before the cut-off in every pool and keeps the rest; the bound is exclusive', async (t, s) => {
+    for (const at of [100, 199, 200, 300]) {
+      await s.appendEvent(event({ at, reason: `web ${at}` }));
+      await s.appendEvent(event({ pool: 'api', at, reason: `api ${at}` }));
+    }
+    t.deepEqual(await s.pruneHistory(200), { guests: 0, events: 4 });
+    t.deepEqual(
+      (await s.listEvents()).map((e) => e.reason),
+      ['api 300', 'web 300', 'api 200', 'web 200'],
+    );
+    t.deepEqual(await s.pruneHistory(200), { guests: 0, events: 0 });
+  });
+
+  it('an event kept by pruneHistory can still be updated', async (t, s) => {
+    await s.appendEvent(event({ at: 100 }));
+    const kept = await s.appendEvent(event({ at: 300 }));
+    await s.pruneHistory(200);
+    await s.updateEvent(kept.id!, 'done', 'scaled');
+    t.deepEqual(
+      (await s.listEvents()).map((e) => [e.outcome, e.detail]),
+      [['done', 'scaled']],
+    );
+  });
+
+  it('pruneHistory leaves pools and samples alone', async (t, s) => {
+    await s.upsertPool(pool('web', { updatedAt: 1 }));
+    await s.appendSample('web', sample(1));
+    t.deepEqual(await s.pruneHistory(Number.MAX_SAFE_INTEGER), { guests: 0, events: 0 });
+    t.is((await s.listPools()).length, 1);
+    t.is((await s.listSamples('web')).length, 1);
+  });
+
   // ---- close
 
   it('after close every method rejects with GH_STORE_FAILED, and close again is harmless', async (t, s) => {
@@ -318,6 +386,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     await rejectsWithStoreFailed(t, s.putGuest(guest('web-2')));
     await rejectsWithStoreFailed(t, s.listEvents());
     await rejectsWithStoreFailed(t, s.appendSample('web', sample(1)));
+    await rejectsWithStoreFailed(t, s.pruneHistory(1));
     await t.notThrowsAsync(s.close());
   });
 }
