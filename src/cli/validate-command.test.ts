@@ -25,7 +25,7 @@ function setup(t: { teardown: (fn: () => void) => void }, policies: Record<strin
     templatesDir,
     guestsDir: path.join(root, 'data/guests'),
     store: { kind: 'sqlite', path: path.join(root, 'data/gridhost.db') },
-    limits: { hardMax, sampleRetentionMs: 1 },
+    limits: { hardMax, sampleRetentionMs: 1, historyRetentionMs: 1 },
     log: { level: 'info', format: 'auto' },
     dom0s: [],
   };

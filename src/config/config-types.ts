@@ -41,6 +41,8 @@ export interface GridhostConfig {
     hardMax: number;
     /** Samples kept for replay; default 7 days. */
     sampleRetentionMs: number;
+    /** Finished guests (gone/failed) and scale events kept after they end; default 30 days. */
+    historyRetentionMs: number;
   };
   log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'auto' | 'json' | 'pretty' };
   /** Xen hosts for the xen driver; empty when only the local driver is used. */

@@ -24,7 +24,7 @@ function defaultsFor(cwd: string, source: string): GridhostConfig {
     templatesDir: path.join(cwd, 'templates'),
     guestsDir: path.join(cwd, 'data/guests'),
     store: { kind: 'sqlite', path: path.join(cwd, 'data/gridhost.db') },
-    limits: { hardMax: 8, sampleRetentionMs: 7 * 86_400_000 },
+    limits: { hardMax: 8, sampleRetentionMs: 7 * 86_400_000, historyRetentionMs: 30 * 86_400_000 },
     log: { level: 'info', format: 'auto' },
     dom0s: [],
   };
@@ -84,6 +84,7 @@ test('every key of the file is read and relative paths resolve against cwd', (t)
       'limits:',
       '  hard_max: 16',
       '  sample_retention: 1d',
+      '  history_retention: 90d',
       'log:',
       '  level: warn',
       '  format: json',
@@ -108,7 +109,7 @@ test('every key of the file is read and relative paths resolve against cwd', (t)
     templatesDir: path.join(cwd, 'tpl'),
     guestsDir: path.join(cwd, 'clones'),
     store: { kind: 'sqlite', path: path.join(cwd, 'db/g.db') },
-    limits: { hardMax: 16, sampleRetentionMs: 86_400_000 },
+    limits: { hardMax: 16, sampleRetentionMs: 86_400_000, historyRetentionMs: 90 * 86_400_000 },
     log: { level: 'warn', format: 'json' },
     dom0s: [
       { name: 'dom0-a', address: '192.0.2.10', port: 22, user: 'root', hostKeyFingerprint: FP },
@@ -178,6 +179,8 @@ for (const c of badEnv) {
 const badFile: { rule: string; text: string; line: string }[] = [
   { rule: 'unknown keys are rejected at the key', text: 'api:\n  port: 80\n', line: ':2:3: api.port: unknown key; allowed here: listen, token (found "port")' },
   { rule: 'hard_max must be an integer >= 1', text: 'limits:\n  hard_max: 0\n', line: ':2:13: limits.hard_max: must be >= 1 (found 0)' },
+  { rule: 'history_retention is a duration', text: 'limits:\n  history_retention: 30\n', line: ':2:22: limits.history_retention: a duration needs a unit; units are ms, s, m, h, d (e.g. 500ms, 5s, 2m, 1h30m, 1d) (found 30)' },
+  { rule: 'history_retention is positive', text: 'limits:\n  history_retention: 0s\n', line: ':2:22: limits.history_retention: must be longer than 0 (found "0s")' },
   { rule: 'sample_retention is a duration', text: 'limits:\n  sample_retention: 7\n', line: ':2:21: limits.sample_retention: a duration needs a unit; units are ms, s, m, h, d (e.g. 500ms, 5s, 2m, 1h30m, 1d) (found 7)' },
   { rule: 'api.listen is host:port', text: 'api:\n  listen: localhost\n', line: ':2:11: api.listen: must be host:port, e.g. 127.0.0.1:8080 (found "localhost")' },
   { rule: 'store kind is sqlite or mongodb', text: 'store:\n  kind: redis\n', line: ':2:9: store.kind: must be one of sqlite | mongodb (found "redis")' },

@@ -42,6 +42,7 @@ interface Draft {
   mongoUri?: string;
   hardMax: number;
   sampleRetentionMs: number;
+  historyRetentionMs: number;
   logLevel: GridhostConfig['log']['level'];
   logFormat: GridhostConfig['log']['format'];
   dom0s: Dom0Config[];
@@ -57,6 +58,7 @@ export function loadConfig(opts: LoadConfigOptions): GridhostConfig {
     dataDir: './data',
     hardMax: 8,
     sampleRetentionMs: 7 * 86_400_000,
+    historyRetentionMs: 30 * 86_400_000,
     logLevel: 'info',
     logFormat: 'auto',
     dom0s: [],
@@ -93,7 +95,7 @@ export function loadConfig(opts: LoadConfigOptions): GridhostConfig {
       d.mongoUri !== undefined
         ? { kind: 'mongodb', uri: d.mongoUri }
         : { kind: 'sqlite', path: d.sqlitePath !== undefined ? abs(d.sqlitePath) : path.join(dataDir, 'gridhost.db') },
-    limits: { hardMax: d.hardMax, sampleRetentionMs: d.sampleRetentionMs },
+    limits: { hardMax: d.hardMax, sampleRetentionMs: d.sampleRetentionMs, historyRetentionMs: d.historyRetentionMs },
     log: { level: d.logLevel, format: d.logFormat },
     dom0s: d.dom0s.map((x) => (x.privateKeyPath !== undefined ? { ...x, privateKeyPath: abs(x.privateKeyPath) } : x)),
   };
@@ -158,12 +160,14 @@ function applyFile(text: string, file: string, d: Draft): ValidationIssue[] {
     }
   }
 
-  const limits = r.map(top.get('limits'), ['hard_max', 'sample_retention']);
+  const limits = r.map(top.get('limits'), ['hard_max', 'sample_retention', 'history_retention']);
   if (limits) {
     const hm = r.int(limits.get('hard_max'), { min: 1, max: MAX_HARD_MAX });
     if (hm !== undefined) d.hardMax = hm;
     const sr = r.duration(limits.get('sample_retention'), { positive: true });
     if (sr !== undefined) d.sampleRetentionMs = sr;
+    const hr = r.duration(limits.get('history_retention'), { positive: true });
+    if (hr !== undefined) d.historyRetentionMs = hr;
   }
 
   const log = r.map(top.get('log'), ['level', 'format']);
