@@ -161,10 +161,16 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
   const addr = server.address() as AddressInfo;
   logger.info('gridhost ready', { api: `http://${addr.address}:${addr.port}`, pools: orchestrator.managedPools() });
 
-  // Samples are kept for replays (gridhost simulate) only as long as configured.
-  const prune = () => store.pruneSamples(clock.now() - config.limits.sampleRetentionMs)
-    .then((n) => n > 0 && logger.debug('pruned samples', { count: n }))
-    .catch((e) => logger.warn('could not prune samples', { error: String((e as Error).message) }));
+  // Samples are kept for replays (gridhost simulate) only as long as configured; finished
+  // guests and scale events likewise, so the store (and each tick's listGuests) stays bounded.
+  const prune = () => Promise.all([
+    store.pruneSamples(clock.now() - config.limits.sampleRetentionMs)
+      .then((n) => n > 0 && logger.debug('pruned samples', { count: n }))
+      .catch((e) => logger.warn('could not prune samples', { error: String((e as Error).message) })),
+    store.pruneHistory(clock.now() - config.limits.historyRetentionMs)
+      .then((n) => (n.guests > 0 || n.events > 0) && logger.debug('pruned history', { guests: n.guests, events: n.events }))
+      .catch((e) => logger.warn('could not prune history', { error: String((e as Error).message) })),
+  ]);
   void prune();
   const pruneTimer = setInterval(prune, 15 * 60_000);
   pruneTimer.unref();
