@@ -106,16 +106,16 @@ export interface HealthCheckSettings {
   fall: number;
 }
 
-export const DEFAULT_HEALTH_CHECK: HealthCheckSettings = Object.freeze({ intervalMs: 1000, timeoutMs: 2000, rise: 2, fall: 2 });
 
 export interface BalancerSettings {
   /** The pool's front end, e.g. 127.0.0.1:8080. */
   listen: string;
-  /** How the balancer checks each backend. */
-  check: HealthCheckSettings;
+  /** How the balancer checks each backend: only what the policy set; the balancer fills in the
+   *  rest with its defaults, which depend on how it reaches guests (run-command.ts). */
+  check: Partial<HealthCheckSettings>;
   /** A backend that has not begun its answer by then: the client gets 504 (HAProxy: timeout server). */
   responseTimeoutMs: number;
 }
 
 /** Everything but `listen`, which every pool sets. */
-export const DEFAULT_BALANCER: Omit<BalancerSettings, 'listen'> = Object.freeze({ check: DEFAULT_HEALTH_CHECK, responseTimeoutMs: 60_000 });
+export const DEFAULT_BALANCER: Omit<BalancerSettings, 'listen'> = Object.freeze({ check: Object.freeze({}), responseTimeoutMs: 60_000 });

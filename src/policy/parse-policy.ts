@@ -2,7 +2,7 @@
 // once) -> canonical Policy -> deep-freeze. Pure apart from the injected `exists` check.
 
 import path from 'node:path';
-import { DEFAULT_BALANCER, DEFAULT_HEALTH_CHECK, type CloneMethod, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy } from '../domain/policy.ts';
+import { DEFAULT_BALANCER, type CloneMethod, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy } from '../domain/policy.ts';
 import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
 import { deepFreeze } from './deep-freeze.ts';
 import { parseRules, parseSchedules } from './parse-rules.ts';
@@ -66,14 +66,13 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
     }
   }
 
+  // Only what the file sets: the balancer's defaults depend on how it reaches the guests.
   const chk = bal ? r.map(bal.get('check'), ['interval', 'timeout', 'rise', 'fall']) : undefined;
-  const D = DEFAULT_HEALTH_CHECK;
-  const check = {
-    intervalMs: chk ? r.duration(chk.get('interval'), { def: D.intervalMs, positive: true }) : D.intervalMs,
-    timeoutMs: chk ? r.duration(chk.get('timeout'), { def: D.timeoutMs, positive: true }) : D.timeoutMs,
-    rise: chk ? r.int(chk.get('rise'), { def: D.rise, min: 1, max: 100 }) : D.rise,
-    fall: chk ? r.int(chk.get('fall'), { def: D.fall, min: 1, max: 100 }) : D.fall,
-  };
+  const check: Partial<HealthCheckSettings> = {};
+  if (chk?.has('interval')) check.intervalMs = r.duration(chk.get('interval'), { positive: true });
+  if (chk?.has('timeout')) check.timeoutMs = r.duration(chk.get('timeout'), { positive: true });
+  if (chk?.has('rise')) check.rise = r.int(chk.get('rise'), { min: 1, max: 100 });
+  if (chk?.has('fall')) check.fall = r.int(chk.get('fall'), { min: 1, max: 100 });
 
   const responseTimeoutMs = bal ? r.duration(bal.get('response_timeout'), { def: DEFAULT_BALANCER.responseTimeoutMs, positive: true }) : DEFAULT_BALANCER.responseTimeoutMs;
 
@@ -107,7 +106,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
     min: min as number,
     max: max as number,
     guest: guest as GuestTemplateRef,
-    balancer: { listen: listen as string, check: check as HealthCheckSettings, responseTimeoutMs: responseTimeoutMs as number },
+    balancer: { listen: listen as string, check, responseTimeoutMs: responseTimeoutMs as number },
     sampling: { intervalMs: intervalMs as number, windowMs: windowMs as number },
     warmupMs: warmupMs as number,
     scaleOut: { cooldownMs: outCooldown as number },

@@ -23,3 +23,16 @@ test('without pool settings the balancer defaults apply: rise 2 needs two checks
   await healthy('a');
   t.true(b.checks >= 2);
 });
+
+test('a pool that sets only some check keys keeps the balancer defaults for the rest', async (t) => {
+  // Defaults here: every 100 ms, rise 2. The pool sets only fall.
+  const { lb, backend, healthy } = await setupPool(t);
+  await lb.ensurePool('web', '127.0.0.1:0', '/healthz', { check: { fall: 5 } });
+  const b = await backend('a');
+  await lb.add('web', 'a', b.address);
+  await healthy('a');
+  t.true(b.checks >= 2, 'rise stayed 2');
+  const before = b.checks;
+  await sleep(500);
+  t.true(b.checks > before, 'the interval stayed the balancer default (100 ms), not undefined');
+});

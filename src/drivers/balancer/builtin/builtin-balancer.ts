@@ -93,7 +93,7 @@ export class BuiltinBalancer implements Balancer {
   }
 
   ensurePool(pool: string, listen: string, healthPath: string, settings: PoolSettings = {}): Promise<void> {
-    const c = settings.check ?? { intervalMs: this.interval, timeoutMs: this.timeout, rise: this.rise, fall: this.fall };
+    const c = { intervalMs: this.interval, timeoutMs: this.timeout, rise: this.rise, fall: this.fall, ...definedOnly(settings.check ?? {}) };
     const responseMs = settings.responseTimeoutMs ?? this.responseTimeoutMs;
     return this.serialise(pool, () => this.doEnsurePool(pool, listen, healthPath, c, responseMs));
   }
@@ -334,4 +334,9 @@ function closeServer(server: http.Server, boundMs: number): Promise<void> {
     });
     server.closeIdleConnections();
   });
+}
+
+/** The keys of `o` whose value is not undefined (so a spread never overwrites a default with undefined). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
