@@ -181,6 +181,7 @@ const badFile: { rule: string; text: string; line: string }[] = [
   { rule: 'hard_max must be an integer >= 1', text: 'limits:\n  hard_max: 0\n', line: ':2:13: limits.hard_max: must be >= 1 (found 0)' },
   { rule: 'history_retention is a duration', text: 'limits:\n  history_retention: 30\n', line: ':2:22: limits.history_retention: a duration needs a unit; units are ms, s, m, h, d (e.g. 500ms, 5s, 2m, 1h30m, 1d) (found 30)' },
   { rule: 'history_retention is positive', text: 'limits:\n  history_retention: 0s\n', line: ':2:22: limits.history_retention: must be longer than 0 (found "0s")' },
+  { rule: 'history_retention is at least 1h', text: 'limits:\n  history_retention: 59m\n', line: ':2:22: limits.history_retention: must be at least 1h (scale events are updated when their action ends) (found "59m")' },
   { rule: 'sample_retention is a duration', text: 'limits:\n  sample_retention: 7\n', line: ':2:21: limits.sample_retention: a duration needs a unit; units are ms, s, m, h, d (e.g. 500ms, 5s, 2m, 1h30m, 1d) (found 7)' },
   { rule: 'api.listen is host:port', text: 'api:\n  listen: localhost\n', line: ':2:11: api.listen: must be host:port, e.g. 127.0.0.1:8080 (found "localhost")' },
   { rule: 'store kind is sqlite or mongodb', text: 'store:\n  kind: redis\n', line: ':2:9: store.kind: must be one of sqlite | mongodb (found "redis")' },

@@ -167,7 +167,10 @@ function applyFile(text: string, file: string, d: Draft): ValidationIssue[] {
     const sr = r.duration(limits.get('sample_retention'), { positive: true });
     if (sr !== undefined) d.sampleRetentionMs = sr;
     const hr = r.duration(limits.get('history_retention'), { positive: true });
-    if (hr !== undefined) d.historyRetentionMs = hr;
+    // A scale event is written when it starts and updated when it ends: history must outlive
+    // the longest scale action, or pruning could delete an event still being written.
+    if (hr !== undefined && hr < 3_600_000) r.issue(limits.get('history_retention'), 'must be at least 1h (scale events are updated when their action ends)');
+    else if (hr !== undefined) d.historyRetentionMs = hr;
   }
 
   const log = r.map(top.get('log'), ['level', 'format']);
