@@ -10,17 +10,12 @@ import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from '../hype
 import { assertSafeName, assertSafePath } from '../ssh/shell-quote.ts';
 import type { HttpResult } from '../ssh/ssh-connection.ts';
 import { clonePlan } from './clone-commands.ts';
+import { KeyedLock } from './keyed-lock.ts';
+import { freeIp, takenAddresses, type GuestIpRange, type TakenAddresses } from './guest-addresses.ts';
 import { placeGuest, type HostLoad } from './placement.ts';
 import { cfgHeader, cfgMemoryMb, parseCfgHeader, renderXlCfg, uniqueMac, uuidFor } from './xl-cfg.ts';
 import type { XenHosts } from './xen-hosts.ts';
 import { classifyXlError, isNoSuchDomain, parseXlInfo, parseXlListLong, xlErrorSummary, type XlDomain } from './xl-parse.ts';
-
-export interface GuestIpRange {
-  /** First three octets, e.g. "192.168.100". */
-  prefix: string;
-  from: number;
-  to: number;
-}
 
 export interface XenHypervisorOptions {
   hosts: XenHosts;
@@ -58,10 +53,10 @@ export class XenHypervisor implements Hypervisor {
   private readonly reserved = new Map<string, { host: string; mb: number }>();
   private placing: Promise<unknown> = Promise.resolve();
   /** Clones on one dom0 run one at a time (each picks a free IP/MAC from what the last wrote). */
-  private readonly cloneLocks = new Map<string, Promise<unknown>>();
+  private readonly cloneLock = new KeyedLock();
   /** So do `xl create`s: parallel ones contend for the block hotplug script's lock and time out
    *  in libxl (seen on the lab: "hotplug timeout" with two creates at once). */
-  private readonly createLocks = new Map<string, Promise<unknown>>();
+  private readonly createLock = new KeyedLock();
   /** Domains listed by placement, reused by the clone that follows (saves one `xl list -l`). */
   private readonly placedWith = new Map<string, XlDomain[]>();
 
@@ -114,7 +109,7 @@ export class XenHypervisor implements Hypervisor {
     const needMb = cfgMemoryMb(probe) ?? this.o.memoryMb;
     const host = await this.placeAndReserve(id, spec.pool, needMb);
     try {
-      return await withLock(this.cloneLocks, host, () => this.cloneOn(host, spec, id, image, template));
+      return await this.cloneLock.run(host, () => this.cloneOn(host, spec, id, image, template));
     } catch (e) {
       this.reserved.delete(id);
       this.placedWith.delete(id);
@@ -130,8 +125,7 @@ export class XenHypervisor implements Hypervisor {
     const { ips, macs } = await this.addressesInUse(host, this.placedWith.get(id));
     this.placedWith.delete(id);
     const range = this.o.ipRangeByHost[host] ?? this.o.ipRange;
-    let ip: string | undefined;
-    for (let n = range.from; n <= range.to && ip === undefined; n++) if (!ips.has(`${range.prefix}.${n}`)) ip = `${range.prefix}.${n}`;
+    const ip = freeIp(range, ips);
     if (ip === undefined) throw new GridhostError('GH_OUT_OF_CAPACITY', `${host}: every guest address in ${range.prefix}.${range.from}-${range.to} is taken`, { host });
     const mac = uniqueMac(id, macs);
     const meta: Record<string, string> = {
@@ -171,7 +165,7 @@ export class XenHypervisor implements Hypervisor {
       const create = [this.o.xlPath, 'create', assertSafePath(cfg)];
       let r;
       try {
-        r = await withLock(this.createLocks, host, () => this.hosts.exec(host, create, { timeoutMs: this.o.createTimeoutMs }));
+        r = await this.createLock.run(host, () => this.hosts.exec(host, create, { timeoutMs: this.o.createTimeoutMs }));
       } catch (e) {
         if (isGridhostError(e) && e.code === 'GH_COMMAND_TIMEOUT') await this.destroyQuietly(host, domain);
         throw e;
@@ -371,20 +365,9 @@ export class XenHypervisor implements Hypervisor {
 
   /** IPs and MACs taken on a host: by its domains (`listed` if placement just read them; a domain
    *  gridhost creates after that has its config, which is read here, fresh) and by our configs. */
-  private async addressesInUse(host: string, listed?: XlDomain[]): Promise<{ ips: Set<string>; macs: Set<string> }> {
+  private async addressesInUse(host: string, listed?: XlDomain[]): Promise<TakenAddresses> {
     const [domains, cfgs] = await Promise.all([listed ?? this.listDomains(host), this.readCfgHeaders(host)]);
-    const ips = new Set<string>();
-    const macs = new Set<string>();
-    for (const d of domains) {
-      d.macs.forEach((m) => macs.add(m.toLowerCase()));
-      const m = /(?:^|\s)(?:guestip|ip)=([0-9.]+)/.exec(d.cmdline ?? '');
-      if (m?.[1]) ips.add(m[1]);
-    }
-    for (const h of cfgs.values()) {
-      if (h['ip']) ips.add(h['ip']);
-      if (h['mac']) macs.add(h['mac'].toLowerCase());
-    }
-    return { ips, macs };
+    return takenAddresses(domains, cfgs.values());
   }
 
   /** Run and require exit 0; a non-zero exit becomes `failCode` with xl's/the tool's stderr. */
@@ -426,17 +409,6 @@ export class XenHypervisor implements Hypervisor {
       await this.o.sleep(250);
     }
   }
-}
-
-/** Run `fn` after every earlier call for the same key has settled. */
-function withLock<T>(locks: Map<string, Promise<unknown>>, key: string, fn: () => Promise<T>): Promise<T> {
-  const run = (locks.get(key) ?? Promise.resolve()).then(fn, fn);
-  const tail = run.catch(() => undefined);
-  locks.set(key, tail);
-  void tail.then(() => {
-    if (locks.get(key) === tail) locks.delete(key);
-  });
-  return run;
 }
 
 function withoutGuest(h: Record<string, string>): Record<string, string> {
