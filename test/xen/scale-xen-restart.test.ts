@@ -1,0 +1,146 @@
+// Restarts on real Xen: gridhost killed (SIGKILL) as soon as dom0 lists a new domU repairs
+// everything on its next start; a clean stop and start adopts the running domUs.
+//  - crash: the half-made guests are undone (domain destroyed, clone and config deleted), even
+//    the one whose `xl create` was still running on dom0 when gridhost died, and the pool is
+//    rebuilt from new guests; afterwards dom0 holds exactly the two live guests.
+//  - clean stop: the next gridhost adopts the two running domUs and launches none.
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, getJson, REPO, sleep, startGridhost, waitUntil, workspace, type GridhostProcess } from '../e2e/harness.ts';
+import { startLab, type Lab } from './lab.ts';
+
+const POOL = 'xrs';
+const CFG_DIR = '/etc/xen/gridhost';
+const SLOW = Math.max(1, Number(process.env.GRIDHOST_XEN_E2E_SLOW ?? 1));
+const s = (seconds: number): number => Math.round(seconds * SLOW * 1000);
+
+let lab: Lab;
+test.before(async () => {
+  lab = await startLab({ log: () => undefined });
+});
+test.after.always(async () => {
+  await lab?.stop();
+});
+
+function config(): string {
+  return `dom0s:
+  - name: lab
+    address: ${lab.host}
+    port: ${lab.port}
+    private_key_path: ${lab.privateKeyPath}
+    host_key_fingerprint: ${lab.fingerprint}
+`;
+}
+
+function policy(lbPort: number): string {
+  return `pool: ${POOL}
+min: 2
+max: 2
+guest:
+  driver: xen
+  template: web.xen.xl.cfg
+  image: ${lab.baseImage}
+  clone: copy
+  boot_timeout: ${Math.round(s(180) / 1000)}s
+  stop_timeout: 20s
+  drain_timeout: 2s
+balancer:
+  listen: 127.0.0.1:${lbPort}
+sampling:
+  interval: 3s
+rules:
+  - name: busy
+    strategy: threshold
+    metric: rps
+    above: 1000
+    for: 2
+    step: +1
+`;
+}
+
+/** Everything gridhost could leave on dom0: its domains, rendered configs and clones. */
+async function leftovers(): Promise<string[]> {
+  const out = await lab.sshOk(
+    `xl list | awk 'NR>1 {print "domain " $1}' | grep -v '^domain Domain-0$'; ls ${CFG_DIR} 2>/dev/null | sed 's/^/cfg /'; ls ${lab.imagesDir} | grep -vx base.img | sed 's/^/image /'; true`,
+  );
+  return out.split('\n').filter((l) => l.trim() !== '').sort();
+}
+
+/** What dom0 holds for exactly these guests (domain, config, clone). */
+function expected(ids: string[]): string[] {
+  return ids.flatMap((id) => [`domain gh-${id}`, `cfg ${id}.cfg`, `image ${id}.img`]).sort();
+}
+
+const view = async (gh: GridhostProcess): Promise<any> => (await getJson(`${gh.api}/api/pools/${POOL}`)).json;
+const twoHealthy = (gh: GridhostProcess) => async () => {
+  const v = await view(gh);
+  return v.counts?.healthy === 2 && v.backends?.filter((b: any) => b.healthy).length === 2 && v;
+};
+
+test.serial('killed as its domU appears on dom0, the next gridhost undoes the half-made guests and rebuilds; a clean restart adopts', async (t) => {
+  t.timeout(s(600));
+  const lbPort = await freePort();
+  const template = readFileSync(join(REPO, 'templates', 'web.xen.xl.cfg'), 'utf8');
+  const opts = { config: config(), policies: { 'xrs.yaml': policy(lbPort) }, templates: { 'web.xen.xl.cfg': template }, startTimeoutMs: s(120) };
+  const dir = workspace(opts);
+  const started: GridhostProcess[] = [];
+  t.teardown(async () => {
+    for (const gh of started) await gh.stop('SIGKILL');
+    await lab.ssh(`for d in $(xl list | awk 'NR>1 && $1 ~ /^gh-/ {print $1}'); do xl destroy $d; done; rm -f ${CFG_DIR}/*.cfg; cd ${lab.imagesDir} && ls | grep -vx base.img | xargs -r rm -f`, { timeoutMs: 300_000 }).catch(() => undefined);
+    started[0]?.cleanup();
+  });
+  t.deepEqual(await leftovers(), [], 'the lab starts clean');
+
+  // 1. The first gridhost launches two guests; kill it as soon as dom0 lists the first one's
+  //    domain, i.e. while its `xl create` attaches devices (~8-20 s in the lab) or just after.
+  const first = await startGridhost({ ...opts, dir });
+  started.push(first);
+  const cloned = await waitUntil(() => first.logs.find((l) => l.event === 'guest' && l.pool === POOL && l.action === 'clone' && l.to === 'booting'), s(120), 'a guest cloned', 50);
+  const domain = `gh-${String(cloned.guest)}`;
+  await waitUntil(async () => (await lab.ssh(`xl list ${domain}`)).code === 0, s(60), `${domain} listed on dom0`, 0);
+  t.is(await first.stop('SIGKILL'), null);
+  const creating = (await lab.ssh(`pgrep -f 'xl create ${CFG_DIR}/'`)).code === 0;
+  const atKill = await leftovers();
+  t.true(atKill.includes(`domain ${domain}`), 'the crash left a domain on dom0');
+  const halfMade = (await storedHalfMade(dir)).sort();
+  t.true(halfMade.includes(String(cloned.guest)), `store knows ${String(cloned.guest)}: ${halfMade.join(',')}`);
+  t.log(`killed with ${halfMade.length} half-made guests, xl create ${creating ? 'still running' : 'no longer running'} on dom0 right after the kill; on dom0: ${atKill.join(', ')}`);
+
+  // 2. Restart on the same data: the half-made guests are undone before any loop runs.
+  const second = await startGridhost({ ...opts, dir });
+  started.push(second);
+  await waitUntil(() => second.logs.find((l) => l.msg === 'gridhost ready'), s(120), 'ready line');
+  const reconciled = second.logs.find((l) => l.msg === 'reconciled');
+  t.deepEqual([...(reconciled?.undone as string[])].sort(), halfMade);
+  const built = await waitUntil(twoHealthy(second), s(240), 'two healthy guests after the crash', 500);
+  const live: string[] = built.guests.map((g: any) => g.id).sort();
+  for (const id of live) t.false(halfMade.includes(id), 'a half-made guest came back');
+  // The create that was running when gridhost died has ended by now (its timeout is 120 s at
+  // most); whatever it made was destroyed, and nothing appears afterwards.
+  await sleep(s(20));
+  t.deepEqual(await leftovers(), expected(live), 'dom0 holds exactly the two live guests');
+
+  // 3. Clean stop and start: the same two domUs are adopted, nothing is launched.
+  t.is(await second.stop('SIGTERM'), 0);
+  const third = await startGridhost({ ...opts, dir });
+  started.push(third);
+  await waitUntil(() => third.logs.find((l) => l.msg === 'gridhost ready'), s(120), 'ready line');
+  t.deepEqual([...(third.logs.find((l) => l.msg === 'reconciled')?.adopted as string[])].sort(), live);
+  const adopted = await waitUntil(twoHealthy(third), s(60), 'the adopted guests healthy in the balancer', 500);
+  t.deepEqual(adopted.guests.map((g: any) => g.id).sort(), live);
+  await sleep(s(10));
+  t.false(third.logs.some((l) => l.event === 'guest' && l.action === 'clone'), 'no launch after adopting');
+  t.deepEqual(await leftovers(), expected(live));
+});
+
+/** The guests the stopped gridhost's store holds as cloning or booting (read from its SQLite file). */
+async function storedHalfMade(dir: string): Promise<string[]> {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(join(dir, 'data', 'gridhost.db'), { readonly: true });
+  try {
+    return (db.prepare(`SELECT id FROM guests WHERE pool = ? AND state IN ('cloning', 'booting')`).all(POOL) as { id: string }[]).map((r) => r.id);
+  } finally {
+    db.close();
+  }
+}
