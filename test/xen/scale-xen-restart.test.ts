@@ -1,8 +1,8 @@
 // Restarts on real Xen: gridhost killed (SIGKILL) as soon as dom0 lists a new domU repairs
 // everything on its next start; a clean stop and start adopts the running domUs.
-//  - crash: the half-made guests are undone (domain destroyed, clone and config deleted), even
-//    the one whose `xl create` was still running on dom0 when gridhost died, and the pool is
-//    rebuilt from new guests; afterwards dom0 holds exactly the two live guests.
+//  - crash: the half-made guests are undone (domain destroyed, clone and config deleted) and
+//    the pool is rebuilt from new guests; 20 s later (an `xl create` still running at the kill
+//    would have finished) dom0 holds exactly the two live guests.
 //  - clean stop: the next gridhost adopts the two running domUs and launches none.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
