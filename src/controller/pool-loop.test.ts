@@ -231,6 +231,22 @@ test('after a restart half-made guests are undone, interrupted retirements finis
   t.is((await r.store.getGuest('web-draining'))?.state, 'gone');
 });
 
+test('after a restart, a guest cut off mid-clone is undone with what its driver recorded (the clone path), the store winning where both know', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  // The crash came before the clone step returned: the store has no meta and no host yet.
+  await r.store.putGuest({ id: 'web-cut', pool: 'web', state: 'cloning', driver: 'fake', host: '', createdAt: 1, updatedAt: 1, meta: { note: 'store' } });
+  r.hv.seed({ id: 'web-cut', pool: 'web', cloned: true, running: false, meta: { disk: '/images/web-cut.img', note: 'driver' } });
+  const report = await reconcile({ store: r.store, hypervisors: [r.hv], balancer: r.balancer, lifecycle: r.lifecycle, clock: r.clock, telemetry: r.telemetry }, new Map([['web', r.policy]]));
+  t.deepEqual(report.undone, ['web-cut']);
+  const del = r.hv.calls.find((c) => c.method === 'deleteClone' && c.id === 'web-cut');
+  t.is(del?.guest?.meta['disk'], '/images/web-cut.img', 'the clone path came from the driver');
+  t.is(del?.guest?.meta['note'], 'store');
+  t.is(del?.guest?.host, 'fakehost');
+  t.false(r.hv.guests.has('web-cut'), 'nothing left');
+  t.deepEqual(report.orphans, []);
+});
+
 test('after a restart whose discovery failed, healthy guests of that driver are adopted, not destroyed as vanished', async (t) => {
   const r = rig();
   await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');

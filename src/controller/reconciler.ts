@@ -77,6 +77,10 @@ export async function reconcile(d: ReconcileDeps, policies: ReadonlyMap<string, 
     // skipped) is not known to be gone: never destroy it for that.
     const unseen = blind.has(g.driver) || d.hypervisors.find((h) => h.name === g.driver)?.hostUp?.(g.host) === false;
     const action = planRepair(g, found?.running ?? unseen);
+    // A crash mid-step leaves the store without what that step made (its meta is written when
+    // the step returns): the driver's own records (e.g. a Xen guest's config header naming its
+    // clone) fill the gaps, so undoing it removes everything. The store wins where both know.
+    const full: Guest = found ? { ...g, host: g.host || found.host, address: g.address ?? found.address, meta: { ...found.meta, ...g.meta } } : g;
     if (!policy && action === 'adopt') {
       report.unmanaged.push(g.id);
       continue;
@@ -87,10 +91,10 @@ export async function reconcile(d: ReconcileDeps, policies: ReadonlyMap<string, 
         report.adopted.push(g.id);
         d.telemetry.guestStep({ pool: g.pool, guest: g.id, action: 'adopt', from: g.state, to: g.state, durationMs: 0, reason: 'running at start-up' });
       } else if (action === 'undo') {
-        await d.lifecycle.cleanup(g, policy, `half-made (${g.state}) when gridhost stopped`);
+        await d.lifecycle.cleanup(full, policy, `half-made (${g.state}) when gridhost stopped`);
         report.undone.push(g.id);
       } else if (action === 'finish-retire') {
-        await d.lifecycle.finish(g, policy, `retirement interrupted (${g.state}) when gridhost stopped`, 'gone');
+        await d.lifecycle.finish(full, policy, `retirement interrupted (${g.state}) when gridhost stopped`, 'gone');
         report.finished.push(g.id);
       } else {
         await d.lifecycle.finish(g, policy, 'guest was no longer running at start-up', 'gone');

@@ -10,6 +10,8 @@ export interface FakeCall {
   method: HypervisorMethod;
   /** Guest id ('' for discover/close). */
   id: string;
+  /** The guest record passed to stop/deleteClone (what the caller knew about it). */
+  guest?: Guest;
 }
 
 /** What the fake knows about one guest. */
@@ -110,13 +112,13 @@ export class FakeHypervisor implements Hypervisor {
   }
 
   async stop(guest: Guest, _timeoutMs: number): Promise<void> {
-    await this.enter('stop', guest.id);
+    await this.enter('stop', guest.id, guest);
     const g = this.guests.get(guest.id);
     if (g) g.running = false;
   }
 
   async deleteClone(guest: Guest): Promise<void> {
-    await this.enter('deleteClone', guest.id);
+    await this.enter('deleteClone', guest.id, guest);
     const g = this.guests.get(guest.id);
     if (!g) return;
     if (g.running) {
@@ -139,8 +141,8 @@ export class FakeHypervisor implements Hypervisor {
   }
 
   /** Records the call, waits on a hold, then throws an injected error if one applies. */
-  private async enter(method: HypervisorMethod, id: string): Promise<void> {
-    this.calls.push({ method, id });
+  private async enter(method: HypervisorMethod, id: string, guest?: Guest): Promise<void> {
+    this.calls.push(guest ? { method, id, guest } : { method, id });
     const hold = this.holds.get(method)?.shift();
     if (hold) await hold;
     const queued = this.queued.get(method)?.shift();
