@@ -197,8 +197,16 @@ export class XenHypervisor implements Hypervisor {
     // `xl shutdown` without -w, then our own polling: this is `xl shutdown -w` with a timeout,
     // except that an xl killed at the timeout while it tears devices down would leave the
     // domain half-destroyed (seen on the lab: the following `xl destroy` then fails).
-    const r = await this.hosts.exec(host, [this.o.xlPath, 'shutdown', domain], { timeoutMs: this.o.commandTimeoutMs });
-    if (r.code !== 0 && isNoSuchDomain(r.stderr)) return;
+    let r = await this.hosts.exec(host, [this.o.xlPath, 'shutdown', domain], { timeoutMs: this.o.commandTimeoutMs });
+    if (r.code !== 0 && isNoSuchDomain(r.stderr)) {
+      // No domain yet. A gridhost that died during `xl create` left it running on dom0 (remote
+      // commands outlive the SSH session; checked on the lab): stopping now would let it make
+      // the domain afterwards. Wait for it, then stop what it made.
+      const cfg = guest.meta['cfg'] ?? `${this.o.cfgDir}/${assertSafeName(guest.id)}.cfg`;
+      if (!(await this.waitNoProcess(host, `${this.o.xlPath} create ${assertSafePath(cfg)}`, this.o.createTimeoutMs))) return;
+      r = await this.hosts.exec(host, [this.o.xlPath, 'shutdown', domain], { timeoutMs: this.o.commandTimeoutMs });
+      if (r.code !== 0 && isNoSuchDomain(r.stderr)) return;
+    }
     if (await this.waitGone(host, domain, Math.max(1000, timeoutMs))) return;
     try {
       await this.destroyQuietly(host, domain);
@@ -397,6 +405,22 @@ export class XenHypervisor implements Hypervisor {
     if (r.code !== 0 && !isNoSuchDomain(r.stderr)) {
       throw new GridhostError('GH_STOP_FAILED', `${host}: xl destroy ${domain} failed (exit ${r.code}): ${r.stderr.trim()}`, { host, domain });
     }
+  }
+
+  /**
+   * If a process whose command line contains `text` runs on the host, wait until none does.
+   * True if one was running. (`[c]` keeps pgrep's own shell, whose command line holds the
+   * pattern, from matching it; `text` is made of checked names and paths, `.` is the only
+   * regex character it can hold, and it matches itself too.)
+   */
+  private async waitNoProcess(host: string, text: string, timeoutMs: number): Promise<boolean> {
+    const pattern = `[${text[0]}]${text.slice(1)}`;
+    const running = async (): Promise<boolean> =>
+      (await this.hosts.exec(host, ['sh', '-c', 'pgrep -f -- "$1" >/dev/null', 'sh', pattern], { timeoutMs: this.o.commandTimeoutMs })).code === 0;
+    if (!(await running())) return false;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && (await running())) await this.o.sleep(500);
+    return true;
   }
 
   /** Poll `xl list <domain>` until xl says it does not exist (a shut-down domain lingers 2-3 s). */

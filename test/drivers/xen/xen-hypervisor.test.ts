@@ -159,6 +159,23 @@ test('xl create runs one at a time per dom0, so parallel boots never contend for
   t.deepEqual(leftovers(e), []);
 });
 
+test('stop waits for an xl create of the guest still running on dom0 (as a crash leaves it), then stops what it made', async (t) => {
+  const e = await setup();
+  const s = { id: 'web-r1', pool: 'web', policy: e.policy };
+  const c = await e.hv.clone(s);
+  writeFileSync(join(e.state, 'create_delay'), '1');
+  // A create this caller does not wait for, like one a crashed gridhost left running.
+  const inflight = e.hv.boot(s, c.meta).then(() => 'booted', (err: Error) => err.message);
+  await new Promise((r) => setTimeout(r, 300));
+  t.deepEqual(domains(e), [], 'the domain does not exist yet');
+  const g = guestOf('web-r1', 'dom0-a', c.meta);
+  await e.hv.stop(g, 2000);
+  await inflight;
+  t.deepEqual(domains(e), [], 'the domain the create made was stopped, not left behind');
+  await e.hv.deleteClone(g);
+  t.deepEqual(leftovers(e), []);
+});
+
 test('a guest needing more memory than any host has is GH_OUT_OF_CAPACITY before anything is made', async (t) => {
   const e = await setup();
   writeFileSync(join(e.dir, 'big.xl.cfg'), TEMPLATE.replace('memory  = 128', 'memory  = 4096'));
