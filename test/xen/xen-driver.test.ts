@@ -181,3 +181,28 @@ test.serial('a guest asking for more memory than the host has is GH_OUT_OF_CAPAC
   }
   t.deepEqual(await leftovers(), []);
 });
+
+test.serial('stop of a guest whose xl create was left running on dom0 (by a crashed gridhost) waits for its domain and removes it', async (t) => {
+  const spec = { id: 'xweb-c1', pool: 'xweb', policy: policy(join(dir, 'web.xl.cfg')) };
+  const c = await hv.clone(spec);
+  const guest: Guest = { id: spec.id, pool: 'xweb', state: 'booting', driver: 'xen', host: 'lab', createdAt: 0, updatedAt: 0, meta: c.meta };
+  // An orphaned create, as one outlives the SSH session of a gridhost that died (nobody waits
+  // for it), with the driver's command line. It is caught before it makes the domain: the
+  // wrapper (whose command line holds the same text) waits 5 s before it execs xl.
+  const xl = `/usr/lib/xen-4.17/bin/xl create ${c.meta['cfg']}`;
+  await lab.sshOk(`trap '' HUP; bash -c 'sleep 5; exec ${xl}' >/dev/null 2>&1 </dev/null &`);
+  t.false((await lab.sshOk('xl list')).includes('gh-xweb-c1'), 'the stop starts before the domain exists');
+  const createRunning = async (): Promise<boolean> => (await lab.sshOk(`ps -o args | grep -c '[x]l create ${c.meta['cfg']}' || true`)).trim() !== '0';
+  t.true(await createRunning(), 'the orphaned create runs when the stop starts');
+  try {
+    await hv.stop(guest, 30_000);
+    // Deleting the clone under a create that is still running races it: if the create has
+    // attached the disk, its domain comes up after the cleanup. So stop must outwait it.
+    t.false(await createRunning(), 'stop returned while the create was still running');
+  } finally {
+    await hv.deleteClone(guest);
+  }
+  // Give a create the driver missed time to show its domain (xl create takes 5-20 s here).
+  await new Promise((r) => setTimeout(r, 20_000));
+  t.deepEqual(await leftovers(), [], 'no domain appeared after the stop');
+});

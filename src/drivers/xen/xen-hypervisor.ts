@@ -200,12 +200,19 @@ export class XenHypervisor implements Hypervisor {
     let r = await this.hosts.exec(host, [this.o.xlPath, 'shutdown', domain], { timeoutMs: this.o.commandTimeoutMs });
     if (r.code !== 0 && isNoSuchDomain(r.stderr)) {
       // No domain yet. A gridhost that died during `xl create` left it running on dom0 (remote
-      // commands outlive the SSH session; checked on the lab): stopping now would let it make
-      // the domain afterwards. Wait for it, then stop what it made.
+      // commands outlive the SSH session; checked on the lab): returning now would let it make
+      // the domain afterwards. While one runs, wait for the domain and stop it.
       const cfg = guest.meta['cfg'] ?? `${this.o.cfgDir}/${assertSafeName(guest.id)}.cfg`;
-      if (!(await this.waitNoProcess(host, `${this.o.xlPath} create ${assertSafePath(cfg)}`, this.o.createTimeoutMs))) return;
-      r = await this.hosts.exec(host, [this.o.xlPath, 'shutdown', domain], { timeoutMs: this.o.commandTimeoutMs });
-      if (r.code !== 0 && isNoSuchDomain(r.stderr)) return;
+      const create = `${this.o.xlPath} create ${assertSafePath(cfg)}`;
+      const deadline = Date.now() + this.o.createTimeoutMs;
+      for (;;) {
+        if (!(await this.processRunning(host, create)) || Date.now() > deadline) return;
+        await this.o.sleep(500);
+        r = await this.hosts.exec(host, [this.o.xlPath, 'shutdown', domain], { timeoutMs: this.o.commandTimeoutMs });
+        // Once the domain exists, stop looking: xl's own monitor of a created domain keeps the
+        // create's command line for the domain's whole life.
+        if (!(r.code !== 0 && isNoSuchDomain(r.stderr))) break;
+      }
     }
     if (await this.waitGone(host, domain, Math.max(1000, timeoutMs))) return;
     try {
@@ -407,20 +414,9 @@ export class XenHypervisor implements Hypervisor {
     }
   }
 
-  /**
-   * If a process whose command line contains `text` runs on the host, wait until none does.
-   * True if one was running. (`[c]` keeps pgrep's own shell, whose command line holds the
-   * pattern, from matching it; `text` is made of checked names and paths, `.` is the only
-   * regex character it can hold, and it matches itself too.)
-   */
-  private async waitNoProcess(host: string, text: string, timeoutMs: number): Promise<boolean> {
-    const pattern = `[${text[0]}]${text.slice(1)}`;
-    const running = async (): Promise<boolean> =>
-      (await this.hosts.exec(host, ['sh', '-c', 'pgrep -f -- "$1" >/dev/null', 'sh', pattern], { timeoutMs: this.o.commandTimeoutMs })).code === 0;
-    if (!(await running())) return false;
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && (await running())) await this.o.sleep(500);
-    return true;
+  /** Whether a process whose command line contains `text` runs on the host. */
+  private async processRunning(host: string, text: string): Promise<boolean> {
+    return (await this.hosts.exec(host, ['bash', '-c', FIND_PROCESS], { stdin: `${text}\n`, timeoutMs: this.o.commandTimeoutMs })).code === 0;
   }
 
   /** Poll `xl list <domain>` until xl says it does not exist (a shut-down domain lingers 2-3 s). */
@@ -434,6 +430,18 @@ export class XenHypervisor implements Hypervisor {
     }
   }
 }
+
+/**
+ * Exit 0 if a process's command line contains the text read from stdin. Builtins only (dom0s
+ * need not have pgrep: the lab's has not; every fork is dear in an emulated dom0), and the text
+ * never reaches this script's own command line, so it cannot find itself.
+ */
+const FIND_PROCESS = `read -r t || exit 1
+for f in /proc/[0-9]*/cmdline; do
+  mapfile -d '' a < "$f" 2>/dev/null || continue
+  case "\${a[*]}" in *"$t"*) exit 0;; esac
+done
+exit 1`;
 
 function withoutGuest(h: Record<string, string>): Record<string, string> {
   const { guest: _g, ...rest } = h;
