@@ -17,7 +17,7 @@ test('the fake records calls and tracks a guest through its life', async (t) => 
   await hv.stop(guest('web-1'), 1000);
   await hv.deleteClone(guest('web-1'));
   t.deepEqual(await hv.discover(), []);
-  t.deepEqual(hv.calls, [
+  t.deepEqual(hv.calls.map(({ method, id }) => ({ method, id })), [
     { method: 'clone', id: 'web-1' },
     { method: 'boot', id: 'web-1' },
     { method: 'discover', id: '' },
@@ -25,6 +25,7 @@ test('the fake records calls and tracks a guest through its life', async (t) => 
     { method: 'deleteClone', id: 'web-1' },
     { method: 'discover', id: '' },
   ]);
+  t.deepEqual(hv.calls.filter((c) => c.guest).map((c) => [c.method, c.guest?.id]), [['stop', 'web-1'], ['deleteClone', 'web-1']], 'stop and deleteClone record the guest they were given');
 });
 
 test('failNext fails only the next call of that method', async (t) => {

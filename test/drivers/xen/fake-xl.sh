@@ -7,7 +7,7 @@
 # xl shutdown), create_fails_hotplug (create fails like a hotplug script timeout), create_slow
 # (create takes 0.5 s and, like the real block hotplug lock under contention, fails when another
 # create is running; each overlap is counted in $XL_STATE/overlaps), create_delay (seconds a
-# create takes before the domain exists).
+# create takes before the domain exists; it touches $XL_STATE/create_started first).
 set -u
 S=${XL_STATE:?}
 D=$S/domains
@@ -54,7 +54,7 @@ create)
     echo "xc: error: panic: xg_dom_boot.c:119: xc_dom_boot_mem_init: can't allocate low memory for domain: Out of memory" >&2
     echo "libxl: error: libxl_dom.c:586:libxl__build_dom: xc_dom_boot_mem_init failed: Cannot allocate memory" >&2; exit 3
   fi
-  [ -f "$S/create_delay" ] && sleep "$(cat "$S/create_delay")"
+  [ -f "$S/create_delay" ] && { : > "$S/create_started"; sleep "$(cat "$S/create_delay")"; }
   echo "$n $mem $uuid $mac $disk $extra" > "$D/$name"
   if [ -f "$S/create_fails_hotplug" ]; then
     # libxl fails after the domain exists (a paused leftover a careless caller would leak)

@@ -166,7 +166,7 @@ test('stop waits for an xl create of the guest still running on dom0 (as a crash
   writeFileSync(join(e.state, 'create_delay'), '1');
   // A create this caller does not wait for, like one a crashed gridhost left running.
   const inflight = e.hv.boot(s, c.meta).then(() => 'booted', (err: Error) => err.message);
-  await new Promise((r) => setTimeout(r, 300));
+  while (!existsSync(join(e.state, 'create_started'))) await new Promise((r) => setTimeout(r, 20));
   t.deepEqual(domains(e), [], 'the domain does not exist yet');
   const g = guestOf('web-r1', 'dom0-a', c.meta);
   await e.hv.stop(g, 2000);
