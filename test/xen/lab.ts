@@ -146,6 +146,15 @@ function need(env: Record<string, string>, key: string): string {
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const HTTP_PATH = /^\/[A-Za-z0-9._~\/?=&%+-]*$/;
 
+/** Everything gridhost could leave on the lab's dom0, sorted: its domains (`domain NAME`),
+ *  rendered configs (`cfg FILE`) and clones (`image FILE`, the base image excepted). */
+export async function gridhostLeftovers(lab: Lab, cfgDir = '/etc/xen/gridhost'): Promise<string[]> {
+  const out = await lab.sshOk(
+    `xl list | awk 'NR>1 {print "domain " $1}' | grep -v '^domain Domain-0$'; ls ${cfgDir} 2>/dev/null | sed 's/^/cfg /'; ls ${lab.imagesDir} | grep -vx base.img | sed 's/^/image /'; true`,
+  );
+  return out.split('\n').filter((l) => l.trim() !== '').sort();
+}
+
 /** Build (cached) and boot a lab, or attach to GRIDHOST_LAB_ENV. */
 export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   const log = opts.log;

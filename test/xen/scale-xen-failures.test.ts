@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, getJson, REPO, request, sleep, startGridhost, waitUntil, type GridhostProcess } from '../e2e/harness.ts';
-import { startLab, type Lab } from './lab.ts';
+import { gridhostLeftovers, startLab, type Lab } from './lab.ts';
 
 const CFG_DIR = '/etc/xen/gridhost';
 const SLOW = Math.max(1, Number(process.env.GRIDHOST_XEN_E2E_SLOW ?? 1));
@@ -69,13 +69,7 @@ rules:
 `;
 }
 
-/** Everything gridhost could leave on dom0: its domains, rendered configs and clones. */
-async function leftovers(): Promise<string[]> {
-  const out = await lab.sshOk(
-    `xl list | awk 'NR>1 {print "domain " $1}' | grep -v '^domain Domain-0$'; ls ${CFG_DIR} 2>/dev/null | sed 's/^/cfg /'; ls ${lab.imagesDir} | grep -vx base.img | sed 's/^/image /'; true`,
-  );
-  return out.split('\n').filter((l) => l.trim() !== '');
-}
+const leftovers = (): Promise<string[]> => gridhostLeftovers(lab, CFG_DIR);
 
 async function start(t: { teardown(fn: () => unknown): void }, config: string, policies: Record<string, string>, templates: Record<string, string>): Promise<GridhostProcess> {
   const gh = await startGridhost({ config, policies, templates, startTimeoutMs: s(120) });

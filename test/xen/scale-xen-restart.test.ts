@@ -8,7 +8,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, getJson, REPO, sleep, startGridhost, waitUntil, workspace, type GridhostProcess } from '../e2e/harness.ts';
-import { startLab, type Lab } from './lab.ts';
+import { gridhostLeftovers, startLab, type Lab } from './lab.ts';
 
 const POOL = 'xrs';
 const CFG_DIR = '/etc/xen/gridhost';
@@ -59,13 +59,7 @@ rules:
 `;
 }
 
-/** Everything gridhost could leave on dom0: its domains, rendered configs and clones. */
-async function leftovers(): Promise<string[]> {
-  const out = await lab.sshOk(
-    `xl list | awk 'NR>1 {print "domain " $1}' | grep -v '^domain Domain-0$'; ls ${CFG_DIR} 2>/dev/null | sed 's/^/cfg /'; ls ${lab.imagesDir} | grep -vx base.img | sed 's/^/image /'; true`,
-  );
-  return out.split('\n').filter((l) => l.trim() !== '').sort();
-}
+const leftovers = (): Promise<string[]> => gridhostLeftovers(lab, CFG_DIR);
 
 /** What dom0 holds for exactly these guests (domain, config, clone). */
 function expected(ids: string[]): string[] {

@@ -25,7 +25,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { freePort, getJson, REPO, request, sleep, startGridhost, type GridhostProcess } from '../e2e/harness.ts';
-import { startLab, type Lab } from './lab.ts';
+import { gridhostLeftovers, startLab, type Lab } from './lab.ts';
 
 const POOL = 'xweb';
 const TOKEN = 'xen-e2e-token';
@@ -192,13 +192,7 @@ async function view(gh: GridhostProcess): Promise<any> {
 
 const counted = (v: any): number => (v.counts?.cloning ?? 0) + (v.counts?.booting ?? 0) + (v.counts?.healthy ?? 0);
 
-/** Everything gridhost could leave on dom0: its domains, rendered configs and clones. */
-async function leftovers(lab: Lab): Promise<string[]> {
-  const out = await lab.sshOk(
-    `xl list | awk 'NR>1 {print "domain " $1}' | grep -v '^domain Domain-0$'; ls ${CFG_DIR} 2>/dev/null | sed 's/^/cfg /'; ls ${lab.imagesDir} | grep -vx base.img | sed 's/^/image /'; true`,
-  );
-  return out.split('\n').filter((l) => l.trim() !== '');
-}
+const leftovers = (lab: Lab): Promise<string[]> => gridhostLeftovers(lab, CFG_DIR);
 
 test('a xen pool grows 2 -> N on domU CPU (xentop) then guest rps, and shrinks back to 2, leaving nothing on dom0', async (t) => {
   t.timeout(s(LIMIT_S));

@@ -13,7 +13,7 @@ import { XenHosts } from '../../src/drivers/xen/xen-hosts.ts';
 import { XenHypervisor } from '../../src/drivers/xen/xen-hypervisor.ts';
 import { XentopSource } from '../../src/drivers/xen/xentop-source.ts';
 import { GridhostError } from '../../src/errors/errors.ts';
-import { startLab, type Lab } from './lab.ts';
+import { gridhostLeftovers, startLab, type Lab } from './lab.ts';
 import { makePolicy as basePolicy } from '../../src/decision/test-helpers.ts';
 
 let lab: Lab;
@@ -76,11 +76,7 @@ function policy(templatePath: string): Policy {
   };
 }
 
-/** Everything gridhost could leave on dom0: its domains, rendered configs and clones. */
-async function leftovers(): Promise<string[]> {
-  const out = await lab.sshOk(`xl list | awk 'NR>1 {print "domain " $1}' | grep -v Domain-0; ls ${CFG_DIR} 2>/dev/null | sed 's/^/cfg /'; ls ${lab.imagesDir} | grep -vx base.img | sed 's/^/image /'; true`);
-  return out.split('\n').filter((l) => l.trim() !== '');
-}
+const leftovers = (): Promise<string[]> => gridhostLeftovers(lab, CFG_DIR);
 
 async function waitHealthy(guest: Guest, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
