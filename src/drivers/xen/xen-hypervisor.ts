@@ -236,6 +236,10 @@ export class XenHypervisor implements Hypervisor {
     const image = guest.meta['image'];
     if (method && image) {
       const plan = clonePlan(method as Parameters<typeof clonePlan>[0], image, guest.id, { snapshotSize: this.o.lvmSnapshotSize });
+      // A clone command that outlived a crashed gridhost would make the disk after this removal
+      // (an LV would then be named by no config, found by no later pass): let it end first.
+      const deadline = Date.now() + this.o.cloneTimeoutMs;
+      while (Date.now() < deadline && (await this.processRunning(host, plan.create.join(' ')))) await this.o.sleep(500);
       const r = await this.hosts.exec(host, plan.remove, { timeoutMs: this.o.cloneTimeoutMs });
       if (r.code !== 0) {
         const still = await this.hosts.exec(host, ['test', '-e', plan.target], { timeoutMs: this.o.commandTimeoutMs });

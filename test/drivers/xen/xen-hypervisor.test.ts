@@ -2,12 +2,14 @@
 // for xl (no Xen here): proves the SSH plumbing, cfg rendering and writing, real clones with cp,
 // IP/MAC allocation, and that every failure path leaves nothing behind. Real Xen: test/xen/.
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_BALANCER, type Policy } from '../../../src/domain/policy.ts';
+import { DEFAULT_BALANCER, type CloneMethod, type Policy } from '../../../src/domain/policy.ts';
 import type { Guest } from '../../../src/domain/types.ts';
+import { clonePlan } from '../../../src/drivers/xen/clone-commands.ts';
 import { XenHosts } from '../../../src/drivers/xen/xen-hosts.ts';
 import { XenHypervisor } from '../../../src/drivers/xen/xen-hypervisor.ts';
 import { GridhostError } from '../../../src/errors/errors.ts';
@@ -173,6 +175,22 @@ test('stop waits for an xl create of the guest still running on dom0 (as a crash
   await inflight;
   t.deepEqual(domains(e), [], 'the domain the create made was stopped, not left behind');
   await e.hv.deleteClone(g);
+  t.deepEqual(leftovers(e), []);
+});
+
+test('deleteClone waits for a clone command still running on the host (as a crash leaves it), so no disk appears after it', async (t) => {
+  const e = await setup();
+  const c = await e.hv.clone({ id: 'web-q1', pool: 'web', policy: e.policy });
+  const disk = c.meta['disk']!;
+  rmSync(disk); // as if the crash came before the copy was made...
+  // ...by a copy that is still to run: its command line holds the driver's clone command.
+  const plan = clonePlan(c.meta['cloneMethod'] as CloneMethod, c.meta['image']!, 'web-q1');
+  const orphan = spawn('bash', ['-c', `sleep 1; exec ${plan.create.join(' ')}`], { stdio: 'ignore' });
+  const ended = new Promise((r) => orphan.once('exit', r));
+  await new Promise((r) => setTimeout(r, 200));
+  await e.hv.deleteClone(guestOf('web-q1', 'dom0-a', c.meta));
+  await ended;
+  t.false(existsSync(disk), 'the late copy was removed, not left behind');
   t.deepEqual(leftovers(e), []);
 });
 
