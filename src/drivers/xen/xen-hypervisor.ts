@@ -206,12 +206,15 @@ export class XenHypervisor implements Hypervisor {
       const create = `${this.o.xlPath} create ${assertSafePath(cfg)}`;
       const deadline = Date.now() + this.o.createTimeoutMs;
       for (;;) {
-        if (!(await this.processRunning(host, create)) || Date.now() > deadline) return;
-        await this.o.sleep(500);
+        // Look for the create before looking for the domain: a create that ends in between
+        // has made its domain by then, so the shutdown below finds it.
+        const inFlight = await this.processRunning(host, create);
         r = await this.hosts.exec(host, [this.o.xlPath, 'shutdown', domain], { timeoutMs: this.o.commandTimeoutMs });
         // Once the domain exists, stop looking: xl's own monitor of a created domain keeps the
         // create's command line for the domain's whole life.
         if (!(r.code !== 0 && isNoSuchDomain(r.stderr))) break;
+        if (!inFlight || Date.now() > deadline) return;
+        await this.o.sleep(500);
       }
     }
     if (await this.waitGone(host, domain, Math.max(1000, timeoutMs))) return;
