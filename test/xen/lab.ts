@@ -146,6 +146,17 @@ function need(env: Record<string, string>, key: string): string {
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const HTTP_PATH = /^\/[A-Za-z0-9._~\/?=&%+-]*$/;
 
+/** gridhost.yaml naming the lab's dom0 (pinned to `fingerprint`, by default its real host key). */
+export function gridhostDom0Yaml(lab: Lab, fingerprint = lab.fingerprint): string {
+  return `dom0s:
+  - name: lab
+    address: ${lab.host}
+    port: ${lab.port}
+    private_key_path: ${lab.privateKeyPath}
+    host_key_fingerprint: ${fingerprint}
+`;
+}
+
 /** Everything gridhost could leave on the lab's dom0, sorted: its domains (`domain NAME`),
  *  rendered configs (`cfg FILE`) and clones (`image FILE`, the base image excepted). */
 export async function gridhostLeftovers(lab: Lab, cfgDir = '/etc/xen/gridhost'): Promise<string[]> {

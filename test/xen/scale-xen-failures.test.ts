@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, getJson, REPO, request, sleep, startGridhost, waitUntil, type GridhostProcess } from '../e2e/harness.ts';
-import { gridhostLeftovers, startLab, type Lab } from './lab.ts';
+import { gridhostDom0Yaml, gridhostLeftovers, startLab, type Lab } from './lab.ts';
 
 const CFG_DIR = '/etc/xen/gridhost';
 const SLOW = Math.max(1, Number(process.env.GRIDHOST_XEN_E2E_SLOW ?? 1));
@@ -29,15 +29,7 @@ test.after.always(async () => {
   await lab?.stop();
 });
 
-function gridhostYaml(fingerprint: string): string {
-  return `dom0s:
-  - name: lab
-    address: ${lab.host}
-    port: ${lab.port}
-    private_key_path: ${lab.privateKeyPath}
-    host_key_fingerprint: ${fingerprint}
-`;
-}
+const gridhostYaml = (fingerprint: string): string => gridhostDom0Yaml(lab, fingerprint);
 
 function policy(pool: string, templateFile: string, lbPort: number, bootTimeout: string): string {
   return `pool: ${pool}

@@ -8,7 +8,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, getJson, REPO, sleep, startGridhost, waitUntil, workspace, type GridhostProcess } from '../e2e/harness.ts';
-import { gridhostLeftovers, startLab, type Lab } from './lab.ts';
+import { gridhostDom0Yaml, gridhostLeftovers, startLab, type Lab } from './lab.ts';
 
 const POOL = 'xrs';
 const CFG_DIR = '/etc/xen/gridhost';
@@ -23,15 +23,6 @@ test.after.always(async () => {
   await lab?.stop();
 });
 
-function config(): string {
-  return `dom0s:
-  - name: lab
-    address: ${lab.host}
-    port: ${lab.port}
-    private_key_path: ${lab.privateKeyPath}
-    host_key_fingerprint: ${lab.fingerprint}
-`;
-}
 
 function policy(lbPort: number): string {
   return `pool: ${POOL}
@@ -76,7 +67,7 @@ test.serial('killed as its domU appears on dom0, the next gridhost undoes the ha
   t.timeout(s(600));
   const lbPort = await freePort();
   const template = readFileSync(join(REPO, 'templates', 'web.xen.xl.cfg'), 'utf8');
-  const opts = { config: config(), policies: { 'xrs.yaml': policy(lbPort) }, templates: { 'web.xen.xl.cfg': template }, startTimeoutMs: s(120) };
+  const opts = { config: gridhostDom0Yaml(lab), policies: { 'xrs.yaml': policy(lbPort) }, templates: { 'web.xen.xl.cfg': template }, startTimeoutMs: s(120) };
   const dir = workspace(opts);
   const started: GridhostProcess[] = [];
   t.teardown(async () => {
