@@ -6,7 +6,8 @@ export default {
   extensions: { ts: 'module' },
   nodeArguments: ['--import=tsx'],
   workerThreads: false,
-  timeout: '10m',
+  // Above each test's own limit (t.timeout), so a slow test fails with the phases it reached.
+  timeout: '20m',
   concurrency: 1,
   serial: true,
 };

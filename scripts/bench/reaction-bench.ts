@@ -66,16 +66,29 @@ async function oneStep(gh: GridhostProcess, front: string): Promise<Run> {
     return b !== undefined;
   }, 60_000, 'third guest serving');
   await load.stop();
+  // The guest can serve before its 'register' line has come through gridhost's stdout (the
+  // step ends when the balancer routes to it, and the line is written just after): wait for it.
+  const registered = (l: Record<string, unknown>) => l.event === 'guest' && l.guest === third && l.action === 'register';
+  await waitUntil(async () => gh.logs.slice(logStart).some(registered), 10_000, 'the third guest\'s register log line');
   const logs = gh.logs.slice(logStart);
   const decision = logs.find((l) => l.event === 'scale' && l.outcome === 'started' && l.action === 'scale-out');
-  const step = (action: string) => Number(logs.find((l) => l.event === 'guest' && l.guest === third && l.action === action)?.duration_ms ?? NaN);
+  // The guest's booting -> healthy line carries what each step of the launch took; a missing
+  // figure fails the bench rather than printing NaN.
+  const launched = logs.find((l) => l.event === 'guest' && l.guest === third && l.from === 'booting' && l.to === 'healthy');
+  const cloned = logs.find((l) => l.event === 'guest' && l.guest === third && l.from === 'cloning' && l.to === 'booting');
+  const step = (action: string) => {
+    const v = action === 'clone' ? cloned?.clone_ms : launched?.[`${action}_ms`];
+    if (typeof v !== 'number') throw new Error(`bench: no ${action}_ms on ${third}'s guest log line`);
+    return v;
+  };
   // Let the pool fall back to 2 for the next run.
   const idle = openLoopLoad(front, 1000);
   await waitUntil(async () => { const c = await healthyCount(gh); return c.healthy === 2 && c.busy === 0; }, 120_000, 'scale back to 2');
   await idle.stop();
   const registerMs = step('register');
+  if (decision === undefined) throw new Error('bench: no scale-out "started" log line after the load step');
   return {
-    detectionMs: decision ? at(decision) - t0 : NaN,
+    detectionMs: at(decision) - t0,
     cloneMs: step('clone'),
     bootMs: step('boot'),
     healthMs: step('health'),

@@ -9,7 +9,7 @@ import os from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_BALANCER, type CloneMethod, type Policy } from '../../src/domain/policy.ts';
+import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, type CloneMethod, type Policy } from '../../src/domain/policy.ts';
 import type { Guest } from '../../src/domain/types.ts';
 import type { SshCounters } from '../../src/drivers/ssh/ssh-connection.ts';
 import { clonePlan } from '../../src/drivers/xen/clone-commands.ts';
@@ -116,16 +116,18 @@ function policy(templatePath: string, image: string, clone: CloneMethod): Policy
     pool: POOL,
     min: 2,
     max: 8,
-    guest: { driver: 'xen', template: templatePath, image, clone, healthPath: '/healthz', metricsPath: '/metrics', bootTimeoutMs: 600_000, stopTimeoutMs: 120_000, drainTimeoutMs: 1_000 },
+    guest: { driver: 'xen', template: templatePath, image, clone, healthPath: '/healthz', metricsPath: '/metrics', metrics: ['rps', 'inflight'], bootTimeoutMs: 600_000, stopTimeoutMs: 120_000, drainTimeoutMs: 1_000 },
     balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:0' },
     sampling: { intervalMs: 5000, windowMs: 60_000 },
     warmupMs: 0,
-    scaleOut: { cooldownMs: 0 },
-    scaleIn: { cooldownMs: 0, stabilizationMs: 0 },
+    scaleOut: { cooldownMs: 0, whileBooting: 'hold' },
+    scaleIn: { cooldownMs: 0, stabilizationMs: 0, victims: 'newest' },
     onMissing: 'hold',
+    unknownGuests: 'retire',
     rules: [],
     schedules: [],
     breaker: { failures: 3, openMs: 60_000 },
+    autoHeal: { ...DEFAULT_AUTO_HEAL },
   };
 }
 

@@ -7,6 +7,13 @@
 #                       a free ephemeral port)
 #        LAB_RUN_DIR    run dir (default: a new $CACHE/run/lab.XXXXXX); must not hold a running lab
 #        LAB_BUILD      build dir (default: whatever build.sh prints; it builds if needed)
+#        LAB_NETNS      a network namespace (made here if it does not exist; then stop.sh removes
+#                       it) joined to the guests' bridge: QEMU gets a second NIC, a tap device
+#                       moved into the namespace with LAB_NETNS_ADDR (default 192.168.100.254/24),
+#                       and dom0 enslaves that NIC to xenbr0, so processes in the namespace reach
+#                       the domUs (and dom0's sshd at 192.168.100.1) directly, with no SSH hop
+#        LAB_OWNER_PIDS pids whose death stops the lab (follow-owner.sh; test/xen/lab.ts passes
+#                       its own and its ancestors'); unset: the lab runs until stop.sh
 #        LAB_MEM_MB=3072 LAB_SMP=2 LAB_DOM0_MEM=1024M LAB_BOOT_TIMEOUT=240 (seconds)
 # stdout: the env file ($LAB_RUN_DIR/lab.env, KEY=VALUE lines; see README.md). Logs on stderr.
 # Stop with: scripts/xen-lab/stop.sh "$LAB_RUN_DIR"
@@ -17,13 +24,8 @@ log() { echo "[xen-lab boot] $*" >&2; }
 T0=$(date +%s.%N)
 elapsed() { awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN { printf "%.1f", a - b }'; }
 
-if ! command -v qemu-system-x86_64 >/dev/null; then
-  log "installing qemu-system-x86"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends qemu-system-x86 >&2 ||
-    { apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
-      apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends qemu-system-x86 >&2; }
-fi
+# The one list of host packages (qemu-system-x86 among them) is scripts/ensure-packages.sh.
+"$HERE/../ensure-packages.sh" xen
 
 if [ -z "${LAB_BUILD:-}" ]; then
   LAB_BUILD=$("$HERE/build.sh" | sed -n 's/^LAB_BUILD=//p' | tail -1)
@@ -39,6 +41,21 @@ if [ -f "$RUN/qemu.pid" ] && kill -0 "$(cat "$RUN/qemu.pid")" 2>/dev/null; then
   log "a lab is already running in $RUN (pid $(cat "$RUN/qemu.pid"))"; exit 1
 fi
 rm -f "$RUN/serial.log" "$RUN/console.sock" "$RUN/qemu.pid" "$RUN/lab.env"
+
+# The guest network's second way out: a tap device QEMU opens in this namespace, then moved
+# into LAB_NETNS (an open tap keeps working across the move). Its MAC tells dom0 which NIC it is.
+NET_ARGS=()
+TAP=
+if [ -n "${LAB_NETNS:-}" ]; then
+  if ! ip netns list | awk '{print $1}' | grep -qx "$LAB_NETNS"; then
+    ip netns add "$LAB_NETNS"
+    echo "$LAB_NETNS" > "$RUN/netns.owned"
+  fi
+  TAP=ghlab$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+  ip tuntap add dev "$TAP" mode tap
+  echo "$LAB_NETNS $TAP" > "$RUN/netns.tap"
+  NET_ARGS=(-netdev "tap,id=n1,ifname=$TAP,script=no,downscript=no" -device "virtio-net-pci,netdev=n1,mac=52:54:00:67:68:31")
+fi
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_port() {
@@ -66,7 +83,7 @@ for try in 1 2 3; do
       -display none -monitor none -no-reboot \
       -chardev "socket,id=s0,path=$RUN/console.sock,server=on,wait=off,logfile=$RUN/serial.log" \
       -serial chardev:s0 \
-      -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$PORT-:22" -device virtio-net-pci,netdev=n0 \
+      -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$PORT-:22" -device virtio-net-pci,netdev=n0 "${NET_ARGS[@]}" \
       -pidfile "$RUN/qemu.pid" -daemonize 2>"$RUN/qemu.err"; then
     started=1; break
   fi
@@ -76,6 +93,18 @@ done
 [ $started = 1 ] || exit 1
 PID=$(cat "$RUN/qemu.pid")
 log "qemu pid $PID, ssh port $PORT, run dir $RUN"
+if [ -n "$TAP" ]; then
+  NS_ADDR=${LAB_NETNS_ADDR:-192.168.100.254/24}
+  ip link set "$TAP" netns "$LAB_NETNS"
+  ip -n "$LAB_NETNS" link set lo up
+  ip -n "$LAB_NETNS" link set "$TAP" up
+  ip -n "$LAB_NETNS" addr add "$NS_ADDR" dev "$TAP"
+  log "guest network joined to namespace $LAB_NETNS ($TAP, $NS_ADDR)"
+fi
+if [ -n "${LAB_OWNER_PIDS:-}" ]; then
+  # shellcheck disable=SC2086
+  setsid "$HERE/follow-owner.sh" "$RUN" "$PID" $LAB_OWNER_PIDS </dev/null >/dev/null 2>&1 &
+fi
 
 # known_hosts pinned to the lab's host key: the lab is checked like gridhost checks it
 echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$K/dom0_host_key.pub")" > "$RUN/known_hosts"
@@ -125,6 +154,12 @@ log "ssh + xl list answer after $BOOT_S s"
   echo "LAB_BRIDGE=xenbr0"
   echo "LAB_GUEST_NET=192.168.100.0/24"
   echo "LAB_GUEST_GW=192.168.100.1"
+  if [ -n "$TAP" ]; then
+    echo "LAB_NETNS=$LAB_NETNS"
+    echo "LAB_NETNS_ADDR=${NS_ADDR%/*}"
+    echo "LAB_NETNS_TAP=$TAP"
+    echo "LAB_DOM0_GUEST_ADDR=192.168.100.1"
+  fi
 } > "$RUN/lab.env.tmp"
 mv "$RUN/lab.env.tmp" "$RUN/lab.env"
 cat "$RUN/lab.env"

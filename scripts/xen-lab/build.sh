@@ -26,14 +26,7 @@ exec 9>"$CACHE/build.lock"
 flock 9 # one build at a time; a second caller waits, then finds the result cached
 
 # ------------------------------------------------------------------ host tools (Debian packages)
-NEED="busybox-static cpio dropbear-bin openssh-client python3 e2fsprogs xfsprogs lvm2 dmsetup qemu-utils bash util-linux mount coreutils"
-if ! dpkg -s $NEED >/dev/null 2>&1; then
-  log "installing host packages: $NEED"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $NEED >&2 ||
-    { apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
-      apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $NEED >&2; }
-fi
+"$HERE/../ensure-packages.sh" xen # the one list of host packages the lab copies or runs
 
 # ------------------------------------------------------------------ keys (lab-wide, made once)
 K=$CACHE/keys

@@ -16,5 +16,13 @@ if [ -f "$RUN/qemu.pid" ]; then
     echo "[xen-lab stop] stopped qemu $PID" >&2
   fi
 fi
+# The guest network's namespace side (boot.sh LAB_NETNS): the tap, and the namespace if boot.sh made it.
+if [ -f "$RUN/netns.tap" ]; then
+  read -r NS TAP < "$RUN/netns.tap"
+  if [ -f "$RUN/netns.owned" ]; then ip netns del "$NS" 2>/dev/null
+  else ip -n "$NS" link del "$TAP" 2>/dev/null; fi
+  ip link del "$TAP" 2>/dev/null # still here if QEMU failed before the move
+  rm -f "$RUN/netns.tap" "$RUN/netns.owned"
+fi
 [ "${LAB_KEEP_RUN:-0}" = 1 ] || rm -rf "$RUN"
 exit 0

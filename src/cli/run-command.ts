@@ -1,35 +1,51 @@
 // `gridhost run`: the imperative shell that wires config, store, drivers, controller and API
 // together, repairs what a previous run left half-done, and shuts down gracefully.
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import type { GridhostConfig } from '../config/config-types.ts';
 import { redactConfig } from '../config/load-config.ts';
 import type { Policy } from '../domain/policy.ts';
 import type { Guest } from '../domain/types.ts';
-import { formatIssue, GridhostError, type ValidationIssue } from '../errors/errors.ts';
+import { GridhostError, type ValidationIssue } from '../errors/errors.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { instrumentBalancer, instrumentHypervisor } from '../observability/instrument.ts';
 import { LogMetricsTelemetry } from '../observability/log-metrics-telemetry.ts';
+import { logBalancerChange } from '../observability/balancer-log.ts';
 import { openStore } from '../store/open-store.ts';
 import { LocalHypervisor } from '../drivers/hypervisor/local/local-hypervisor.ts';
 import { BuiltinBalancer } from '../drivers/balancer/builtin/builtin-balancer.ts';
-import { parseHostPort } from '../drivers/balancer/builtin/address.ts';
+import { BalancerSet } from '../drivers/balancer/balancer-set.ts';
+import { HaproxyBalancer, type HaproxyChange } from '../drivers/balancer/haproxy/haproxy-balancer.ts';
+import type { Logger } from '../observability/logger.ts';
 import { CombinedSource } from '../drivers/metrics/combined-source.ts';
 import { HttpLoadSource } from '../drivers/metrics/http-load-source.ts';
 import { ProcCpuSource } from '../drivers/metrics/proc-cpu-source.ts';
+import { BalancerSource } from '../drivers/metrics/balancer-source.ts';
 import { waitHealthy } from '../drivers/health/http-health.ts';
+import { PrometheusQuery } from '../drivers/prometheus/prometheus-query.ts';
+import { RealHookRunner } from '../drivers/hooks/hook-runner-real.ts';
 import type { Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
 import type { MetricsSource } from '../drivers/metrics/metrics-source.ts';
 import { GuestRoutes } from '../drivers/guest-net/guest-net.ts';
 import { createXenDrivers, type XenDrivers } from '../drivers/xen/create-xen-drivers.ts';
 import { watchPolicyDir } from '../policy/policy-watcher.ts';
+import { logPolicyEvent } from '../policy/policy-log.ts';
 import { systemClock } from '../controller/clock.ts';
 import { GuestLifecycle } from '../controller/guest-lifecycle.ts';
 import { Actuator } from '../controller/actuator.ts';
+import { balancerVictimFacts } from '../controller/victim-facts.ts';
 import { Orchestrator } from '../controller/orchestrator.ts';
-import { reconcile } from '../controller/reconciler.ts';
+import { Leadership } from '../controller/leadership.ts';
+import { trackStoreHealth } from '../store/store-health.ts';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { createApi } from '../api/server.ts';
+import { weakTokenReason } from '../api/auth.ts';
+import { Operator } from '../controller/operator.ts';
+import { PolicyProblems } from '../controller/policy-problems.ts';
+import { ProgressDisplay, ProgressTelemetry } from '../observability/progress-display.ts';
+import { listenHttp, serverUrl } from '../api/listen.ts';
 
 /**
  * Pause between health checks of a guest reached through its dom0, and the longest check or
@@ -49,7 +65,12 @@ function createXenStack(config: GridhostConfig): { drivers: XenDrivers; routes: 
     // Proxied connections and health checks are channels too: leave room beside xl and xentop
     // (dropbear allows 100 channels per connection, OpenSSH 10 sessions plus forwards).
     ssh: { maxChannels: 64 },
-    hypervisor: { commandTimeoutMs: 60_000, createTimeoutMs: 300_000 },
+    hypervisor: {
+      commandTimeoutMs: 60_000,
+      createTimeoutMs: 300_000,
+      ...(config.xen ? { xlPath: config.xen.xlPath, cfgDir: config.xen.cfgDir, memoryMb: config.xen.memoryMb } : {}),
+      networkByHost: Object.fromEntries(config.dom0s.flatMap((d) => (d.network ? [[d.name, d.network]] : []))),
+    },
     xentop: { timeoutMs: 30_000 },
   });
   const routes = new GuestRoutes(config.dom0s.map((d) => ({
@@ -59,16 +80,59 @@ function createXenStack(config: GridhostConfig): { drivers: XenDrivers; routes: 
   return { drivers, routes };
 }
 
+/** What the haproxy driver saw, as log lines: lost servers and restarts are worth a warning. */
+function logHaproxyChange(logger: Logger, c: HaproxyChange): void {
+  const fields = { ...c, event: 'haproxy' };
+  if (c.kind === 'readded') logger.warn('HAProxy had lost servers gridhost registered (a reload or restart); added them again', fields);
+  else if (c.kind === 'restarted') logger.warn('HAProxy was reloaded or restarted', fields);
+  else if (c.kind === 'tcp-check-only') logger.warn('HAProxy checks the pool\'s guests only at TCP level', fields);
+  else logger.debug('haproxy', fields);
+}
+
 /** Runs until SIGINT/SIGTERM. Returns -1 so the CLI keeps the process alive. */
 export async function runServer(config: GridhostConfig, _args: string[]): Promise<number> {
-  const logger = createLogger({ level: config.log.level, format: config.log.format });
+  checkWriteToken(config);
+  // On a terminal, launches get a live progress line each below the log (not in JSON or a pipe).
+  const display = process.stdout.isTTY === true && config.log.format !== 'json' ? new ProgressDisplay({ out: process.stdout }) : undefined;
+  const logger = createLogger({ level: config.log.level, format: config.log.format, ...(display ? { stream: display.logStream() } : {}) });
   const metrics = createMetrics();
-  const telemetry = new LogMetricsTelemetry(logger, metrics);
+  const base = new LogMetricsTelemetry(logger, metrics);
+  const telemetry = display ? new ProgressTelemetry(base, display) : base;
   logger.info('gridhost starting', { config: redactConfig(config) });
 
-  const store = await openStore(config.store);
   const clock = systemClock;
-  const local = instrumentHypervisor(new LocalHypervisor({ guestsDir: config.guestsDir }), metrics);
+  // Every store call goes through the health tracker: a failing store means degraded, no action.
+  const tracked = trackStoreHealth(await openStore(config.store), () => clock.now(), (h) => {
+    metrics.storeUp.set(h.up ? 1 : 0);
+    if (h.up) logger.info('store writable again; pools act again', { event: 'store' });
+    else logger.error('store cannot be written: no pool acts until it can', { event: 'store', error: h.reason });
+  });
+  const store = tracked.store;
+  /** This process among the gridhost processes sharing the store: unique per start. */
+  const holder = `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+  // The API's address is bound before anything is repaired or started: a taken port ends this
+  // run before it has touched a guest. Until start-up is done every request gets a 503.
+  let handler: RequestListener = startingHandler;
+  const server: Server = await listenHttp((req, res) => handler(req, res), {
+    listen: config.api.listen,
+    setting: process.env.GRIDHOST_API_LISTEN?.trim() ? 'GRIDHOST_API_LISTEN, which overrides api.listen' : `api.listen in ${config.source}`,
+    onClientError: (e) => logger.debug('api request rejected', { code: 'GH_BAD_REQUEST', error: e.message, errno: e.code }),
+  }).catch(async (e: unknown) => {
+    await store.close().catch(() => undefined);
+    throw e;
+  });
+  // Kill tests only (test/e2e/kill-steps.test.ts): GRIDHOST_TEST_PAUSE_AT=<step> stops every
+  // launch or retirement just before that step (or, for "spawned", between a local guest's spawn
+  // and its record) and waits there for ever, so the test's SIGKILL lands exactly there.
+  const pauseStep = process.env.GRIDHOST_TEST_PAUSE_AT?.trim() || undefined;
+  const pause = (step: string, guest: string) => {
+    logger.warn('test hook: paused before a step, waiting to be killed', { event: 'test-pause', step, guest });
+    return new Promise<void>(() => undefined);
+  };
+  const local = instrumentHypervisor(new LocalHypervisor({
+    guestsDir: config.guestsDir,
+    ...(pauseStep === 'spawned' ? { afterSpawn: (guest: string) => pause('spawned', guest) } : {}),
+  }), metrics);
   const hypervisors: Hypervisor[] = [local];
   // Xen (policies with `guest.driver: xen`): one kept SSH connection per dom0, shared by xl,
   // xentop and the way to the guests (guest-net) unless their network is routed.
@@ -81,24 +145,45 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
     if (!hv) throw new GridhostError('GH_TEMPLATE_INVALID', `no hypervisor driver "${driver}" is configured`);
     return hv;
   };
-  const balancer = instrumentBalancer(new BuiltinBalancer({
+  const builtin = instrumentBalancer(new BuiltinBalancer({
     // Checks of a guest behind its dom0 each cost an SSH channel and a shell in the guest.
     healthIntervalMs: forwarded ? XEN_BALANCER_CHECK_MS : 250,
     // Connections to a guest behind its dom0 are SSH channels: few per guest, so that health
     // checks, metrics reads and xl always find a free channel (more requests wait in the agent).
     ...(forwarded ? { healthTimeoutMs: XEN_CHECK_TIMEOUT_MS, fallCount: 3, maxSocketsPerBackend: XEN_SOCKETS_PER_GUEST } : {}),
-    onChange: (c) => logger.debug('balancer', { ...c }),
-    // Resolved once per backend (not per request): its dom0 comes from the guest's record.
-    ...(forwarded ? { connectFor: async (b: { id: string }) => routes.connectFor((await store.getGuest(b.id))?.host) } : {}),
+    // Down, up, fail-open and no-backend are warn/info/error lines with their reason.
+    onChange: (c) => logBalancerChange(logger, c),
+    // The controller names the dom0 a guest's route goes through with each add().
+    ...(forwarded ? { connectVia: (host: string) => routes.connectFor(host) } : {}),
   }), metrics);
+  // Pools with `balancer.driver: haproxy` (gridhost.yaml `haproxy:`): servers added to and
+  // removed from a running HAProxy through its runtime API; it serves on while gridhost is down.
+  const haproxy = config.haproxy && instrumentBalancer(new HaproxyBalancer({
+    socket: config.haproxy.socket,
+    timeoutMs: config.haproxy.timeoutMs,
+    reconcileMs: config.haproxy.reconcileMs,
+    serverPrefix: config.haproxy.serverPrefix,
+    onChange: (c) => logHaproxyChange(logger, c),
+  }), metrics);
+  const balancer = new BalancerSet(new Map([['builtin', builtin], ...(haproxy ? [['haproxy', haproxy] as const] : [])]), (d) =>
+    d === 'haproxy'
+      ? 'balancer.driver is haproxy, but gridhost.yaml has no haproxy section: add `haproxy: { socket: <the admin stats socket of haproxy.cfg> }`'
+      : `balancer.driver "${d}" is not known`);
   // Each guest's metrics path comes from its pool's policy in force.
   const metricsPathOf = (g: { pool: string }): string | undefined => orchestrator.status(g.pool)?.policy.guest.metricsPath;
   const sources: MetricsSource[] = [new ProcCpuSource()];
   if (xen) sources.push(xen.drivers.xentop); // cpu of xen guests
   sources.push(new HttpLoadSource({ metricsPath: metricsPathOf, ...(forwarded ? { agentFor: (g) => routes.agentFor(g.host), timeoutMs: XEN_CHECK_TIMEOUT_MS } : {}) }));
+  // What the balancer sees of each guest (`source: balancer`): there even when a guest is too
+  // busy to answer its own metrics endpoint.
+  sources.push(new BalancerSource(balancer));
   const source = new CombinedSource(sources, logger);
   const lifecycle = new GuestLifecycle({
     store, balancer, clock, telemetry, hypervisorFor,
+    routeVia: (g) => (routes?.connectFor(g.host) ? g.host : undefined),
+    ...(pauseStep && pauseStep !== 'spawned' ? { pauseAt: (step: string, g: Guest) => (step === pauseStep ? pause(step, g.id) : Promise.resolve()) } : {}),
+    // Command hooks run in the templates folder, where relative hook programs live.
+    hooks: new RealHookRunner({ cwd: config.templatesDir }),
     waitHealthy: (g, p, signal) => {
       const agent = routes?.agentFor(g.host);
       const url = `http://${g.address}${p.guest.healthPath}`;
@@ -108,58 +193,74 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
   });
   // A guest on a dom0 that stopped answering counts as lost (placement skips that host too).
   const isLost = (g: Guest): boolean => g.host !== '' && hypervisors.find((h) => h.name === g.driver)?.hostUp?.(g.host) === false;
-  const actuator = new Actuator(store, lifecycle, isLost);
-  const orchestrator: Orchestrator = new Orchestrator({ store, balancer, metrics: source, actuator, lifecycle, clock, telemetry, isLost });
+  const actuator = new Actuator(store, lifecycle, isLost, balancerVictimFacts(balancer));
+  // Auto-heal asks each driver which of its serving guests are gone (killed from outside).
+  const gone = async (guests: readonly Guest[]): Promise<Set<string>> => {
+    const asked = hypervisors.filter((h) => h.gone !== undefined && guests.some((g) => g.driver === h.name));
+    const results = await Promise.allSettled(asked.map((h) => h.gone!(guests.filter((g) => g.driver === h.name))));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed && results.every((r) => r.status === 'rejected')) throw failed.reason;
+    return new Set(results.flatMap((r) => (r.status === 'fulfilled' ? [...r.value] : [])));
+  };
+  // Rules with source: prometheus ask this server (policies refuse them when it is not set).
+  const poolQuery = config.prometheus ? new PrometheusQuery(config.prometheus) : undefined;
+  const orchestrator: Orchestrator = new Orchestrator({
+    store, balancer, metrics: source, ...(poolQuery ? { poolQuery } : {}), actuator, lifecycle, clock, telemetry, isLost, gone, hypervisors,
+    reconcileEveryMs: config.cluster.reconcileIntervalMs,
+    onLeading: (pool, leading) => metrics.poolLeader.set({ pool }, leading ? 1 : 0),
+  });
+  // The serving series come from the pools' leaders (a follower has no front end of them).
+  metrics.serving.attach({ pools: () => orchestrator.ledPools(), serving: (pool) => balancer.serving(pool) });
 
-  // The watcher delivers the folder's initial state before it returns; those events are
-  // collected so that pools are prepared and reconciled before any loop starts.
-  const loadOpts = { hardMax: config.limits.hardMax, templatesDir: config.templatesDir };
-  let live = false;
-  const initial: Policy[] = [];
+  // Policies are known at once; a pool starts when this process takes its lease (Leadership
+  // below), which also reconciles it first.
+  const loadOpts = { hardMax: config.limits.hardMax, templatesDir: config.templatesDir, prometheus: config.prometheus !== undefined };
+  const problems = new PolicyProblems();
   const onInvalid = (file: string, issues: readonly ValidationIssue[]) => {
-    for (const issue of issues) logger.error('policy rejected', { file, issue: formatIssue(issue) });
     metrics.policyLoadErrors.inc({ file });
+    metrics.policyFileInvalid.set({ file }, 1);
+    problems.invalid(file, issues, clock.now());
   };
   const watcher = watchPolicyDir(config.policiesDir, loadOpts, (ev) => {
+    logPolicyEvent(logger, ev);
     if (ev.kind === 'invalid') return onInvalid(ev.file, ev.issues);
-    if (!live) {
-      if (ev.kind === 'loaded') initial.push(ev.policy);
-      return;
-    }
+    const file = ev.kind === 'loaded' ? ev.policy.file : ev.file;
+    metrics.policyFileInvalid.remove({ file });
+    problems.clear(file);
+    if (ev.kind === 'cleared') return;
     if (ev.kind === 'loaded') {
       orchestrator.apply(ev.policy).catch((e) => logger.error('could not apply policy', { pool: ev.policy.pool, error: String(e) }));
     } else if (ev.kind === 'removed') {
       orchestrator.unmanage(ev.pool).catch((e) => logger.error('could not unmanage pool', { pool: ev.pool, error: String(e) }));
     }
   });
-  const policies = new Map<string, Policy>();
-  for (const p of initial) {
-    try {
-      await orchestrator.preparePool(p);
-      policies.set(p.pool, p);
-    } catch (e) {
-      logger.error('could not open the balancer front end; pool not managed', { pool: p.pool, error: (e as Error).message });
-    }
-  }
-  const repaired = await reconcile({ store, hypervisors, balancer, lifecycle, clock, telemetry }, policies);
-  logger.info('reconciled', { ...repaired });
-  for (const p of policies.values()) await orchestrator.apply(p);
-  live = true;
-
-  const app = createApi({
-    store, orchestrator, registry: metrics.registry, clock, token: config.api.token,
+  // Several processes may share the store: each pool is led by one of them (leases, fencing).
+  let leadership: Leadership | undefined;
+  const operator = new Operator({ store, loops: orchestrator, holder, lifecycle, clock, telemetry, hardMax: config.limits.hardMax });
+  handler = createApi({
+    store, orchestrator, registry: metrics.registry, clock, token: config.api.token, holder, operator, problems,
+    health: () => {
+      const h = tracked.health();
+      const problem = h.up ? leadership?.storeError() : h.reason;
+      return problem === undefined
+        ? { status: 'ok' as const, holder, leads: orchestrator.ledPools() }
+        : { status: 'degraded' as const, reason: `store unavailable since ${new Date(h.since).toISOString()}: ${problem}; no pool acts until it is back`, holder, leads: orchestrator.ledPools() };
+    },
     // An unexpected error reaches the client as a bare GH_INTERNAL; the log keeps its cause (redacted).
     onError: (err, req) => logger.error('api error', { code: err.code, error: err.message, cause: err.cause, method: req.method, path: req.path }),
-  });
-  const listenAt = parseHostPort(config.api.listen);
-  if (!listenAt) throw new GridhostError('GH_CONFIG_INVALID', `api.listen ${JSON.stringify(config.api.listen)} is not host:port, e.g. 127.0.0.1:8700`);
-  const { host, port } = listenAt;
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(port, host, () => resolve(s));
-    s.once('error', (e) => reject(new GridhostError('GH_CONFIG_INVALID', `cannot listen on ${config.api.listen}: ${(e as Error).message}`)));
+    // A client's mistake is the client's business: debug only, so no client can flood the log.
+    onRejected: (err, req) => logger.debug('api request rejected', { code: err.code, status: err.status, error: err.message, method: req.method.slice(0, 16), path: req.originalUrl.slice(0, 200) }),
   });
   const addr = server.address() as AddressInfo;
-  logger.info('gridhost ready', { api: `http://${addr.address}:${addr.port}`, pools: orchestrator.managedPools() });
+  leadership = new Leadership({
+    store, clock, telemetry, holder, api: `${addr.address}:${addr.port}`, apiUrl: serverUrl(server), leaseMs: config.cluster.leaseMs,
+    pools: () => orchestrator.knownPools(),
+    onAcquire: (pool, fence) => orchestrator.take(pool, fence),
+    onLose: (pool, why) => orchestrator.release(pool, why),
+  });
+  // The first round takes this process's pools; the rounds go on (heartbeats, renewals) while they start.
+  await leadership.start();
+  logger.info('gridhost ready', { api: serverUrl(server), holder, pools: orchestrator.knownPools(), leads: orchestrator.ledPools() });
 
   // Samples are kept for replays (gridhost simulate) only as long as configured; finished
   // guests and scale events likewise, so the store (and each tick's listGuests) stays bounded.
@@ -182,6 +283,7 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
     logger.info('gridhost stopping; guests keep running and are adopted at the next start', { signal });
     watcher.close();
     clearInterval(pruneTimer);
+    await leadership?.stop();
     await orchestrator.stop();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
@@ -192,6 +294,7 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
     await xen?.drivers.close();
     await store.close();
     logger.info('gridhost stopped');
+    display?.close();
     // Let winston flush before exiting.
     setTimeout(() => process.exit(0), 50);
   };
@@ -199,3 +302,26 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   return -1;
 }
+
+/**
+ * The write API refuses to start with an empty, well-known or weak token (weakTokenReason): a
+ * guessable token is worse than none, which leaves the write API disabled.
+ */
+function checkWriteToken(config: GridhostConfig): void {
+  const fromEnv = process.env.GRIDHOST_API_TOKEN;
+  if (fromEnv !== undefined && fromEnv.trim() === '' && config.api.token === undefined) {
+    throw new GridhostError('GH_CONFIG_INVALID', `GRIDHOST_API_TOKEN ${weakTokenReason('')}; the write API refuses to start with it`);
+  }
+  if (config.api.token === undefined) return;
+  const why = weakTokenReason(config.api.token);
+  if (why === undefined) return;
+  const where = fromEnv?.trim() ? 'GRIDHOST_API_TOKEN' : `api.token in ${config.source}`;
+  throw new GridhostError('GH_CONFIG_INVALID', `${where} ${why}; the write API refuses to start with it`);
+}
+
+/** What the API answers while gridhost is still starting (repairing the last run's guests). */
+const startingHandler: RequestListener = (_req, res) => {
+  const body = JSON.stringify({ error: { code: 'GH_STARTING', message: new GridhostError('GH_STARTING').message } });
+  res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+};

@@ -1,5 +1,8 @@
 // Validated, frozen gridhost configuration (from gridhost.yaml plus GRIDHOST_* environment
 // overrides). Produced by src/config/load-config.ts at start-up; never mutated after.
+import type { GuestNetwork } from '../drivers/xen/guest-network.ts';
+import type { XenSettings } from '../drivers/xen/xen-settings.ts';
+import type { HaproxyConfig } from '../drivers/balancer/haproxy/haproxy-config.ts';
 
 export interface Dom0Config {
   /** Name used in logs and placement ("dom0-a"). */
@@ -16,6 +19,8 @@ export interface Dom0Config {
    * the dom0's SSH connection (absent = ssh), or `routed` when their network is routable from here.
    */
   guestNetwork?: 'routed' | 'ssh';
+  /** The dom0's guest network (bridge, addresses, prefix, gateway, service port); absent = the Xen lab's. */
+  network?: GuestNetwork;
 }
 
 export interface GridhostConfig {
@@ -44,7 +49,25 @@ export interface GridhostConfig {
     /** Finished guests (gone/failed) and scale events kept after they end; default 30 days. */
     historyRetentionMs: number;
   };
+  /** Several gridhost processes on one store (see controller/leadership.ts). */
+  cluster: {
+    /** A pool leader's lease; a process that dies loses its pools after this. Default 15 s. */
+    leaseMs: number;
+    /** Every led pool is reconciled this often (and after driver errors). Default 5 min. */
+    reconcileIntervalMs: number;
+  };
   log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'auto' | 'json' | 'pretty' };
+  /** The Prometheus server rules with `source: prometheus` query; absent = such rules are refused. */
+  prometheus?: {
+    /** Base URL (http(s)://host:port[/prefix]); credentials in it are sent as basic auth, never logged. */
+    url: string;
+    /** Per query; default 5s, at most 60s. */
+    timeoutMs: number;
+  };
   /** Xen hosts for the xen driver; empty when only the local driver is used. */
   dom0s: Dom0Config[];
+  /** The xen driver's settings (xl path, rendered-config folder, default guest memory); absent = defaults. */
+  xen?: XenSettings;
+  /** HAProxy's runtime API, for pools with `balancer.driver: haproxy`; absent = none. */
+  haproxy?: HaproxyConfig;
 }

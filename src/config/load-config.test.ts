@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatIssue, PolicyError } from '../errors/errors.ts';
 import type { GridhostConfig } from './config-types.ts';
-import { loadConfig, redactConfig } from './load-config.ts';
+import { checkConfigFile, CONFIG_MAX_BYTES, loadConfig, redactConfig } from './load-config.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const FP = 'SHA256:' + 'A'.repeat(43);
@@ -25,6 +25,7 @@ function defaultsFor(cwd: string, source: string): GridhostConfig {
     guestsDir: path.join(cwd, 'data/guests'),
     store: { kind: 'sqlite', path: path.join(cwd, 'data/gridhost.db') },
     limits: { hardMax: 8, sampleRetentionMs: 7 * 86_400_000, historyRetentionMs: 30 * 86_400_000 },
+    cluster: { leaseMs: 15_000, reconcileIntervalMs: 300_000 },
     log: { level: 'info', format: 'auto' },
     dom0s: [],
   };
@@ -85,6 +86,9 @@ test('every key of the file is read and relative paths resolve against cwd', (t)
       '  hard_max: 16',
       '  sample_retention: 1d',
       '  history_retention: 90d',
+      'cluster:',
+      '  lease: 30s',
+      '  reconcile_interval: 1m',
       'log:',
       '  level: warn',
       '  format: json',
@@ -110,6 +114,7 @@ test('every key of the file is read and relative paths resolve against cwd', (t)
     guestsDir: path.join(cwd, 'clones'),
     store: { kind: 'sqlite', path: path.join(cwd, 'db/g.db') },
     limits: { hardMax: 16, sampleRetentionMs: 86_400_000, historyRetentionMs: 90 * 86_400_000 },
+    cluster: { leaseMs: 30_000, reconcileIntervalMs: 60_000 },
     log: { level: 'warn', format: 'json' },
     dom0s: [
       { name: 'dom0-a', address: '192.0.2.10', port: 22, user: 'root', hostKeyFingerprint: FP },
@@ -143,6 +148,7 @@ const envCases: { rule: string; env: Record<string, string>; get: (c: GridhostCo
     want: () => ({ kind: 'mongodb', uri: 'mongodb://u:p@127.0.0.1:27017/gh' }),
   },
   { rule: 'GRIDHOST_HARD_MAX sets limits.hardMax', env: { GRIDHOST_HARD_MAX: '12' }, get: (c) => c.limits.hardMax, want: () => 12 },
+  { rule: 'GRIDHOST_LEASE sets cluster.leaseMs', env: { GRIDHOST_LEASE: '5s' }, get: (c) => c.cluster.leaseMs, want: () => 5000 },
   { rule: 'GRIDHOST_LOG_LEVEL sets log.level', env: { GRIDHOST_LOG_LEVEL: 'debug' }, get: (c) => c.log.level, want: () => 'debug' },
   { rule: 'GRIDHOST_LOG_FORMAT sets log.format', env: { GRIDHOST_LOG_FORMAT: 'json' }, get: (c) => c.log.format, want: () => 'json' },
   { rule: 'an empty variable counts as unset', env: { GRIDHOST_LOG_LEVEL: '' }, get: (c) => c.log.level, want: () => 'warn' },
@@ -160,12 +166,14 @@ for (const c of envCases) {
 
 const badEnv: { name: string; value: string; line: string }[] = [
   { name: 'GRIDHOST_HARD_MAX', value: 'eight', line: '$GRIDHOST_HARD_MAX:1:1: limits.hard_max: must be an integer from 1 to 1000 (found "eight")' },
+  { name: 'GRIDHOST_LEASE', value: '500ms', line: '$GRIDHOST_LEASE:1:1: cluster.lease: must be a duration of at least 1s, e.g. 15s (found "500ms")' },
   { name: 'GRIDHOST_HARD_MAX', value: '0', line: '$GRIDHOST_HARD_MAX:1:1: limits.hard_max: must be an integer from 1 to 1000 (found "0")' },
   { name: 'GRIDHOST_LOG_LEVEL', value: 'loud', line: '$GRIDHOST_LOG_LEVEL:1:1: log.level: must be one of error | warn | info | debug (found "loud")' },
   { name: 'GRIDHOST_LOG_FORMAT', value: 'xml', line: '$GRIDHOST_LOG_FORMAT:1:1: log.format: must be one of auto | json | pretty (found "xml")' },
   { name: 'GRIDHOST_API_LISTEN', value: '8700', line: '$GRIDHOST_API_LISTEN:1:1: api.listen: must be host:port, e.g. 127.0.0.1:8080 (found "8700")' },
   { name: 'GRIDHOST_MONGODB_URI', value: 'http://u:pw@h', line: '$GRIDHOST_MONGODB_URI:1:1: store.uri: must be a mongodb:// or mongodb+srv:// URI' },
   { name: 'GRIDHOST_API_TOKEN', value: 'has space', line: '$GRIDHOST_API_TOKEN:1:1: api.token: must be printable characters without spaces' },
+  { name: 'GRIDHOST_PROMETHEUS_URL', value: 'ftp://u:pw@h', line: '$GRIDHOST_PROMETHEUS_URL:1:1: prometheus.url: must be an http:// or https:// URL of the Prometheus server, e.g. http://127.0.0.1:9090' },
 ];
 for (const c of badEnv) {
   test(`env: invalid ${c.name}=${JSON.stringify(c.value)} is reported against the variable`, (t) => {
@@ -182,6 +190,8 @@ const badFile: { rule: string; text: string; line: string }[] = [
   { rule: 'history_retention is a duration', text: 'limits:\n  history_retention: 30\n', line: ':2:22: limits.history_retention: a duration needs a unit; units are ms, s, m, h, d (e.g. 500ms, 5s, 2m, 1h30m, 1d) (found 30)' },
   { rule: 'history_retention is positive', text: 'limits:\n  history_retention: 0s\n', line: ':2:22: limits.history_retention: must be longer than 0 (found "0s")' },
   { rule: 'history_retention is at least 1h', text: 'limits:\n  history_retention: 59m\n', line: ':2:22: limits.history_retention: must be at least 1h (scale events are updated when their action ends) (found "59m")' },
+  { rule: 'cluster.lease is at least 1s', text: 'cluster:\n  lease: 500ms\n', line: ':2:10: cluster.lease: must be at least 1s (the lease is renewed every third of it) (found "500ms")' },
+  { rule: 'cluster.reconcile_interval is a duration', text: 'cluster:\n  reconcile_interval: 5\n', line: ':2:23: cluster.reconcile_interval: a duration needs a unit; units are ms, s, m, h, d (e.g. 500ms, 5s, 2m, 1h30m, 1d) (found 5)' },
   { rule: 'sample_retention is a duration', text: 'limits:\n  sample_retention: 7\n', line: ':2:21: limits.sample_retention: a duration needs a unit; units are ms, s, m, h, d (e.g. 500ms, 5s, 2m, 1h30m, 1d) (found 7)' },
   { rule: 'api.listen is host:port', text: 'api:\n  listen: localhost\n', line: ':2:11: api.listen: must be host:port, e.g. 127.0.0.1:8080 (found "localhost")' },
   { rule: 'store kind is sqlite or mongodb', text: 'store:\n  kind: redis\n', line: ':2:9: store.kind: must be one of sqlite | mongodb (found "redis")' },
@@ -203,6 +213,9 @@ const badFile: { rule: string; text: string; line: string }[] = [
     text: `dom0s:\n  - {name: a, address: h, host_key_fingerprint: ${FP}, guest_network: vpn}\n`,
     line: ':2:116: dom0s.0.guest_network: must be one of ssh | routed (found "vpn")',
   },
+  { rule: 'prometheus needs a url', text: 'prometheus:\n  timeout: 2s\n', line: ':1:1: prometheus.url: is required when prometheus is set (http://127.0.0.1:9090)' },
+  { rule: 'prometheus.url is a base URL without a query', text: 'prometheus:\n  url: http://h:9090/?x=1\n', line: ':2:8: prometheus.url: must be the server\'s base URL, without ?query or #fragment' },
+  { rule: 'prometheus.timeout is at most 60s', text: 'prometheus:\n  url: http://h:9090\n  timeout: 2m\n', line: ':3:12: prometheus.timeout: must be at most 60s (a query is asked every sampling interval) (found "2m")' },
   { rule: 'dom0 address may not carry shell characters', text: `dom0s:\n  - {name: a, address: "h;id", host_key_fingerprint: ${FP}}\n`, line: ':2:24: dom0s.0.address: must be a host name or IP address (found "h;id")' },
 ];
 for (const c of badFile) {
@@ -262,4 +275,89 @@ test('dom0 guest_network is kept when given (routed or ssh) and absent otherwise
   });
   const c = loadConfig({ env: {}, cwd });
   t.deepEqual(c.dom0s.map((d) => d.guestNetwork), ['routed', 'ssh', undefined]);
+});
+
+test("a dom0's network and the xen section are read with their defaults", (t) => {
+  const cwd = tempCwd(t, {
+    'gridhost.yaml': [
+      'xen:',
+      '  xl_path: /usr/sbin/xl',
+      '  memory_mb: 256',
+      'dom0s:',
+      `  - name: a`,
+      `    address: h`,
+      `    host_key_fingerprint: ${FP}`,
+      '    guest_network: routed',
+      '    network: {bridge: br0, addresses: 10.1.0.0/24, gateway: 10.1.0.1, port: 8080}',
+      `  - {name: b, address: h, host_key_fingerprint: ${FP}, guest_network: routed, network: {addresses: 10.2.0.10-10.2.0.20}}`,
+      `  - {name: c, address: h, host_key_fingerprint: ${FP}}`,
+      '',
+    ].join('\n'),
+  });
+  const c = loadConfig({ env: {}, cwd });
+  t.deepEqual(c.xen, { xlPath: '/usr/sbin/xl', cfgDir: '/etc/xen/gridhost', memoryMb: 256 });
+  t.deepEqual(c.dom0s[0]?.network, { bridge: 'br0', first: 0x0a010001, last: 0x0a0100fe, prefixLength: 24, gateway: '10.1.0.1', port: 8080 });
+  t.deepEqual(c.dom0s[1]?.network, { bridge: 'xenbr0', first: 0x0a02000a, last: 0x0a020014, prefixLength: 24, port: 80 });
+  t.is(c.dom0s[2]?.network, undefined);
+});
+
+test('a bad dom0 network or xen section is GH_CONFIG_INVALID at the key, naming what to write', (t) => {
+  const cases: Array<[string, RegExp]> = [
+    ['network: {addresses: 10.1.0.9-10.1.0.1}', /dom0s\.0\.network\.addresses: its first address is after its last/],
+    ['network: {addresses: 10.1.0.300-10.1.0.301}', /dom0s\.0\.network\.addresses: must be two IPv4 addresses/],
+    ['network: {addresses: 10.1.0.0/4}', /dom0s\.0\.network\.addresses: must be A\.B\.C\.D\/P with P from 8 to 30/],
+    ['network: {addresses: 10.1.0.10-10.1.1.10}', /dom0s\.0\.network\.addresses: the addresses 10\.1\.0\.10-10\.1\.1\.10 are not in one \/24 subnet/],
+    ['network: {addresses: 10.1.0.10-10.1.0.20, gateway: 10.9.0.1}', /dom0s\.0\.network\.gateway: gateway 10\.9\.0\.1 is outside the guests' subnet/],
+    ['network: {addresses: 10.1.0.0/24, prefix_length: 16}', /dom0s\.0\.network\.prefix_length: differs from the \/24 of addresses/],
+    ['network: {bridge: "br0; reboot"}', /dom0s\.0\.network\.bridge: must be a Linux interface name/],
+    ['network: {port: 0}', /dom0s\.0\.network\.port/],
+    ['network: {mtu: 9000}', /dom0s\.0\.network\.mtu: unknown key/],
+  ];
+  for (const [line, re] of cases) {
+    const cwd = tempCwd(t, { 'gridhost.yaml': `dom0s:\n  - name: a\n    address: h\n    host_key_fingerprint: ${FP}\n    ${line}\n` });
+    const e = configError(t, () => loadConfig({ env: {}, cwd }));
+    t.regex(e.issues.map(formatIssue).join('\n'), re, line);
+    t.true(e.issues.every((i) => i.line === 5), line);
+  }
+  for (const [yaml, re] of [
+    ['xen:\n  xl_path: "xl; rm -rf /"\n', /xen\.xl_path: must be an absolute path/],
+    ['xen:\n  cfg_dir: /etc/../tmp\n', /xen\.cfg_dir: must be an absolute path/],
+    ['xen:\n  memory_mb: 4\n', /xen\.memory_mb/],
+    ['xen:\n  xl_pth: /usr/sbin/xl\n', /xen\.xl_pth: unknown key; did you mean xl_path/],
+  ] as const) {
+    const e = configError(t, () => loadConfig({ env: {}, cwd: tempCwd(t, { 'gridhost.yaml': yaml }) }));
+    t.regex(e.issues.map(formatIssue).join('\n'), re, yaml);
+  }
+});
+
+test('two routed dom0s may not hand out the same guest addresses (guests are told apart by address)', (t) => {
+  const dom0 = (name: string, net: string, range: string): string => `  - {name: ${name}, address: h, host_key_fingerprint: ${FP}, guest_network: ${net}, network: {addresses: ${range}}}\n`;
+  const clash = tempCwd(t, { 'gridhost.yaml': `dom0s:\n${dom0('a', 'routed', '10.1.0.10-10.1.0.20')}${dom0('b', 'routed', '10.1.0.20-10.1.0.30')}` });
+  const e = configError(t, () => loadConfig({ env: {}, cwd: clash }));
+  t.regex(e.issues.map(formatIssue).join('\n'), /dom0s\.1\.network: its guest addresses overlap dom0 a's/);
+  // Over SSH each dom0's guests are reached through it: the same range on two dom0s is fine.
+  const ssh = tempCwd(t, { 'gridhost.yaml': `dom0s:\n${dom0('a', 'ssh', '10.1.0.10-10.1.0.20')}${dom0('b', 'ssh', '10.1.0.10-10.1.0.20')}` });
+  t.is(loadConfig({ env: {}, cwd: ssh }).dom0s.length, 2);
+});
+
+test('a config file over the size limit is refused unread, with its size and the limit', (t) => {
+  const cwd = tempCwd(t, { 'gridhost.yaml': `# ${'x'.repeat(CONFIG_MAX_BYTES)}\n` });
+  const e = configError(t, () => loadConfig({ env: {}, cwd }));
+  t.is(e.message, `${path.join(cwd, 'gridhost.yaml')}:1:1: config file is ${CONFIG_MAX_BYTES / 1024 + 1} KiB; the limit is ${CONFIG_MAX_BYTES / 1024} KiB`);
+});
+
+test('checkConfigFile checks one file by itself, ignoring the environment', (t) => {
+  const cwd = tempCwd(t, { 'staging.yaml': 'log:\n  level: loud\n', 'ok.yaml': 'log:\n  level: debug\n' });
+  t.deepEqual(checkConfigFile(path.join(cwd, 'staging.yaml')).map(formatIssue), [`${path.join(cwd, 'staging.yaml')}:2:10: log.level: must be one of error | warn | info | debug (found "loud")`]);
+  t.deepEqual(checkConfigFile(path.join(cwd, 'ok.yaml')), []);
+  t.deepEqual(checkConfigFile(path.join(cwd, 'none.yaml')).map(formatIssue), [`${path.join(cwd, 'none.yaml')}:1:1: cannot read config file (ENOENT)`]);
+});
+
+test('prometheus: url and timeout from the file (timeout defaults to 5s), the env variable wins; absent by default; the password is redacted', (t) => {
+  const cwd = tempCwd(t, { 'gridhost.yaml': 'prometheus:\n  url: http://gh:pw1@10.0.0.9:9090/prom\n  timeout: 2s\n' });
+  t.deepEqual(loadConfig({ env: {}, cwd }).prometheus, { url: 'http://gh:pw1@10.0.0.9:9090/prom', timeoutMs: 2000 });
+  t.deepEqual(loadConfig({ env: { GRIDHOST_PROMETHEUS_URL: 'https://p.example:443' }, cwd }).prometheus, { url: 'https://p.example:443', timeoutMs: 2000 });
+  t.deepEqual(loadConfig({ env: { GRIDHOST_PROMETHEUS_URL: 'http://127.0.0.1:9090' }, cwd: tempCwd(t) }).prometheus, { url: 'http://127.0.0.1:9090', timeoutMs: 5000 });
+  t.is(loadConfig({ env: {}, cwd: tempCwd(t) }).prometheus, undefined);
+  t.is(redactConfig(loadConfig({ env: {}, cwd })).prometheus!.url, 'http://gh:***@10.0.0.9:9090/prom');
 });

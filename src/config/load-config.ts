@@ -1,17 +1,23 @@
 // gridhost.yaml + GRIDHOST_* environment overrides -> validated, frozen GridhostConfig.
 // Precedence: environment > file > defaults. Relative paths resolve against `cwd`.
-// Secrets (api token, MongoDB password) never appear in issues; use redactConfig to log.
+// Secrets (api token, MongoDB and Prometheus passwords) never appear in issues; use redactConfig to log.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
 import { deepFreeze } from '../policy/deep-freeze.ts';
+import { tryParseDuration } from '../policy/duration.ts';
 import { sortIssues } from '../policy/parse-policy.ts';
 import { checkListen, decodeYaml, type Field, type YamlReader } from '../policy/yaml-reader.ts';
+import { DEFAULT_GUEST_NETWORK, rangesOverlap } from '../drivers/xen/guest-network.ts';
+import { parseGuestNetwork, parseXenSection, type XenSettings } from '../drivers/xen/xen-settings.ts';
 import type { Dom0Config, GridhostConfig } from './config-types.ts';
+import { parseHaproxyConfig, type HaproxyConfig } from '../drivers/balancer/haproxy/haproxy-config.ts';
 
 export const DEFAULT_CONFIG_FILE = 'gridhost.yaml';
 export const DEFAULTS_SOURCE = '<defaults>';
+/** A config file larger than this is refused unread (ours is 2.5 KiB; a long dom0s list fits). */
+export const CONFIG_MAX_BYTES = 1024 * 1024;
 
 export interface LoadConfigOptions {
   /** Config file; else $GRIDHOST_CONFIG; else ./gridhost.yaml when it exists; else defaults only. */
@@ -20,8 +26,10 @@ export interface LoadConfigOptions {
   cwd: string;
 }
 
-const TOP_KEYS = ['api', 'policies_dir', 'templates_dir', 'data_dir', 'guests_dir', 'store', 'limits', 'log', 'dom0s'] as const;
-const DOM0_KEYS = ['name', 'address', 'port', 'user', 'private_key_path', 'host_key_fingerprint', 'guest_network'] as const;
+export const CONFIG_TOP_KEYS = ['api', 'policies_dir', 'templates_dir', 'data_dir', 'guests_dir', 'store', 'limits', 'cluster', 'log', 'prometheus', 'dom0s', 'xen', 'haproxy'] as const;
+const PROMETHEUS_URL_RE = /^https?:\/\/[^\s]+$/;
+const MAX_PROMETHEUS_TIMEOUT_MS = 60_000;
+const DOM0_KEYS = ['name', 'address', 'port', 'user', 'private_key_path', 'host_key_fingerprint', 'guest_network', 'network'] as const;
 const GUEST_NETWORKS = ['ssh', 'routed'] as const;
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
@@ -43,15 +51,19 @@ interface Draft {
   hardMax: number;
   sampleRetentionMs: number;
   historyRetentionMs: number;
+  leaseMs: number;
+  reconcileIntervalMs: number;
   logLevel: GridhostConfig['log']['level'];
   logFormat: GridhostConfig['log']['format'];
   dom0s: Dom0Config[];
+  xen?: XenSettings;
+  haproxy?: HaproxyConfig;
+  prometheusUrl?: string;
+  prometheusTimeoutMs: number;
 }
 
-export function loadConfig(opts: LoadConfigOptions): GridhostConfig {
-  const { env, cwd } = opts;
-  const issues: ValidationIssue[] = [];
-  const d: Draft = {
+function draftDefaults(): Draft {
+  return {
     listen: '127.0.0.1:8700',
     policiesDir: './policies',
     templatesDir: './templates',
@@ -59,25 +71,26 @@ export function loadConfig(opts: LoadConfigOptions): GridhostConfig {
     hardMax: 8,
     sampleRetentionMs: 7 * 86_400_000,
     historyRetentionMs: 30 * 86_400_000,
+    leaseMs: 15_000,
+    reconcileIntervalMs: 5 * 60_000,
     logLevel: 'info',
     logFormat: 'auto',
     dom0s: [],
+    prometheusTimeoutMs: 5000,
   };
+}
 
-  const envFile = nonEmpty(env.GRIDHOST_CONFIG);
-  const explicit = opts.file ?? envFile;
-  let source = DEFAULTS_SOURCE;
-  const candidate = explicit !== undefined ? path.resolve(cwd, explicit) : path.resolve(cwd, DEFAULT_CONFIG_FILE);
-  if (explicit !== undefined || fs.existsSync(candidate)) {
-    source = candidate;
-    let text: string | undefined;
-    try {
-      text = fs.readFileSync(candidate, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? String(e);
-      issues.push({ file: candidate, line: 1, col: 1, path: '', message: `cannot read config file (${code})` });
-    }
-    if (text !== undefined) issues.push(...applyFile(text, candidate, d));
+export function loadConfig(opts: LoadConfigOptions): GridhostConfig {
+  const { env, cwd } = opts;
+  const issues: ValidationIssue[] = [];
+  const d = draftDefaults();
+
+  const file = configFileOf(opts);
+  const source = file ?? DEFAULTS_SOURCE;
+  if (file !== undefined) {
+    const read = readConfigFile(file);
+    if ('issue' in read) issues.push(read.issue);
+    else issues.push(...applyFile(read.text, file, d));
   }
   issues.push(...applyEnv(env, d));
   if (issues.length > 0) throw new PolicyError(issues, 'GH_CONFIG_INVALID');
@@ -96,10 +109,40 @@ export function loadConfig(opts: LoadConfigOptions): GridhostConfig {
         ? { kind: 'mongodb', uri: d.mongoUri }
         : { kind: 'sqlite', path: d.sqlitePath !== undefined ? abs(d.sqlitePath) : path.join(dataDir, 'gridhost.db') },
     limits: { hardMax: d.hardMax, sampleRetentionMs: d.sampleRetentionMs, historyRetentionMs: d.historyRetentionMs },
+    cluster: { leaseMs: d.leaseMs, reconcileIntervalMs: d.reconcileIntervalMs },
     log: { level: d.logLevel, format: d.logFormat },
+    ...(d.prometheusUrl !== undefined ? { prometheus: { url: d.prometheusUrl, timeoutMs: d.prometheusTimeoutMs } } : {}),
     dom0s: d.dom0s.map((x) => (x.privateKeyPath !== undefined ? { ...x, privateKeyPath: abs(x.privateKeyPath) } : x)),
+    ...(d.haproxy ? { haproxy: d.haproxy } : {}),
   };
+  if (d.xen !== undefined) cfg.xen = d.xen;
   return deepFreeze(cfg);
+}
+
+/** The config file loadConfig reads (absolute), or undefined when only defaults apply. */
+export function configFileOf(opts: LoadConfigOptions): string | undefined {
+  const explicit = opts.file ?? nonEmpty(opts.env.GRIDHOST_CONFIG);
+  const candidate = path.resolve(opts.cwd, explicit ?? DEFAULT_CONFIG_FILE);
+  return explicit !== undefined || fs.existsSync(candidate) ? candidate : undefined;
+}
+
+function readConfigFile(file: string): { text: string } | { issue: ValidationIssue } {
+  const at = { file, line: 1, col: 1, path: '' };
+  try {
+    const size = fs.statSync(file).size;
+    if (size > CONFIG_MAX_BYTES) return { issue: { ...at, message: `config file is ${Math.ceil(size / 1024)} KiB; the limit is ${CONFIG_MAX_BYTES / 1024} KiB` } };
+    return { text: fs.readFileSync(file, 'utf8') };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    return { issue: { ...at, message: `cannot read config file (${code})` } };
+  }
+}
+
+/** Check one config file by itself (no environment overrides): every issue, sorted. */
+export function checkConfigFile(file: string): ValidationIssue[] {
+  const read = readConfigFile(file);
+  if ('issue' in read) return [read.issue];
+  return applyFile(read.text, file, draftDefaults());
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
@@ -109,7 +152,7 @@ function nonEmpty(v: string | undefined): string | undefined {
 function applyFile(text: string, file: string, d: Draft): ValidationIssue[] {
   const { reader: r, root } = decodeYaml(text, file);
   if (root === undefined) return r.issues;
-  const top = r.map(root, TOP_KEYS);
+  const top = r.map(root, CONFIG_TOP_KEYS);
   if (top === undefined) return r.issues;
 
   const api = r.map(top.get('api'), ['listen', 'token']);
@@ -173,6 +216,16 @@ function applyFile(text: string, file: string, d: Draft): ValidationIssue[] {
     else if (hr !== undefined) d.historyRetentionMs = hr;
   }
 
+  const cluster = r.map(top.get('cluster'), ['lease', 'reconcile_interval']);
+  if (cluster) {
+    const lease = r.duration(cluster.get('lease'), { positive: true });
+    // Renewed every third of it: below 1 s a busy store or event loop would lose leases.
+    if (lease !== undefined && lease < 1000) r.issue(cluster.get('lease'), 'must be at least 1s (the lease is renewed every third of it)');
+    else if (lease !== undefined) d.leaseMs = lease;
+    const ri = r.duration(cluster.get('reconcile_interval'), { positive: true });
+    if (ri !== undefined) d.reconcileIntervalMs = ri;
+  }
+
   const log = r.map(top.get('log'), ['level', 'format']);
   if (log) {
     const level = r.oneOf(log.get('level'), LOG_LEVELS);
@@ -181,6 +234,25 @@ function applyFile(text: string, file: string, d: Draft): ValidationIssue[] {
     if (format !== undefined) d.logFormat = format;
   }
 
+  const prom = r.map(top.get('prometheus'), ['url', 'timeout']);
+  if (prom) {
+    const uf = prom.get('url');
+    const u = uf.value === undefined ? undefined : r.str(uf);
+    if (uf.value === undefined) r.issue(uf, 'is required when prometheus is set (http://127.0.0.1:9090)');
+    else if (u !== undefined) {
+      const why = prometheusUrlIssue(u);
+      if (why) r.secretIssue(uf, why);
+      else d.prometheusUrl = u;
+    }
+    const to = r.duration(prom.get('timeout'), { positive: true });
+    if (to !== undefined && to > MAX_PROMETHEUS_TIMEOUT_MS) r.issue(prom.get('timeout'), 'must be at most 60s (a query is asked every sampling interval)');
+    else if (to !== undefined) d.prometheusTimeoutMs = to;
+  }
+
+  if (top.has('xen')) {
+    const xen = parseXenSection(r, top.get('xen'));
+    if (xen) d.xen = xen;
+  }
   const dom0s = r.seq(top.get('dom0s'), { what: 'dom0 hosts' }) ?? [];
   const seen = new Map<string, string>();
   for (const item of dom0s) {
@@ -211,14 +283,35 @@ function applyFile(text: string, file: string, d: Draft): ValidationIssue[] {
       patternMsg: 'must be SHA256:<43 base64 characters>, as printed by `ssh-keygen -lf <host key>`',
     });
     const net = r.oneOf(m.get('guest_network'), GUEST_NETWORKS);
+    const network = m.has('network') ? parseGuestNetwork(r, m.get('network')) : undefined;
     if (name !== undefined && address !== undefined && port !== undefined && user !== undefined && fp !== undefined) {
       const dom0: Dom0Config = { name, address, port, user, hostKeyFingerprint: fp };
       if (key) dom0.privateKeyPath = key;
       if (net) dom0.guestNetwork = net;
-      d.dom0s.push(dom0);
+      if (network) dom0.network = network;
+      // Routed guests are told apart by address alone: two dom0s may not hand out the same one.
+      const clash = net === 'routed' ? d.dom0s.find((o) => o.guestNetwork === 'routed' && rangesOverlap(o.network ?? DEFAULT_GUEST_NETWORK, network ?? DEFAULT_GUEST_NETWORK)) : undefined;
+      if (clash) r.issue(m.has('network') ? m.get('network') : m.get('guest_network'), `its guest addresses overlap dom0 ${clash.name}'s; routed guests need an address range of their own per dom0 (network.addresses)`);
+      else d.dom0s.push(dom0);
     }
   }
+  if (top.has('haproxy')) {
+    const h = parseHaproxyConfig(r, top.get('haproxy'));
+    if (h) d.haproxy = h;
+  }
   return sortIssues(r.issues);
+}
+
+/** Why `u` is not a usable Prometheus base URL (the message never repeats it: it may hold a password). */
+function prometheusUrlIssue(u: string): string | undefined {
+  if (!PROMETHEUS_URL_RE.test(u)) return 'must be an http:// or https:// URL of the Prometheus server, e.g. http://127.0.0.1:9090';
+  try {
+    const url = new URL(u);
+    if (url.search !== '' || url.hash !== '') return 'must be the server\'s base URL, without ?query or #fragment';
+  } catch {
+    return 'must be an http:// or https:// URL of the Prometheus server, e.g. http://127.0.0.1:9090';
+  }
+  return undefined;
 }
 
 function tokenOf(r: YamlReader, f: Field): string | undefined {
@@ -251,6 +344,12 @@ function applyEnv(env: NodeJS.ProcessEnv, d: Draft): ValidationIssue[] {
     if (TOKEN_RE.test(token)) d.token = token;
     else bad('GRIDHOST_API_TOKEN', 'api.token', 'must be printable characters without spaces');
   }
+  const lease = get('GRIDHOST_LEASE');
+  if (lease !== undefined) {
+    const r = tryParseDuration(lease);
+    if (!r.ok || r.ms < 1000) bad('GRIDHOST_LEASE', 'cluster.lease', 'must be a duration of at least 1s, e.g. 15s', lease);
+    else d.leaseMs = r.ms;
+  }
   const pd = get('GRIDHOST_POLICIES_DIR');
   if (pd !== undefined) d.policiesDir = pd;
   const td = get('GRIDHOST_TEMPLATES_DIR');
@@ -272,6 +371,12 @@ function applyEnv(env: NodeJS.ProcessEnv, d: Draft): ValidationIssue[] {
   } else if (mongo !== undefined) {
     if (MONGO_RE.test(mongo)) d.mongoUri = mongo;
     else bad('GRIDHOST_MONGODB_URI', 'store.uri', 'must be a mongodb:// or mongodb+srv:// URI');
+  }
+  const pu = get('GRIDHOST_PROMETHEUS_URL');
+  if (pu !== undefined) {
+    const why = prometheusUrlIssue(pu);
+    if (why) bad('GRIDHOST_PROMETHEUS_URL', 'prometheus.url', why);
+    else d.prometheusUrl = pu;
   }
   const hm = get('GRIDHOST_HARD_MAX');
   if (hm !== undefined) {
@@ -302,6 +407,7 @@ export function redactConfig(cfg: GridhostConfig): GridhostConfig {
   const copy = structuredClone(cfg) as GridhostConfig;
   if (copy.api.token !== undefined) copy.api.token = '***';
   if (copy.store.kind === 'mongodb') copy.store.uri = redactUri(copy.store.uri);
+  if (copy.prometheus !== undefined) copy.prometheus.url = redactUri(copy.prometheus.url);
   return copy;
 }
 

@@ -1,21 +1,11 @@
 import test from 'ava';
 import type { Decision, Guest, GuestState } from '../domain/types.ts';
-import { pickVictims, recheck } from './actuator.ts';
+import { recheck } from './actuator.ts';
 
 const g = (id: string, state: GuestState, createdAt: number): Guest => ({ id, pool: 'web', state, driver: 'fake', host: 'h', createdAt, updatedAt: createdAt, meta: {} });
 const decision = (from: number, to: number): Decision => ({
-  pool: 'web', at: 0, direction: to > from ? 'scale-out' : to < from ? 'scale-in' : 'hold', from, to, reason: 'test',
+  pool: 'web', at: 0, action: to > from ? 'scale-out' : 'scale-in', from, to, reason: 'test',
   inputs: { series: {}, min: 2, max: 8, schedules: [] },
-});
-
-test('scale-in retires the newest healthy guests first', (t) => {
-  const guests = [g('a', 'healthy', 1), g('b', 'healthy', 3), g('c', 'healthy', 2)];
-  t.deepEqual(pickVictims(guests, 2).map((x) => x.id), ['b', 'c']);
-});
-
-test('scale-in never picks a guest that is not healthy', (t) => {
-  const guests = [g('a', 'healthy', 1), g('b', 'booting', 9), g('c', 'draining', 8)];
-  t.deepEqual(pickVictims(guests, 3).map((x) => x.id), ['a']);
 });
 
 const recheckCases: [string, Guest[], Decision, boolean][] = [
@@ -29,3 +19,20 @@ for (const [title, guests, d, ok] of recheckCases) {
     t.is(recheck(d, guests).ok, ok);
   });
 }
+
+const addCases: [string, Guest[], Decision, number, boolean][] = [
+  ['with while_booting add, a scale-out may add to guests booting, counting them', [g('a', 'healthy', 1), g('b', 'booting', 2)], decision(2, 4), 0, true],
+  ['with while_booting add, guests still being launched count too', [g('a', 'healthy', 1), g('b', 'booting', 2)], decision(3, 4), 1, true],
+  ['with while_booting add, a scale-out made before another launch started is refused', [g('a', 'healthy', 1)], decision(1, 2), 1, false],
+  ['with while_booting add, a scale-in still waits for guests booting', [g('a', 'healthy', 1), g('b', 'healthy', 2), g('c', 'cloning', 3)], decision(3, 2), 0, false],
+  ['with while_booting add, a guest draining refuses a scale-out', [g('a', 'healthy', 1), g('b', 'draining', 2)], decision(1, 2), 0, false],
+];
+for (const [title, guests, d, launching, ok] of addCases) {
+  test(`recheck: ${title}`, (t) => {
+    t.is(recheck(d, guests, 'add', launching).ok, ok);
+  });
+}
+
+test('recheck: with while_booting hold, guests being launched refuse any decision', (t) => {
+  t.false(recheck(decision(2, 3), [g('a', 'healthy', 1)], 'hold', 1).ok);
+});

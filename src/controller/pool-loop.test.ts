@@ -14,7 +14,7 @@ import { RecordingTelemetry } from './telemetry.ts';
 import { GuestLifecycle, type HealthWaiter } from './guest-lifecycle.ts';
 import { Actuator } from './actuator.ts';
 import { PoolLoop, STOPPING_RETRY_MS } from './pool-loop.ts';
-import { reconcile } from './reconciler.ts';
+import { reconcilePool, repairsByKind } from './reconciler.ts';
 
 /** Total load spread evenly over the guests it is asked about. */
 class ScriptedLoad implements MetricsSource {
@@ -30,8 +30,8 @@ function rig(policyOverrides: Partial<Policy> = {}, waitHealthy: HealthWaiter = 
   const policy = makePolicy({
     sampling: { intervalMs: 1000, windowMs: 60_000 },
     warmupMs: 0,
-    scaleOut: { cooldownMs: 2000 },
-    scaleIn: { cooldownMs: 2000, stabilizationMs: 0 },
+    scaleOut: { cooldownMs: 2000, whileBooting: 'hold' },
+    scaleIn: { cooldownMs: 2000, stabilizationMs: 0, victims: 'newest' },
     breaker: { failures: 3, openMs: 60_000 },
     rules: [
       { name: 'busy', strategy: 'threshold', metric: 'rps', aggregate: 'mean', above: 10, for: 2, step: { kind: 'count', value: 1 } },
@@ -142,7 +142,7 @@ test('when the store write after a step fails, cleanup still gets what the step 
   const release = r.hv.holdNext('boot');
   const launching = r.lifecycle.launch(r.policy, 'web-w');
   while (r.hv.callsOf('boot').length === 0) await new Promise((res) => setImmediate(res));
-  r.store.failNext('putGuest'); // the write of what boot() returned
+  r.store.failNext('saveGuest'); // the write of what boot() returned
   release();
   await t.throwsAsync(launching, { code: 'GH_STORE_FAILED' } as never);
   t.like(cleaned[0]?.meta, { clonePath: '/fake/web/web-w', pid: '1001' });
@@ -189,12 +189,86 @@ test('repeated launch failures open the circuit breaker and launches stop', asyn
   await r.loop.stop();
 });
 
+test('a scale-out cooldown starts when its guests are healthy and in the balancer, not when it was decided', async (t) => {
+  let clock: ManualClock | undefined;
+  // Health takes 5 s of (manual) time, so the action finishes well after its decision.
+  const r = rig({ scaleOut: { cooldownMs: 2000, whileBooting: 'hold' } }, async () => clock!.sleep(5000));
+  clock = r.clock;
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.loop.start();
+  r.load.total = 1000;
+  for (let i = 0; i < 40; i++) await r.clock.advance(1000);
+  await r.loop.stop();
+  const outs = (await r.store.listEvents({ pool: 'web' })).reverse().filter((e) => e.direction === 'scale-out');
+  t.true(outs.length >= 3, `scale-outs: ${outs.length}`);
+  const guests = await r.store.listGuests({ pool: 'web' });
+  for (let i = 1; i < outs.length; i++) {
+    // The guests of the previous action became healthy at the end of that action.
+    const prev = guests.filter((g) => g.createdAt >= outs[i - 1]!.at && g.createdAt < outs[i]!.at);
+    const finished = Math.max(...prev.map((g) => g.healthyAt!));
+    t.true(finished >= outs[i - 1]!.at + 5000);
+    t.true(outs[i]!.at >= finished + 2000, `scale-out at ${outs[i]!.at} waits for the cooldown from ${finished}`);
+    t.true(outs[i]!.at < finished + 2000 + 2000, 'and no longer than the two samples its rule needs');
+  }
+  const last = outs.at(-1)!;
+  const lastGuests = guests.filter((g) => g.createdAt >= last.at && g.healthyAt !== undefined);
+  const rec = await r.store.getPool('web');
+  t.is(r.loop.memoryView().lastScaleOutAt, Math.max(...lastGuests.map((g) => g.healthyAt!)));
+  t.is(rec?.lastScaleOutAt, r.loop.memoryView().lastScaleOutAt, 'the store has the same cooldown start, for restarts');
+  t.deepEqual(r.loop.memoryView().inFlight, []);
+});
+
+test('with while_booting add, a second scale-out starts beside one whose guests still boot, and the pool never goes above max', async (t) => {
+  let clock: ManualClock | undefined;
+  const r = rig({
+    scaleOut: { cooldownMs: 0, whileBooting: 'add' },
+    rules: [{ name: 'rps', strategy: 'target-tracking', metric: 'rps', aggregate: 'mean', target: 10, tolerance: 0.1, for: 1 }],
+  }, async () => clock!.sleep(8000));
+  clock = r.clock;
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.loop.start();
+  for (let i = 0; i < 12; i++) await r.clock.advance(1000); // the first two guests (to min) are up
+  r.load.total = 40; // 2 guests x 20 rps: 4 wanted
+  await r.clock.advance(1000);
+  r.load.total = 70; // 2 serving guests x 35 rps: 7 wanted, 4 counted
+  for (let i = 0; i < 3; i++) await r.clock.advance(1000);
+  r.load.total = 200; // 20 wanted: max 8
+  for (let i = 0; i < 30; i++) await r.clock.advance(1000);
+  await r.loop.stop();
+  const outs = (await r.store.listEvents({ pool: 'web' })).reverse().filter((e) => e.direction === 'scale-out' && e.from >= 2);
+  t.deepEqual(outs.map((e) => `${e.from}->${e.to}`).slice(0, 2), ['2->4', '4->7']);
+  const guests = await r.store.listGuests({ pool: 'web' });
+  const firstUp = Math.min(...guests.filter((g) => g.createdAt >= outs[0]!.at && g.createdAt < outs[1]!.at).map((g) => g.healthyAt!));
+  t.true(outs[1]!.at < firstUp, 'the second scale-out did not wait for the first one\'s guests');
+  t.true(outs.every((e) => e.outcome === 'done'), outs.map((e) => `${e.outcome}: ${e.detail}`).join('; '));
+  t.is(Math.max(...outs.map((e) => e.to)), 8);
+  t.is(await size(r.store), 8);
+  t.deepEqual(r.loop.memoryView().inFlight, []);
+});
+
+test('a restarted loop keeps the cooldown it finds in the store', async (t) => {
+  const r = rig({ scaleOut: { cooldownMs: 60_000, whileBooting: 'hold' } });
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  await r.lifecycle.launch(r.policy, 'web-a');
+  await r.lifecycle.launch(r.policy, 'web-b');
+  await r.store.savePool({ pool: 'web', file: r.policy.file, managed: true, desired: 2, lastScaleOutAt: r.clock.now() - 30_000, updatedAt: r.clock.now() });
+  r.load.total = 1000;
+  r.loop.start();
+  for (let i = 0; i < 3; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+  }
+  t.regex(r.loop.status().lastDecision!.reason, /^cooldown: scale-out blocked for another 2\ds/);
+  t.is(await size(r.store), 2);
+  await r.loop.stop();
+});
+
 test('a decision is re-checked against fresh state and skipped when the pool changed', async (t) => {
   const r = rig();
   await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
   await r.lifecycle.launch(r.policy, 'web-a');
   await r.lifecycle.launch(r.policy, 'web-b');
-  const stale = { pool: 'web', at: 0, direction: 'scale-out' as const, from: 1, to: 2, reason: 'test', inputs: { series: {}, min: 2, max: 8, schedules: [] } };
+  const stale = { pool: 'web', at: 0, action: 'scale-out' as const, from: 1, to: 2, reason: 'test', inputs: { series: {}, min: 2, max: 8, schedules: [] } };
   const out = await new Actuator(r.store, r.lifecycle).apply(stale, r.policy);
   t.is(out.outcome, 'skipped');
   t.regex(out.detail, /2 guests now/);
@@ -212,18 +286,18 @@ test('after a restart half-made guests are undone, interrupted retirements finis
     { ...base, id: 'web-vanished', state: 'healthy', address: '127.0.0.1:3', meta: {} },
     { ...base, id: 'web-draining', state: 'draining', address: '127.0.0.1:4', meta: {} },
   ];
-  for (const g of guests) await r.store.putGuest(g);
+  for (const g of guests) await r.store.saveGuest(g);
   r.hv.seed({ id: 'web-cloning', pool: 'web', cloned: true, running: false, meta: {} });
   r.hv.seed({ id: 'web-booting', pool: 'web', cloned: true, running: true, meta: {} });
   r.hv.seed({ id: 'web-healthy', pool: 'web', cloned: true, running: true, address: '127.0.0.1:2', meta: {} });
   r.hv.seed({ id: 'web-draining', pool: 'web', cloned: true, running: true, meta: {} });
   r.hv.seed({ id: 'web-orphan', pool: 'web', cloned: true, running: true, meta: {} });
-  const report = await reconcile({ store: r.store, hypervisors: [r.hv], balancer: r.balancer, lifecycle: r.lifecycle, clock: r.clock, telemetry: r.telemetry }, new Map([['web', r.policy]]));
+  const report = repairsByKind(await reconcilePool({ store: r.store, hypervisors: [r.hv], balancer: r.balancer, lifecycle: r.lifecycle, clock: r.clock, telemetry: r.telemetry }, 'web', r.policy, undefined, { takeover: true }));
   t.deepEqual(report.adopted, ['web-healthy']);
   t.deepEqual(report.undone.sort(), ['web-booting', 'web-cloning']);
   t.deepEqual(report.finished, ['web-draining']);
-  t.deepEqual(report.vanished, ['web-vanished']);
-  t.deepEqual(report.orphans, ['web-orphan']);
+  t.deepEqual(report['record-gone'], ['web-vanished']);
+  t.deepEqual(report['unknown-guest'], ['web-orphan']);
   t.deepEqual(r.balancer.snapshot('web').map((b) => b.id), ['web-healthy']);
   const running = [...r.hv.guests.values()].filter((g) => g.running || g.cloned).map((g) => g.id);
   t.deepEqual(running, ['web-healthy']);
@@ -235,28 +309,28 @@ test('after a restart, a guest cut off mid-clone is undone with what its driver 
   const r = rig();
   await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
   // The crash came before the clone step returned: the store has no meta and no host yet.
-  await r.store.putGuest({ id: 'web-cut', pool: 'web', state: 'cloning', driver: 'fake', host: '', createdAt: 1, updatedAt: 1, meta: { note: 'store' } });
+  await r.store.saveGuest({ id: 'web-cut', pool: 'web', state: 'cloning', driver: 'fake', host: '', createdAt: 1, updatedAt: 1, meta: { note: 'store' } });
   r.hv.seed({ id: 'web-cut', pool: 'web', cloned: true, running: false, meta: { disk: '/images/web-cut.img', note: 'driver' } });
-  const report = await reconcile({ store: r.store, hypervisors: [r.hv], balancer: r.balancer, lifecycle: r.lifecycle, clock: r.clock, telemetry: r.telemetry }, new Map([['web', r.policy]]));
+  const report = repairsByKind(await reconcilePool({ store: r.store, hypervisors: [r.hv], balancer: r.balancer, lifecycle: r.lifecycle, clock: r.clock, telemetry: r.telemetry }, 'web', r.policy, undefined, { takeover: true }));
   t.deepEqual(report.undone, ['web-cut']);
   const del = r.hv.calls.find((c) => c.method === 'deleteClone' && c.id === 'web-cut');
   t.is(del?.guest?.meta['disk'], '/images/web-cut.img', 'the clone path came from the driver');
   t.is(del?.guest?.meta['note'], 'store');
   t.is(del?.guest?.host, 'fakehost');
   t.false(r.hv.guests.has('web-cut'), 'nothing left');
-  t.deepEqual(report.orphans, []);
+  t.deepEqual(report['unknown-guest'], []);
 });
 
 test('after a restart whose discovery failed, healthy guests of that driver are adopted, not destroyed as vanished', async (t) => {
   const r = rig();
   await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
   const g: Guest = { pool: 'web', driver: 'fake', host: 'h', createdAt: 1, updatedAt: 1, id: 'web-healthy', state: 'healthy', address: '127.0.0.1:2', meta: {} };
-  await r.store.putGuest(g);
+  await r.store.saveGuest(g);
   r.hv.seed({ id: 'web-healthy', pool: 'web', cloned: true, running: true, address: '127.0.0.1:2', meta: {} });
   r.hv.failNext('discover', new GridhostError('GH_HOST_UNREACHABLE', 'dom0 not answering'));
-  const report = await reconcile({ store: r.store, hypervisors: [r.hv], balancer: r.balancer, lifecycle: r.lifecycle, clock: r.clock, telemetry: r.telemetry }, new Map([['web', r.policy]]));
+  const report = repairsByKind(await reconcilePool({ store: r.store, hypervisors: [r.hv], balancer: r.balancer, lifecycle: r.lifecycle, clock: r.clock, telemetry: r.telemetry }, 'web', r.policy, undefined, { takeover: true }));
   t.deepEqual(report.adopted, ['web-healthy']);
-  t.deepEqual(report.vanished, []);
+  t.deepEqual(report['record-gone'], []);
   t.deepEqual(r.hv.callsOf('stop'), []);
   t.deepEqual(r.hv.callsOf('deleteClone'), []);
   t.is((await r.store.getGuest('web-healthy'))?.state, 'healthy');
@@ -267,13 +341,13 @@ test('after a restart, healthy guests on a host that is down (skipped by discove
   const r = rig();
   await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
   const base = { pool: 'web', driver: 'fake', createdAt: 1, updatedAt: 1, state: 'healthy' as const, meta: {} };
-  await r.store.putGuest({ ...base, id: 'web-up', host: 'h1', address: '127.0.0.1:2' });
-  await r.store.putGuest({ ...base, id: 'web-down', host: 'h2', address: '127.0.0.1:3' });
+  await r.store.saveGuest({ ...base, id: 'web-up', host: 'h1', address: '127.0.0.1:2' });
+  await r.store.saveGuest({ ...base, id: 'web-down', host: 'h2', address: '127.0.0.1:3' });
   // The driver sees h1 only (h2 did not answer and was skipped).
   const hv = Object.assign(r.hv, { hostUp: (host: string) => host !== 'h2' });
-  const report = await reconcile({ store: r.store, hypervisors: [hv], balancer: r.balancer, lifecycle: r.lifecycle, clock: r.clock, telemetry: r.telemetry }, new Map([['web', r.policy]]));
+  const report = repairsByKind(await reconcilePool({ store: r.store, hypervisors: [hv], balancer: r.balancer, lifecycle: r.lifecycle, clock: r.clock, telemetry: r.telemetry }, 'web', r.policy, undefined, { takeover: true }));
   t.deepEqual(report.adopted, ['web-down']);
-  t.deepEqual(report.vanished, ['web-up']);
+  t.deepEqual(report['record-gone'], ['web-up']);
   t.deepEqual(r.hv.callsOf('stop'), ['web-up']);
   t.is((await r.store.getGuest('web-down'))?.state, 'healthy');
 });
@@ -405,5 +479,85 @@ test('the breaker is reported no longer open when its open period ends, even if 
   }
   t.deepEqual(r.telemetry.breakers, [{ pool: 'web', open: true }, { pool: 'web', open: false }]);
   t.is(r.hv.callsOf('boot').length, boots);
+  await r.loop.stop();
+});
+
+test('a cleanup that fails again is logged with the guest it is about (details added on the way up arrive)', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  const { guest } = await r.lifecycle.launch(r.policy, 'web-a');
+  // The driver's error already is a GridhostError: the guest id is added by the actuator.
+  r.hv.failWhen((m) => (m === 'stop' ? new GridhostError('GH_STOP_FAILED', 'toolstack busy') : undefined));
+  await t.throwsAsync(r.lifecycle.retire(guest, r.policy, 'test'));
+  r.loop.start();
+  await r.clock.advance(1000);
+  await r.loop.idle();
+  await r.loop.stop();
+  const line = r.telemetry.lines.find((l) => l.level === 'error' && l.msg.startsWith('cleanup of a guest failed again'));
+  t.like(line?.fields, { pool: 'web', guest: 'web-a', code: 'GH_STOP_FAILED' });
+});
+
+test('a rule whose metric no guest reports gets one warn line after a minute', async (t) => {
+  // The guests report rps; the rule asks for inflight.
+  const r = rig({ rules: [{ name: 'queue', strategy: 'target-tracking', metric: 'inflight', source: 'guest', aggregate: 'mean', target: 4, tolerance: 0.1, for: 1 }] });
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.loop.start();
+  for (let i = 0; i < 120; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+  }
+  const warned = r.telemetry.lines.filter((l) => l.level === 'warn' && l.msg.startsWith('no guest has reported metric inflight'));
+  t.is(warned.length, 1);
+  t.deepEqual(warned[0]!.fields, { pool: 'web', rule: 'queue', metric: 'inflight', source: 'guest', reported: ['rps'] });
+  await r.loop.stop();
+});
+
+test('mode recommend decides and publishes each change of recommendation once, and launches and retires nothing', async (t) => {
+  const r = rig({ mode: 'recommend' });
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.loop.start();
+  for (let i = 0; i < 5; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+  }
+  t.is(r.hv.callsOf('clone').length, 0, 'an empty pool below min is not filled');
+  const events = await r.store.listEvents({ pool: 'web' });
+  t.is(events.length, 1, 'published once, not every tick');
+  t.like(events[0], { direction: 'scale-out', from: 0, to: 2, outcome: 'recommended', detail: 'mode: recommend: nothing was launched or retired' });
+  t.regex(events[0]!.reason, /below min 2/);
+  t.like(r.telemetry.scaleEvents.at(-1), { direction: 'scale-out', outcome: 'recommended' });
+  t.like(r.loop.status().lastDecision, { action: 'scale-out', to: 2 });
+  await r.loop.stop();
+});
+
+test('switching a pool from recommend to act takes effect at the next tick, and back', async (t) => {
+  const r = rig({ mode: 'recommend', min: 2 });
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  await r.lifecycle.launch(r.policy, 'web-a');
+  await r.lifecycle.launch(r.policy, 'web-b');
+  r.loop.start();
+  r.load.total = 1000;
+  for (let i = 0; i < 6; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+  }
+  t.is(await size(r.store), 2, 'recommend: the load does not grow the pool');
+  const recommended = (await r.store.listEvents({ pool: 'web' })).filter((e) => e.outcome === 'recommended');
+  t.deepEqual(recommended.map((e) => `${e.direction} ${e.from}->${e.to}`), ['scale-out 2->3']);
+  const clones = r.hv.callsOf('clone').length;
+
+  r.loop.updatePolicy({ ...r.policy, mode: 'act' });
+  await r.clock.advance(1000);
+  await r.loop.idle();
+  t.is(r.hv.callsOf('clone').length, clones + 1, 'the first tick in act mode launches');
+  t.is(await size(r.store), 3);
+
+  r.loop.updatePolicy({ ...r.policy, mode: 'recommend' });
+  for (let i = 0; i < 6; i++) {
+    await r.clock.advance(1000);
+    await r.loop.idle();
+  }
+  t.is(await size(r.store), 3, 'back in recommend: nothing more is launched');
+  t.is(r.hv.callsOf('clone').length, clones + 1);
   await r.loop.stop();
 });

@@ -12,6 +12,12 @@ const cases: [GuestState, boolean, RepairAction][] = [
   ['healthy', false, 'vanished'],
   ['draining', true, 'finish-retire'],
   ['stopping', false, 'finish-retire'],
+  // Sick guests wait for their pool loop: it launches the replacement first, then retires them.
+  ['sick', true, 'replace'],
+  ['sick', false, 'replace'],
+  // Finished guests are never listed for repair; if one is, finishing again is harmless.
+  ['gone', false, 'finish-retire'],
+  ['failed', true, 'finish-retire'],
 ];
 for (const [state, running, action] of cases) {
   test(`after a restart a ${state} guest that is ${running ? 'running' : 'not running'} is repaired by ${action}`, (t) => {

@@ -1,5 +1,6 @@
 // Inputs and outputs of the pure decision core (src/decision/decide.ts).
-import type { Decision, Guest, PoolSample } from '../domain/types.ts';
+import type { Decision, Guest, GuestState } from '../domain/types.ts';
+import type { TickWindow } from './aggregate.ts';
 
 export interface Recommendation {
   at: number;
@@ -10,16 +11,63 @@ export interface Recommendation {
 export interface PoolView {
   /** The pool's guests that are not gone/failed. */
   guests: readonly Guest[];
-  /** Recent ticks, oldest first (the controller keeps `sampling.window` of them). */
-  samples: readonly PoolSample[];
+  /** Recent ticks reduced to what rules read, oldest first (the pool's memory keeps the window). */
+  ticks: TickWindow;
   lastScaleOutAt?: number;
   lastScaleInAt?: number;
   /** Earlier unclamped recommendations, for the scale-in stabilization window. */
   recommendations: readonly Recommendation[];
 }
 
+/** What one rule made of its samples. */
+export interface RuleVerdict {
+  rule: string;
+  /** The size the rule asks for (before bounds, stabilization and cooldowns); absent: no opinion. */
+  wants?: number;
+  /** The rule's own reason for `wants`, with the numbers it used. */
+  reason?: string;
+  /** Why the rule has no opinion: too few ticks yet, guests that did not report, guests all still
+   *  warming up, or its condition is not met (threshold not crossed). */
+  idle?: 'not-enough-samples' | 'missing-metrics' | 'warm-up' | 'not-triggered';
+  /** The sentence behind `idle`, as the decision's reason tells it. */
+  note?: string;
+}
+
+/**
+ * Why decide() held the pool (absent when it scales), as data: the answer to "why did it not
+ * scale?" without reading the reason text. Checked in decide()'s order; the first that applies wins.
+ */
+export type HoldCause =
+  /** A guest is cloning, booting, draining or stopping: one change at a time. */
+  | { cause: 'in-flight'; guests: Partial<Record<GuestState, number>> }
+  /** Some rule's guests did not report its metric (policy on_missing: hold). */
+  | { cause: 'missing-metrics'; rules: string[] }
+  /** Every guest a rule could use is still inside `warmup`. */
+  | { cause: 'warm-up'; rules: string[] }
+  /** A rule has fewer ticks than its `for` asks for. */
+  | { cause: 'not-enough-samples'; rules: string[] }
+  /** Every rule is content with the current size. */
+  | { cause: 'steady' }
+  /** The rules want more (or fewer) guests than the bounds in force allow. */
+  | { cause: 'at-max'; max: number; wanted: number }
+  | { cause: 'at-min'; min: number; wanted: number }
+  /** The rules want fewer, or no more, guests because guests still booting or warming up
+   *  (scale_out.while_booting: add) will carry load the metrics do not show yet. */
+  | { cause: 'capacity-coming'; guests: number; wanted: number }
+  /** A scale-in held by the highest recommendation of the stabilization window (heldAt, made at recommendedAt). */
+  | { cause: 'stabilization'; wanted: number; heldAt: number; recommendedAt: number; windowMs: number }
+  /** A change wanted but its cooldown has not passed. */
+  | { cause: 'cooldown'; direction: 'scale-out' | 'scale-in'; remainingMs: number; wanted: number };
+
+export type HoldCauseKind = HoldCause['cause'];
+
 export interface DecideResult {
   decision: Decision;
   /** Recommendation to remember for the stabilization window (absent when there was none). */
   recommendation?: Recommendation;
+  /** Present exactly when the decision is a hold. */
+  hold?: HoldCause;
+  /** Each rule's verdict, in policy order; empty when decide() did not get to the rules
+   *  (a change in flight, or the size outside the bounds). */
+  rules: RuleVerdict[];
 }

@@ -2,21 +2,26 @@
 // No clock, no I/O, no randomness: the same inputs always give the same decision.
 //
 // Order (each step may end the decision):
-//  1. a change in flight (cloning/booting/draining/stopping guests) holds the pool;
+//  1. changes in flight: guests draining or stopping hold the pool; guests on their way up
+//     (cloning, booting) hold it too with scale_out.while_booting `hold`, while with `add` they
+//     count as capacity coming and only a scale-out may follow (see step 6);
 //  2. bounds (after schedules) are enforced first, ignoring cooldowns;
 //  3. every rule gives an opinion or none (missing data follows policy.onMissing);
 //  4. the highest opinion wins (scale-out wins; scale-in only when every opinion wants fewer);
 //  5. scale-in is stabilized: never below the highest recommendation in the stabilization window;
-//  6. clamp to [min, max];
+//  6. a scale-in waits for guests on their way up; clamp to [min, max];
 //  7. cooldowns: scale-out waits for the last scale-out; scale-in for the last scale of either kind.
+// Baselines may change steps 1, 6 and 7 the way their projects define them (policy.peer).
+import { sampleKeyOf } from '../domain/metric-catalogue.ts';
 import type { Policy, Rule } from '../domain/policy.ts';
-import { COUNTED_STATES, IN_FLIGHT_STATES, type Decision, type DecisionInputs, type Direction, type GuestState } from '../domain/types.ts';
-import { aggregateSeries, type Aggregated } from './aggregate.ts';
-import type { DecideResult, PoolView } from './decide-types.ts';
-import { fmtSeconds, plural } from './format.ts';
+import { GUEST_STATE_FACTS, IN_FLIGHT_STATES, type Decision, type DecisionInputs, type Direction, type Guest, type GuestState } from '../domain/types.ts';
+import { awaitingReplacement } from './auto-heal.ts';
+import { columnValue, isEligible, saturatedKey, type TickWindow } from './aggregate.ts';
+import type { DecideResult, HoldCause, PoolView, RuleVerdict } from './decide-types.ts';
+import { ceilSafe, fmtSeconds, fmtStabilization, plural } from './format.ts';
 import { boundsAt } from './schedule.ts';
 import type { Opinion } from './strategy.ts';
-import { runRule } from './strategies/index.ts';
+import { CORE_STRATEGIES, runRule, type StrategyRegistry } from './strategies/index.ts';
 
 export interface CooldownRemaining {
   scaleOutMs: number;
@@ -24,9 +29,10 @@ export interface CooldownRemaining {
 }
 
 /** Time left before a scale-out / scale-in may happen (0 when none). */
-export function cooldownRemaining(policy: Policy, view: PoolView, now: number): CooldownRemaining {
-  const out = view.lastScaleOutAt === undefined ? 0 : policy.scaleOut.cooldownMs - (now - view.lastScaleOutAt);
+export function cooldownRemaining(policy: Policy, view: Pick<PoolView, 'lastScaleOutAt' | 'lastScaleInAt'>, now: number): CooldownRemaining {
   const lastAny = Math.max(view.lastScaleInAt ?? -Infinity, view.lastScaleOutAt ?? -Infinity);
+  const lastOut = policy.peer?.cooldownAfterAny === true ? (lastAny === -Infinity ? undefined : lastAny) : view.lastScaleOutAt;
+  const out = lastOut === undefined ? 0 : policy.scaleOut.cooldownMs - (now - lastOut);
   const inn = lastAny === -Infinity ? 0 : policy.scaleIn.cooldownMs - (now - lastAny);
   return { scaleOutMs: Math.max(0, out), scaleInMs: Math.max(0, inn) };
 }
@@ -37,92 +43,183 @@ interface RuleOutcome {
   opinion?: Opinion;
   /** Why there is no opinion, when that is worth telling. */
   note?: string;
+  /** The values it looked at (its last `for` ticks, oldest first, ticks without a value left out). */
+  seen: number[];
+  idle?: RuleVerdict['idle'];
 }
 
-export function decide(policy: Policy, view: PoolView, now: number): DecideResult {
-  const counted = view.guests.reduce((n, g) => (COUNTED_STATES.includes(g.state) ? n + 1 : n), 0);
+function verdictOf(o: RuleOutcome): RuleVerdict {
+  if (o.opinion) return { rule: o.rule.name, wants: o.opinion.desired, reason: o.opinion.reason };
+  const idle = o.idle ?? 'not-triggered';
+  return o.note !== undefined ? { rule: o.rule.name, idle, note: o.note } : { rule: o.rule.name, idle };
+}
+
+const IDLE_CAUSES = ['missing-metrics', 'warm-up', 'not-enough-samples'] as const;
+
+/** Rules without an opinion: the most telling cause first (missing data, then warm-up, then history). */
+function idleCause(verdicts: readonly RuleVerdict[]): HoldCause {
+  for (const idle of IDLE_CAUSES) {
+    let rules: string[] | undefined;
+    for (const v of verdicts) if (v.idle === idle) (rules ??= []).push(v.rule);
+    if (rules !== undefined) return { cause: idle, rules };
+  }
+  return { cause: 'steady' };
+}
+
+/** Guests by what they mean for a decision (one pass over the pool's guests, by their facts). */
+interface Census {
+  counted: number;
+  /** Counted guests whose load the metrics do not show yet (booting, warming up, or the
+   *  replacement a sick guest waits for): capacity coming. */
+  comingUp: number;
+  /** In flight and not counted: on their way out (draining, stopping). */
+  goingDown: number;
+  /** Cloning or booting. */
+  booting: number;
+  /** Guests per in-flight state; undefined when none is in flight. */
+  inFlight?: Partial<Record<GuestState, number>>;
+}
+
+function census(policy: Policy, guests: readonly Guest[], now: number): Census {
+  const c: Census = { counted: 0, comingUp: 0, goingDown: 0, booting: 0 };
+  // Sick guests waiting for their replacement: capacity coming, like a guest booting.
+  const awaiting = awaitingReplacement(policy, guests);
+  c.counted += awaiting;
+  c.comingUp += awaiting;
+  for (const g of guests) {
+    const facts = GUEST_STATE_FACTS[g.state];
+    if (facts.counted) {
+      c.counted++;
+      if (!isEligible(policy, g, now)) c.comingUp++;
+    }
+    if (!facts.inFlight) continue;
+    const inFlight = (c.inFlight ??= {});
+    inFlight[g.state] = (inFlight[g.state] ?? 0) + 1;
+    if (!facts.counted) c.goingDown++;
+    if (g.state === 'cloning' || g.state === 'booting') c.booting++;
+  }
+  return c;
+}
+
+function makeDecision(policy: Policy, now: number, from: number, action: Direction, to: number, reason: string, inputs: DecisionInputs): Decision {
+  return action === 'hold'
+    ? { pool: policy.pool, at: now, from, reason, inputs, action }
+    : { pool: policy.pool, at: now, from, reason, inputs, action, to };
+}
+
+/**
+ * Decides for one pool. `strategies` resolves each rule's `strategy` (default: the core ones,
+ * threshold and target-tracking); an unknown name is GH_POLICY_INVALID.
+ */
+export function decide(policy: Policy, view: PoolView, now: number, strategies: StrategyRegistry = CORE_STRATEGIES): DecideResult {
+  const c = census(policy, view.guests, now);
+  const counted = c.counted;
+  const comingUp = c.comingUp;
   const bounds = boundsAt(policy, now);
-  const longestFor = policy.rules.reduce((n, r) => Math.max(n, r.for), 1);
-  const agg = aggregateSeries(policy, view, { ticks: longestFor });
-
-  const baseInputs: DecisionInputs = { series: inputSeries(policy, agg), min: bounds.min, max: bounds.max, schedules: bounds.active };
-  const make = (direction: Direction, to: number, reason: string, extra: Partial<DecisionInputs> = {}): Decision => ({
-    pool: policy.pool,
-    at: now,
-    direction,
-    from: counted,
-    to: direction === 'hold' ? counted : to,
-    reason,
-    inputs: { ...baseInputs, ...extra },
-  });
-
-  // 1. change in flight
-  const inFlight = new Map<GuestState, number>();
-  for (const g of view.guests) {
-    if (g.state !== 'healthy' && IN_FLIGHT_STATES.includes(g.state)) inFlight.set(g.state, (inFlight.get(g.state) ?? 0) + 1);
+  const ignoreInFlight = policy.peer?.ignoreInFlight === true;
+  const ruleCount = policy.rules.length;
+  const outcomes = new Array<RuleOutcome>(ruleCount);
+  const rules = new Array<RuleVerdict>(ruleCount);
+  const series: Record<string, number[]> = {};
+  for (let i = 0; i < ruleCount; i++) {
+    const rule = policy.rules[i]!;
+    const o = evaluateRule(policy, rule, view.ticks, counted, comingUp, strategies);
+    outcomes[i] = o;
+    rules[i] = verdictOf(o);
+    series[rule.name] = o.seen;
   }
-  if (inFlight.size > 0) {
-    const parts = IN_FLIGHT_STATES.filter((s) => inFlight.has(s)).map((s) => `${plural(inFlight.get(s)!, 'guest')} ${s}`);
-    return { decision: make('hold', counted, `change in flight: ${parts.join(', ')}`) };
+  const inputs: DecisionInputs = { series, min: bounds.min, max: bounds.max, schedules: bounds.active };
+
+  // 1. changes in flight
+  const goingDown = c.goingDown;
+  const booting = c.booting;
+  if (!ignoreInFlight && (goingDown > 0 || (booting > 0 && policy.scaleOut.whileBooting === 'hold'))) {
+    const parts: string[] = [];
+    for (const s of IN_FLIGHT_STATES) {
+      const n = c.inFlight?.[s];
+      if (n !== undefined) parts.push(`${plural(n, 'guest')} ${s}`);
+    }
+    return { decision: makeDecision(policy, now, counted, 'hold', counted, `change in flight: ${parts.join(', ')}`, inputs), hold: { cause: 'in-flight', guests: { ...c.inFlight } }, rules };
   }
+  /** With guests on their way up or warming up a scale-in waits (only a scale-out may add to
+   *  them): their effect on the load is not known yet (AWS blocks scale-in during warm-up too). */
+  const scaleInWaits = !ignoreInFlight && comingUp > 0;
 
   // 2. bounds
   if (counted < bounds.min) {
     const by = bounds.minBy === undefined ? '' : ` (schedule ${bounds.minBy})`;
-    return { decision: make('scale-out', bounds.min, `scale-out ${counted} -> ${bounds.min}: below min ${bounds.min}${by}`) };
+    return { decision: makeDecision(policy, now, counted, 'scale-out', bounds.min, `scale-out ${counted} -> ${bounds.min}: below min ${bounds.min}${by}`, inputs), rules };
+  }
+  if (counted > bounds.max && scaleInWaits) {
+    return { decision: makeDecision(policy, now, counted, 'hold', counted, waitReason(comingUp, `${counted} -> ${bounds.max}: above max ${bounds.max}`), inputs), hold: { cause: 'capacity-coming', guests: comingUp, wanted: bounds.max }, rules };
   }
   if (counted > bounds.max) {
     const by = bounds.maxBy === undefined ? '' : ` (schedule ${bounds.maxBy})`;
-    return { decision: make('scale-in', bounds.max, `scale-in ${counted} -> ${bounds.max}: above max ${bounds.max}${by}`) };
+    return { decision: makeDecision(policy, now, counted, 'scale-in', bounds.max, `scale-in ${counted} -> ${bounds.max}: above max ${bounds.max}${by}`, inputs), rules };
   }
 
-  // 3. rules
-  const outcomes = policy.rules.map((rule) => evaluateRule(policy, rule, agg, counted));
+  // 3. rules (evaluated above: their values go into every decision's inputs)
   let winner: RuleOutcome | undefined;
   for (const o of outcomes) {
     if (o.opinion !== undefined && (winner === undefined || o.opinion.desired > winner.opinion!.desired)) winner = o;
   }
   if (winner === undefined) {
     // No rule wants a change: that is a recommendation to stay, remembered for stabilization.
-    const notes = outcomes.flatMap((o) => (o.note === undefined ? [] : [o.note]));
-    const reason = notes.length > 0 ? notes.join('; ') : 'no rule triggered';
-    return { decision: make('hold', counted, reason), recommendation: { at: now, desired: counted } };
+    let reason = '';
+    for (const o of outcomes) if (o.note !== undefined) reason = reason === '' ? o.note : `${reason}; ${o.note}`;
+    return { decision: makeDecision(policy, now, counted, 'hold', counted, reason === '' ? 'no rule triggered' : reason, inputs), recommendation: { at: now, desired: counted }, hold: idleCause(rules), rules };
   }
 
   // 4. combine (done above: highest desired wins)
   const rec = winner.opinion!;
   const recommended = rec.desired;
   const recommendation = { at: now, desired: recommended };
-  const extra: Partial<DecisionInputs> = { recommended, rule: winner.rule.name };
+  const withRec: DecisionInputs = { series, min: bounds.min, max: bounds.max, schedules: bounds.active, recommended, rule: winner.rule.name };
 
   // 5. scale-in stabilization (HPA): the highest recommendation in the window, never above current
   let desired = recommended;
-  let stabilizedBy: number | undefined;
+  /** The recommendation stabilization kept (reported with when it was made). */
+  let stabilizedBy: { desired: number; at: number } | undefined;
   if (recommended < counted) {
-    let highest = recommended;
     for (const r of view.recommendations) {
-      if (r.at <= now && now - r.at < policy.scaleIn.stabilizationMs && r.desired > highest) highest = r.desired;
+      if (r.at <= now && now - r.at < policy.scaleIn.stabilizationMs && r.desired > (stabilizedBy?.desired ?? recommended)) stabilizedBy = r;
     }
-    if (highest > recommended) {
-      stabilizedBy = highest;
-      desired = Math.min(counted, highest);
-    }
+    if (stabilizedBy !== undefined) desired = Math.min(counted, stabilizedBy.desired);
+  }
+
+  // 5b. a peer's scale-out rate limit (the HPA's behaviour), before the bounds as there
+  let limitedTo: number | undefined;
+  const limit = policy.peer?.scaleOutLimit;
+  if (limit !== undefined && desired > counted) {
+    const most = Math.max(ceilSafe((counted * (100 + limit.percent)) / 100), counted + limit.guests);
+    if (desired > most) desired = limitedTo = most;
   }
 
   // 6. clamp
   const to = Math.min(bounds.max, Math.max(bounds.min, desired));
   const direction: Direction = to > counted ? 'scale-out' : to < counted ? 'scale-in' : 'hold';
 
+  if (direction === 'scale-in' && scaleInWaits) {
+    return { decision: makeDecision(policy, now, counted, 'hold', counted, waitReason(comingUp, `${counted} -> ${to}: ${rec.reason}`), withRec), recommendation, hold: { cause: 'capacity-coming', guests: comingUp, wanted: to }, rules };
+  }
+
   if (direction === 'hold') {
     let reason = rec.reason;
-    if (recommended < counted && stabilizedBy !== undefined && desired >= counted) {
-      reason = `scale-in to ${recommended} held by stabilization: highest recommendation ${stabilizedBy} in the last ${fmtSeconds(policy.scaleIn.stabilizationMs)} (${rec.reason})`;
+    let hold: HoldCause = { cause: 'steady' };
+    if (recommended <= counted && recommended > counted - comingUp && comingUp > 0) {
+      reason = `capacity coming: ${plural(comingUp, 'guest')} still booting or warming up make ${counted} >= ${recommended} (${rec.reason})`;
+      hold = { cause: 'capacity-coming', guests: comingUp, wanted: recommended };
+    } else if (recommended < counted && stabilizedBy !== undefined && desired >= counted) {
+      reason = `scale-in to ${recommended} held by stabilization: ${fmtStabilization(stabilizedBy, now, policy.scaleIn.stabilizationMs)} (${rec.reason})`;
+      hold = { cause: 'stabilization', wanted: recommended, heldAt: stabilizedBy.desired, recommendedAt: stabilizedBy.at, windowMs: policy.scaleIn.stabilizationMs };
     } else if (recommended > counted) {
       reason = `at max ${bounds.max} (wanted ${counted} -> ${recommended}: ${rec.reason})`;
+      hold = { cause: 'at-max', max: bounds.max, wanted: recommended };
     } else if (recommended < counted) {
       reason = `at min ${bounds.min} (wanted ${counted} -> ${recommended}: ${rec.reason})`;
+      hold = { cause: 'at-min', min: bounds.min, wanted: recommended };
     }
-    return { decision: make('hold', counted, reason, extra), recommendation };
+    return { decision: makeDecision(policy, now, counted, 'hold', counted, reason, withRec), recommendation, hold, rules };
   }
 
   // 7. cooldowns
@@ -130,45 +227,79 @@ export function decide(policy: Policy, view: PoolView, now: number): DecideResul
   const wait = direction === 'scale-out' ? left.scaleOutMs : left.scaleInMs;
   if (wait > 0) {
     const reason = `cooldown: ${direction} blocked for another ${fmtSeconds(wait)} (wanted ${counted} -> ${to}: ${rec.reason})`;
-    return { decision: make('hold', counted, reason, extra), recommendation };
+    return { decision: makeDecision(policy, now, counted, 'hold', counted, reason, withRec), recommendation, hold: { cause: 'cooldown', direction, remainingMs: wait, wanted: to }, rules };
   }
 
   let suffix = '';
   if (to !== desired) suffix = to === bounds.max ? ` (capped at max ${bounds.max})` : ` (raised to min ${bounds.min})`;
-  else if (stabilizedBy !== undefined) suffix = ` (stabilized from ${recommended})`;
-  return { decision: make(direction, to, `${direction} ${counted} -> ${to}: ${rec.reason}${suffix}`, extra), recommendation };
+  else if (limitedTo !== undefined) suffix = ` (scale-out limit: ${limit!.percent}% or ${plural(limit!.guests, 'guest')} more, from ${recommended})`;
+  else if (stabilizedBy !== undefined) suffix = `; stabilization kept ${to} instead of ${recommended}: ${fmtStabilization(stabilizedBy, now, policy.scaleIn.stabilizationMs)}`;
+  return { decision: makeDecision(policy, now, counted, direction, to, `${direction} ${counted} -> ${to}: ${rec.reason}${suffix}`, withRec), recommendation, rules };
 }
 
-function evaluateRule(policy: Policy, rule: Rule, agg: Aggregated, current: number): RuleOutcome {
-  const rs = agg.rules[rule.name]!;
+/** The values of `series`, its `nulls` nulls left out. */
+function seenOf(series: readonly (number | null)[], nulls: number): number[] {
+  const seen = new Array<number>(series.length - nulls);
+  let j = 0;
+  for (const v of series) if (v !== null) seen[j++] = v;
+  return seen;
+}
+
+function waitReason(comingUp: number, wanted: string): string {
+  return `scale-in waits for ${plural(comingUp, 'guest')} still booting or warming up (wanted ${wanted})`;
+}
+
+function evaluateRule(policy: Policy, rule: Rule, w: TickWindow, current: number, coming: number, strategies: StrategyRegistry): RuleOutcome {
   const n = rule.for;
-  const start = rs.series.length - n;
-  if (start < 0) return { rule, note: `${rule.name}: ${rs.series.length} of ${plural(n, 'sample')} so far` };
+  const len = w.end - w.start;
+  const start = w.end - n;
+  const from = start < w.start ? w.start : start;
+  // Sized once: this runs per rule, pool and tick, and growing arrays push by push is most of
+  // what a decision would allocate otherwise.
+  const series: (number | null)[] = new Array<number | null>(w.end - from);
+  let nulls = 0;
   let missing = 0;
   let unwarmed = 0;
-  for (let t = start; t < rs.series.length; t++) {
-    if (rs.series[t] !== null) continue;
-    if (agg.eligible[t]! > 0) missing++;
+  let saturatedTicks = 0;
+  let fewestSaturated = Infinity;
+  const key = sampleKeyOf(rule);
+  // The rule's columns, looked up once.
+  const column = w.metrics[key];
+  const satCounts = w.metrics[saturatedKey(key)]?.count;
+  for (let t = from; t < w.end; t++) {
+    const v = columnValue(column, t, rule.aggregate);
+    const sat = satCounts === undefined ? 0 : satCounts[t] ?? 0;
+    if (sat > 0) {
+      saturatedTicks++;
+      if (sat < fewestSaturated) fewestSaturated = sat;
+    }
+    series[t - from] = v;
+    if (v !== null) continue;
+    nulls++;
+    // Nobody reported, but the balancer saw guests serving: saturated, not missing.
+    if (sat > 0) continue;
+    else if (w.eligible[t]! > 0) missing++;
     else unwarmed++;
   }
+  // The values it saw: the series itself when every tick had one (the usual case).
+  const seen = nulls === 0 ? (series as number[]) : seenOf(series, nulls);
+  if (start < w.start) return { rule, seen, idle: 'not-enough-samples', note: `${rule.name}: ${len} of ${plural(n, 'sample')} so far` };
+  // Guests too busy to report while serving, in every one of the last `for` ticks: each of them
+  // counts as needing a second guest beside it (its real demand is unknown, only that it is past
+  // what it can serve), whatever the others report.
+  const saturation: Opinion | undefined = saturatedTicks === n
+    ? { desired: current + fewestSaturated, reason: `${plural(fewestSaturated, 'guest')} saturated: ${rule.metric} unreadable while the balancer sends them traffic, for ${plural(n, 'sample')} (+1 guest each)` }
+    : undefined;
   if (missing > 0) {
     if (policy.onMissing === 'scale-out') {
-      return { rule, opinion: { desired: current + 1, reason: `missing samples for ${rule.metric}: on-missing scale-out` } };
+      return { rule, seen, opinion: { desired: current + 1, reason: `missing samples for ${rule.metric}: on-missing scale-out` } };
     }
-    return { rule, note: `missing samples for ${rule.metric} (${rule.name}): on-missing hold` };
+    return { rule, seen, idle: 'missing-metrics', note: `missing samples for ${rule.metric} (${rule.name}): on-missing hold` };
   }
   // Ticks where every guest was still warming up are not "missing": nothing could have reported.
-  if (unwarmed > 0) return { rule, note: `${rule.name}: no warmed-up guests yet` };
-  const opinion = runRule(rule, { series: rs.series, current, ready: rs.ready });
-  return opinion === undefined ? { rule } : { rule, opinion };
-}
-
-/** The values each rule looked at (its last `for` ticks, oldest first; ticks without a value left out). */
-function inputSeries(policy: Policy, agg: Aggregated): Record<string, number[]> {
-  const out: Record<string, number[]> = {};
-  for (const rule of policy.rules) {
-    const s = agg.rules[rule.name]!.series;
-    out[rule.name] = s.slice(Math.max(0, s.length - rule.for)).filter((v): v is number => v !== null);
-  }
-  return out;
+  if (unwarmed > 0) return { rule, seen, idle: 'warm-up', note: `${rule.name}: no warmed-up guests yet` };
+  const last = w.end - 1;
+  const opinion = seen.length === 0 ? undefined : runRule(strategies, rule, { series, current, coming, ready: column === undefined ? 0 : column.count[last] ?? 0, eligible: len > 0 ? w.eligible[last]! : 0 });
+  const best = saturation !== undefined && (opinion === undefined || saturation.desired > opinion.desired) ? saturation : opinion;
+  return best === undefined ? { rule, seen } : { rule, seen, opinion: best };
 }

@@ -30,3 +30,27 @@ export function ceilSafe(x: number): number {
 export function fmtSeconds(ms: number): string {
   return `${Math.ceil(ms / 1000)}s`;
 }
+
+/**
+ * What scale-in stabilization went by: the recommendation it kept and when it was made, e.g.
+ * `highest recommendation 6, made 40s ago (2026-11-27T10:00:05.000Z), in the last 120s`.
+ */
+export function fmtStabilization(highest: { desired: number; at: number }, now: number, windowMs: number): string {
+  return `highest recommendation ${highest.desired}, made ${fmtSeconds(now - highest.at)} ago (${isoOf(highest.at)}), in the last ${fmtSeconds(windowMs)}`;
+}
+
+// A held pool names the same recommendation tick after tick: its time is formatted once (a
+// value of its argument only; cleared when full).
+const ISO = new Map<number, string>();
+const ISO_LIMIT = 10_000;
+
+/** Epoch ms as an ISO 8601 UTC timestamp. */
+function isoOf(at: number): string {
+  let s = ISO.get(at);
+  if (s === undefined) {
+    s = new Date(at).toISOString();
+    if (ISO.size >= ISO_LIMIT) ISO.clear();
+    ISO.set(at, s);
+  }
+  return s;
+}

@@ -29,11 +29,20 @@ export interface Bounds {
 const fireCache = new Map<string, { fire: number; next: number }>();
 const FIRE_CACHE_LIMIT = 10_000;
 
+// In front of it, the same interval per schedule object (policies are frozen values): every pool
+// asks at every tick, and the string key costs a concatenation and a hash per call.
+const bySchedule = new WeakMap<Schedule, { fire: number; next: number }>();
+
 /** Epoch ms of the latest fire of `schedule` at or before `now`. */
 export function lastFire(schedule: Schedule, now: number): number {
+  const mine = bySchedule.get(schedule);
+  if (mine !== undefined && mine.fire <= now && now < mine.next) return mine.fire;
   const key = `${schedule.timezone}\u0000${schedule.cron}`;
   const hit = fireCache.get(key);
-  if (hit !== undefined && hit.fire <= now && now < hit.next) return hit.fire;
+  if (hit !== undefined && hit.fire <= now && now < hit.next) {
+    bySchedule.set(schedule, hit);
+    return hit.fire;
+  }
   let fire: number;
   let next: number;
   try {
@@ -50,7 +59,9 @@ export function lastFire(schedule: Schedule, now: number): number {
     );
   }
   if (fireCache.size >= FIRE_CACHE_LIMIT) fireCache.clear();
-  fireCache.set(key, { fire, next });
+  const interval = { fire, next };
+  fireCache.set(key, interval);
+  bySchedule.set(schedule, interval);
   return fire;
 }
 

@@ -8,8 +8,13 @@ export interface StrategyInput<C> {
   series: readonly (number | null)[];
   /** Current counted size of the pool (healthy + on the way up). */
   current: number;
-  /** Guests whose values made up the latest tick (warmed-up healthy guests). */
+  /** Of those, guests on their way up (cloning, booting): capacity coming, not yet serving. */
+  coming: number;
+  /** Guests whose values made up the latest tick (warmed-up healthy guests that reported the metric). */
   ready: number;
+  /** Guests eligible at the latest tick (healthy and warmed up), reported or not: eligible - ready
+   *  did not report (the HPA's "missing" pods); current - eligible are on their way up or warming up. */
+  eligible: number;
 }
 
 export interface Opinion {

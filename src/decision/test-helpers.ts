@@ -1,7 +1,8 @@
 // Builders for decision-core tests (tests only). Defaults mirror policies/web.yaml without rules
 // or schedules, so each test states the rules it depends on.
-import { DEFAULT_BALANCER, type Policy, type Schedule, type TargetTrackingRule, type ThresholdRule } from '../domain/policy.ts';
+import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, type Policy, type Schedule, type TargetTrackingRule, type ThresholdRule } from '../domain/policy.ts';
 import type { Guest, GuestState, MetricValues, PoolSample } from '../domain/types.ts';
+import { windowOf } from './aggregate.ts';
 import type { PoolView } from './decide-types.ts';
 
 /** Monday 2026-01-12 12:00:00 UTC (13:00 in Berlin, winter time). */
@@ -12,6 +13,7 @@ export function makePolicy(overrides: Partial<Policy> = {}): Policy {
   return {
     file: '/test/web.yaml',
     pool: 'web',
+    mode: 'act',
     min: 2,
     max: 8,
     guest: {
@@ -21,6 +23,7 @@ export function makePolicy(overrides: Partial<Policy> = {}): Policy {
       clone: 'auto',
       healthPath: '/healthz',
       metricsPath: '/metrics',
+      metrics: ['rps', 'inflight'],
       bootTimeoutMs: 30_000,
       stopTimeoutMs: 10_000,
       drainTimeoutMs: 30_000,
@@ -28,12 +31,15 @@ export function makePolicy(overrides: Partial<Policy> = {}): Policy {
     balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:8080' },
     sampling: { intervalMs: INTERVAL, windowMs: 300_000 },
     warmupMs: 10_000,
-    scaleOut: { cooldownMs: 30_000 },
-    scaleIn: { cooldownMs: 60_000, stabilizationMs: 120_000 },
+    scaleOut: { cooldownMs: 30_000, whileBooting: 'hold' },
+    scaleIn: { cooldownMs: 60_000, stabilizationMs: 120_000, victims: 'newest' },
     onMissing: 'hold',
+    unknownGuests: 'retire',
     rules: [],
     schedules: [],
+    hooks: {},
     breaker: { failures: 3, openMs: 300_000 },
+    autoHeal: { ...DEFAULT_AUTO_HEAL },
     ...overrides,
   };
 }
@@ -84,6 +90,10 @@ export function cpuTicks(ids: readonly string[], cpu: readonly (number | null)[]
   return ticks(ids, cpu.map((c) => ({ cpu: c })), end);
 }
 
-export function makeView(overrides: Partial<PoolView> = {}): PoolView {
-  return { guests: [], samples: [], recommendations: [], ...overrides };
+/** A view from raw samples, reduced the way the pool's memory reduces them (with `policy`'s warm-up). */
+export function makeView(overrides: Partial<PoolView> & { samples?: readonly PoolSample[] } = {}, policy: Policy = makePolicy()): PoolView {
+  const { samples, ...rest } = overrides;
+  const guests = rest.guests ?? [];
+  const ticks = rest.ticks ?? windowOf(policy, guests, samples ?? []);
+  return { guests, recommendations: [], ...rest, ticks };
 }

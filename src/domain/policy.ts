@@ -3,19 +3,50 @@
 // Produced only by src/policy (decode -> defaults -> validate -> freeze); never hand-built
 // outside tests.
 
+import type { MetricSourceName } from './metric-catalogue.ts';
+
 export type CloneMethod = 'auto' | 'reflink' | 'copy' | 'lvm-snapshot' | 'qcow2';
 export type OnMissing = 'hold' | 'scale-out';
+/** What the reconciler does with a running guest of the pool that the store has no live record
+ *  of (a crash between a launch's spawn and its record, a deposed leader's launch):
+ *  `retire`: stop it and delete its clone (nobody vouched for it);
+ *  `adopt`: take it up as a launch's last steps would (recorded booting, the pool's health
+ *  check and the balancer's must pass, then healthy); one that fails them is cleaned up. */
+export type UnknownGuests = 'retire' | 'adopt';
+/** act: carry decisions out; recommend: decide and publish what would be done, launch and retire nothing. */
+export type PolicyMode = 'act' | 'recommend';
+/** What a scale-out does while guests are on their way up (cloning, booting):
+ *  `hold`: nothing, until they serve (one change in flight at a time);
+ *  `add`: they count as capacity coming, and more are added when the load needs more than that
+ *  (AWS target tracking during instance warm-up). Scale-in still waits for them, and guests
+ *  draining or stopping hold the pool either way. */
+export type WhileBooting = 'hold' | 'add';
+/** Which guests a scale-in retires first (see decision/pick-victims.ts). */
+export type VictimOrder = 'newest' | 'oldest' | 'least-busy' | 'spread';
+export const VICTIM_ORDERS: readonly VictimOrder[] = ['newest', 'oldest', 'least-busy', 'spread'];
 
 /** Step of a threshold rule: +n / -n guests, or a percentage of the current size. */
 export type Step =
   | { kind: 'count'; value: number } // signed, never 0
   | { kind: 'percent'; value: number }; // signed, never 0
 
+/** The metric key under which a `source: prometheus` rule's value is kept in a sample (its
+ *  `metric`, read bare). Metric names cannot contain ':', so it never meets another source's. */
+export function prometheusMetricKey(rule: string): string {
+  return `prometheus:${rule}`;
+}
+
 export interface ThresholdRule {
   name: string;
   strategy: 'threshold';
-  /** Metric key as reported by the metrics sources ("cpu", "rps", "inflight", ...). */
+  /** Metric name as the catalogue knows it ("cpu", "rps", "inflight", ...; domain/metric-catalogue.ts). */
   metric: string;
+  /** Where the metric comes from. Always set by the policy loader; hand-built rules (tests,
+   *  baselines) may leave it out, meaning the bare name (hypervisor or guest). */
+  source?: MetricSourceName;
+  /** `source: prometheus` in the file: the PromQL query whose one value is the pool's
+   *  (`{{pool}}` substituted), kept under `metric` = prometheusMetricKey(name); no `source`. */
+  promql?: string;
   /** How the per-guest values of one tick are combined. */
   aggregate: 'mean' | 'max' | 'sum';
   /** Exactly one of above/below is set. `above` triggers when value > bound; `below` when value < bound. */
@@ -30,6 +61,10 @@ export interface TargetTrackingRule {
   name: string;
   strategy: 'target-tracking';
   metric: string;
+  source?: MetricSourceName;
+  /** `source: prometheus` in the file: the PromQL query whose one value is the pool's
+   *  (`{{pool}}` substituted), kept under `metric` = prometheusMetricKey(name); no `source`. */
+  promql?: string;
   aggregate: 'mean' | 'max' | 'sum';
   /** Per-guest target value of the metric (HPA: desired = ceil(current * value / target)). */
   target: number;
@@ -66,6 +101,8 @@ export interface GuestTemplateRef {
   healthPath: string;
   /** HTTP path serving the guest's own metrics (JSON or Prometheus text). */
   metricsPath: string;
+  /** The metrics the guest reports there, which rules may use (`source: guest`). */
+  metrics: string[];
   /** Give up on a guest that is not healthy after this long. */
   bootTimeoutMs: number;
   /** SIGTERM/`xl shutdown` grace before a forced stop. */
@@ -74,10 +111,41 @@ export interface GuestTemplateRef {
   drainTimeoutMs: number;
 }
 
+/** Points of a guest's life where an operator's hook runs (see drivers/hooks/hook-runner.ts). */
+export type HookName = 'before_register' | 'before_retire';
+export const HOOK_NAMES: readonly HookName[] = ['before_register', 'before_retire'];
+
+interface HookCommon {
+  /** A hook still running after this is killed (command) or aborted (http), and has failed. */
+  timeoutMs: number;
+  /** What a failed hook means: abandon the step (before_register: the launch fails and the guest
+   *  is cleaned up; before_retire: the guest stays in service) or continue as if it succeeded. */
+  onFailure: 'abandon' | 'continue';
+}
+
+/** A program run with an argument array (never a shell); `command[0]` is absolute or a name
+ *  looked up in the hook's fixed PATH. */
+export interface CommandHook extends HookCommon {
+  kind: 'command';
+  command: readonly string[];
+}
+
+export interface HttpHook extends HookCommon {
+  kind: 'http';
+  /** http(s) URL; placeholders in it are percent-encoded. */
+  url: string;
+  method: 'POST' | 'PUT' | 'GET' | 'DELETE';
+  headers: Readonly<Record<string, string>>;
+}
+
+export type Hook = CommandHook | HttpHook;
+
 export interface Policy {
   /** Source file (absolute path) this policy came from. */
   file: string;
   pool: string;
+  /** act (the parser's default) or recommend; absent (hand-built policies) = act. */
+  mode?: PolicyMode;
   min: number;
   max: number;
   guest: GuestTemplateRef;
@@ -85,14 +153,48 @@ export interface Policy {
   sampling: { intervalMs: number; windowMs: number };
   /** Newly healthy guests are left out of averages for this long. */
   warmupMs: number;
-  scaleOut: { cooldownMs: number };
-  scaleIn: { cooldownMs: number; stabilizationMs: number };
+  scaleOut: { cooldownMs: number; whileBooting: WhileBooting };
+  /** `victims`: which guests a scale-in retires (unhealthy and outdated ones always first). */
+  scaleIn: { cooldownMs: number; stabilizationMs: number; /** Which guests a scale-in retires; absent (hand-built policies) = newest. */ victims?: VictimOrder };
   onMissing: OnMissing;
+  unknownGuests: UnknownGuests;
   rules: Rule[];
   schedules: Schedule[];
+  /** Lifecycle hooks; absent ones do not run (absent altogether in hand-built policies: none). */
+  hooks?: Partial<Record<HookName, Hook>>;
   /** Consecutive failed launches that open the pool's circuit breaker, and how long it stays open. */
   breaker: { failures: number; openMs: number };
+  /** Set only by the simulator's baselines (src/simulator/baselines), never by a policy file:
+   *  how another autoscaler differs from gridhost where its own project defines it so. */
+  peer?: PeerBehaviour;
+  autoHeal: AutoHealSettings;
 }
+
+export interface PeerBehaviour {
+  /** Decide as if nothing were in flight, in both directions (the Kubernetes HPA and the Nomad
+   *  Autoscaler decide every period from what they see; guests on their way up still count). */
+  ignoreInFlight?: boolean;
+  /** When a cooldown starts: when its action finished (gridhost, the default) or when it was
+   *  started (the Nomad Autoscaler: once the scale call to its target returns). */
+  cooldownFrom?: 'finished' | 'started';
+  /** A scale-out also waits for its cooldown after a scale-in (one cooldown for the group or
+   *  policy, as AWS simple scaling, the Nomad Autoscaler and OneFlow have), not only after a
+   *  scale-out. */
+  cooldownAfterAny?: boolean;
+  /** Largest scale-out of one decision: the larger of `percent` of the current size and
+   *  `guests` more (the HPA's default scale-up behaviour: 100% or 4 pods per 15 s). */
+  scaleOutLimit?: { percent: number; guests: number };
+}
+
+/** Replacing sick guests (a healthy guest that fails its check `fall` times, or whose process or
+ *  domain is gone): a replacement is launched, then the sick one retired. */
+export interface AutoHealSettings {
+  enabled: boolean;
+  /** Replacements of one pool under way at once; more sick guests wait. */
+  maxConcurrent: number;
+}
+
+export const DEFAULT_AUTO_HEAL: AutoHealSettings = Object.freeze({ enabled: true, maxConcurrent: 1 });
 
 /** The balancer's own health check of each backend (HAProxy's inter, timeout check, rise, fall). */
 export interface HealthCheckSettings {
@@ -108,14 +210,21 @@ export interface HealthCheckSettings {
 
 
 export interface BalancerSettings {
+  /** The balancer driver serving the pool: "builtin" (in gridhost, the default) or "haproxy". */
+  driver?: string;
   /** The pool's front end, e.g. 127.0.0.1:8080. */
   listen: string;
+  /** haproxy: the pool's backend in haproxy.cfg (default: the pool's name). */
+  backend?: string;
   /** How the balancer checks each backend: only what the policy set; the balancer fills in the
    *  rest with its defaults, which depend on how it reaches guests (run-command.ts). */
   check: Partial<HealthCheckSettings>;
   /** A backend that has not begun its answer by then: the client gets 504 (HAProxy: timeout server). */
   responseTimeoutMs: number;
+  /** Fail open (Envoy's panic threshold): when fewer than this percentage of the pool's proven
+   *  backends pass their health check, requests are spread over all of them; 0 = never. */
+  panicThresholdPercent: number;
 }
 
 /** Everything but `listen`, which every pool sets. */
-export const DEFAULT_BALANCER: Omit<BalancerSettings, 'listen'> = Object.freeze({ check: Object.freeze({}), responseTimeoutMs: 60_000 });
+export const DEFAULT_BALANCER: Omit<BalancerSettings, 'listen'> = Object.freeze({ driver: 'builtin', check: Object.freeze({}), responseTimeoutMs: 60_000, panicThresholdPercent: 50 });

@@ -4,6 +4,7 @@
 // or the GridhostError code the call rejected with ("error" for anything else, which breaks
 // the drivers' error contract and is worth noticing).
 import { isGridhostError } from '../errors/errors.ts';
+import type { Guest } from '../domain/types.ts';
 import type { Balancer } from '../drivers/balancer/balancer.ts';
 import type { Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
 import type { GridhostMetrics } from './metrics.ts';
@@ -36,6 +37,7 @@ export function instrumentHypervisor(h: Hypervisor, m: DriverMetrics): Hyperviso
     close: () => t('close', () => h.close()),
     // Not timed: a cached, synchronous answer.
     ...(h.hostUp ? { hostUp: (host: string) => h.hostUp!(host) } : {}),
+    ...(h.gone ? { gone: (guests: readonly Guest[]) => t('gone', () => h.gone!(guests)) } : {}),
   };
 }
 
@@ -45,10 +47,13 @@ export function instrumentBalancer(b: Balancer, m: DriverMetrics): Balancer {
     name: b.name,
     ensurePool: (pool, listen, healthPath, settings) => t('ensurePool', () => b.ensurePool(pool, listen, healthPath, settings)),
     removePool: (pool) => t('removePool', () => b.removePool(pool)),
-    add: (pool, id, address) => t('add', () => b.add(pool, id, address)),
+    add: (pool, id, address, via) => t('add', () => b.add(pool, id, address, via)),
     setDrain: (pool, id) => t('setDrain', () => b.setDrain(pool, id)),
     remove: (pool, id) => t('remove', () => b.remove(pool, id)),
     list: (pool) => t('list', () => b.list(pool)),
+    serving: (pool) => t('serving', () => b.serving(pool)),
     close: () => t('close', () => b.close()),
+    // Not timed: a cached, synchronous answer.
+    ...(b.blocked ? { blocked: (pool: string) => b.blocked!(pool) } : {}),
   };
 }

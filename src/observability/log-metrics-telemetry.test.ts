@@ -45,7 +45,11 @@ test('a guest step logs an event:"guest" line; a failed step is a warning carryi
 
 test('pool gauges, guest values, durations, failures and the breaker reach their metrics', async (t) => {
   const { tel, metrics, lines } = setup();
-  tel.poolGauges({ pool: 'web', byState: { healthy: 2, booting: 1 }, desired: 3, min: 2, max: 8 });
+  tel.poolGauges({
+    pool: 'web', byState: { healthy: 2, booting: 1 }, desired: 3, recommended: 5, min: 2, max: 8,
+    rules: [{ rule: 'cpu', metric: 'cpu', strategy: 'target-tracking', value: 81.5, target: 75, series: [80, 81.5] }],
+    mode: 'paused',
+  });
   tel.guestValues('web', 'web-a1', { cpu: 40, rps: 5 });
   tel.provisioned('web', 'ok', 12);
   tel.retired('web', 'failed', 3);
@@ -57,6 +61,7 @@ test('pool gauges, guest values, durations, failures and the breaker reach their
     'gridhost_guests{pool="web",state="healthy"} 2',
     'gridhost_guests{pool="web",state="booting"} 1',
     'gridhost_pool_desired_guests{pool="web"} 3',
+    'gridhost_recommended_guests{pool="web"} 5',
     'gridhost_pool_min_guests{pool="web"} 2',
     'gridhost_pool_max_guests{pool="web"} 8',
     'gridhost_guest_cpu_ratio{pool="web",guest="web-a1"} 0.4',
@@ -66,6 +71,10 @@ test('pool gauges, guest values, durations, failures and the breaker reach their
     'gridhost_launch_failures_total{pool="web"} 1',
     'gridhost_policy_evaluation_errors_total{pool="web"} 1',
     'gridhost_circuit_breaker_open{pool="web"} 1',
+    'gridhost_rule_value{pool="web",rule="cpu",metric="cpu"} 81.5',
+    'gridhost_rule_target{pool="web",rule="cpu",metric="cpu",kind="target"} 75',
+    'gridhost_pool_mode{pool="web",mode="paused"} 1',
+    'gridhost_pool_mode{pool="web",mode="auto"} 0',
   ]) {
     t.true(all.split('\n').includes(line), line);
   }
@@ -80,6 +89,7 @@ test('pool gauges, guest values, durations, failures and the breaker reach their
   t.false((await metrics.registry.metrics()).includes('guest="web-a1"'));
   tel.forgetPool('web');
   t.false((await metrics.registry.metrics()).includes('gridhost_pool_desired_guests{pool="web"}'));
+  t.false((await metrics.registry.metrics()).includes('gridhost_rule_value{pool="web"'));
 });
 
 test('free-form lines go to the logger at their level, with secrets redacted', async (t) => {

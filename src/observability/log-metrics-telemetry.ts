@@ -1,6 +1,6 @@
 // The controller's Telemetry seam, fulfilled with winston lines and prom-client metrics.
 // The controller reports facts once; this decides which log line and which series they feed.
-import type { GuestStepReport, PoolGaugeReport, ScaleEventReport, Telemetry } from '../controller/telemetry.ts';
+import type { GuestStepReport, HookReport, PoolGaugeReport, RepairReport, ScaleEventReport, SickReport, Telemetry } from '../controller/telemetry.ts';
 import type { MetricValues } from '../domain/types.ts';
 import { isGridhostError } from '../errors/errors.ts';
 import { logGuestStep, logScaleEvent, type Logger } from './logger.ts';
@@ -25,12 +25,29 @@ export class LogMetricsTelemetry implements Telemetry {
   }
 
   guestStep(r: GuestStepReport): void {
+    // Transitions at info; the steps inside a state are detail (debug) unless they failed.
+    const transition = r.from !== undefined && r.to !== undefined;
     logGuestStep(
       this.logger,
-      { pool: r.pool, guest: r.guest, action: r.action, from: r.from, to: r.to, ...(r.reason !== undefined ? { reason: r.reason } : {}), duration_ms: r.durationMs },
-      r.error ? 'warn' : 'info',
+      {
+        pool: r.pool, guest: r.guest, action: r.action, duration_ms: r.durationMs,
+        ...(transition ? { from: r.from, to: r.to } : { state: r.state }),
+        ...(r.stepsMs !== undefined ? { steps_ms: r.stepsMs } : {}),
+        ...(r.reason !== undefined ? { reason: r.reason } : {}),
+      },
+      r.error ? 'warn' : transition ? 'info' : 'debug',
       r.error ? { error: r.error } : {},
     );
+  }
+
+  hook(r: HookReport): void {
+    logGuestStep(
+      this.logger,
+      { pool: r.pool, guest: r.guest, action: r.hook, from: r.state, to: r.state, reason: `${r.outcome} (${r.detail})`, duration_ms: r.durationMs },
+      r.outcome === 'ok' ? 'info' : 'warn',
+      { hook: r.kind, outcome: r.outcome, detail: r.detail },
+    );
+    this.metrics.hookDuration.observe({ pool: r.pool, hook: r.hook, outcome: r.outcome }, r.durationMs / 1000);
   }
 
   provisioned(pool: string, outcome: 'ok' | 'failed', seconds: number): void {
@@ -44,8 +61,11 @@ export class LogMetricsTelemetry implements Telemetry {
   poolGauges(r: PoolGaugeReport): void {
     this.metrics.setPoolGuests(r.pool, r.byState);
     this.metrics.poolDesiredGuests.set({ pool: r.pool }, r.desired);
+    this.metrics.recommendedGuests.set({ pool: r.pool }, r.recommended);
     this.metrics.poolMinGuests.set({ pool: r.pool }, r.min);
     this.metrics.poolMaxGuests.set({ pool: r.pool }, r.max);
+    this.metrics.setRuleReadings(r.pool, r.rules);
+    this.metrics.setPoolMode(r.pool, r.mode);
   }
 
   guestValues(pool: string, guest: string, values: MetricValues): void {
@@ -54,6 +74,11 @@ export class LogMetricsTelemetry implements Telemetry {
 
   forgetGuest(pool: string, guest: string): void {
     this.metrics.forgetGuest(pool, guest);
+  }
+
+  repair(r: RepairReport): void {
+    this.logger.warn('reconciler repaired a mismatch', { event: 'repair', pool: r.pool, kind: r.kind, guest: r.guest, detail: r.detail });
+    this.metrics.reconcileRepairs.inc({ kind: r.kind });
   }
 
   forgetPool(pool: string): void {
@@ -74,6 +99,21 @@ export class LogMetricsTelemetry implements Telemetry {
     this.metrics.circuitBreakerOpen.set({ pool }, open ? 1 : 0);
     // An open breaker means a pool cannot grow: an error an operator must act on.
     this.logger.log(open ? 'error' : 'info', open ? 'launch circuit breaker opened: no launches for this pool until it closes' : 'launch circuit breaker no longer open', { pool, event: 'breaker', detail });
+  }
+
+  poolBlocked(pool: string, blocked: { code: string; message: string } | undefined): void {
+    this.metrics.poolBlocked.set({ pool }, blocked ? 1 : 0);
+    if (blocked) this.logger.error('pool blocked: its balancer cannot register guests, so none is launched or retired until this is fixed', { pool, event: 'blocked', error: blocked });
+    else this.logger.info('pool no longer blocked: its balancer can register guests again', { pool, event: 'blocked' });
+  }
+
+  guestSick(r: SickReport): void {
+    this.metrics.guestsSick.inc({ pool: r.pool, cause: r.cause });
+    logGuestStep(this.logger, { pool: r.pool, guest: r.guest, action: 'sick', from: 'healthy', to: 'sick', reason: `${r.reason}; out of rotation, a replacement follows`, duration_ms: 0 }, 'warn', { cause: r.cause });
+  }
+
+  replaced(pool: string, cause: 'gone' | 'health', outcome: 'done' | 'failed'): void {
+    this.metrics.guestReplacements.inc({ pool, cause, outcome });
   }
 
   info(msg: string, fields: Record<string, unknown> = {}): void {

@@ -138,3 +138,43 @@ test('logGuestStep writes an event:"guest" line with exactly pool, guest, action
   t.deepEqual(fa, { level: 'info', event: 'guest', pool: 'web', guest: 'web-a1', action: 'boot', from: 'cloning', to: 'booting', duration_ms: 850 });
   t.like(b!, { level: 'warn', event: 'guest', to: 'failed', reason: 'timeout after 60s', duration_ms: 60000 });
 });
+
+test('the pretty format says a scale line\'s reason once, not again as a field', async (t) => {
+  const c = capture('pretty');
+  const reason = 'scale-out 2 -> 3: rps mean 61.0 > 45 for 1 sample';
+  logScaleEvent(c.logger, { pool: 'web', action: 'scale-out', from: 2, to: 3, reason, duration_ms: 40 }, 'info', { outcome: 'done', detail: 'launched 1' });
+  const [line] = await c.lines();
+  t.is(line!.split(reason).length - 1, 1, line);
+  t.regex(line!, / web: scale-out 2 -> 3: rps mean 61\.0 > 45 for 1 sample duration_ms=40 outcome=done detail="launched 1"$/);
+  // JSON keeps every field.
+  const j = capture('json');
+  logScaleEvent(j.logger, { pool: 'web', action: 'scale-out', from: 2, to: 3, reason });
+  t.like((await j.json())[0], { event: 'scale', pool: 'web', action: 'scale-out', from: 2, to: 3, reason });
+});
+
+test('the pretty format says a guest line\'s transition and reason once; pool and durations follow as fields', async (t) => {
+  const c = capture('pretty');
+  logGuestStep(c.logger, { pool: 'web', guest: 'web-a1', action: 'retire', from: 'healthy', to: 'draining', reason: 'scale-in 3 -> 2: rps mean 10.0', duration_ms: 1000 });
+  logGuestStep(c.logger, { pool: 'web', guest: 'web-a1', action: 'register', from: 'booting', to: 'healthy', duration_ms: 900, steps_ms: { boot: 100, health: 700, register: 100 } });
+  logGuestStep(c.logger, { pool: 'web', guest: 'web-a1', action: 'adopt', from: 'healthy', to: 'healthy', reason: 'running at start-up', duration_ms: 0 });
+  logGuestStep(c.logger, { pool: 'web', guest: 'web-a1', action: 'stop', state: 'stopping', duration_ms: 120 }, 'debug');
+  logGuestStep(c.logger, { pool: 'web', guest: 'web-a1', action: 'boot', state: 'booting', duration_ms: 5 }, 'warn', { error: { code: 'GH_BOOT_FAILED', message: 'exit 1' } });
+  const lines = await c.lines();
+  t.regex(lines[0]!, / web-a1: retire healthy -> draining: scale-in 3 -> 2: rps mean 10\.0 pool=web duration_ms=1000$/);
+  t.regex(lines[1]!, / web-a1: register booting -> healthy pool=web duration_ms=900 boot_ms=100 health_ms=700 register_ms=100$/);
+  t.regex(lines[2]!, / web-a1: adopt \(healthy\): running at start-up pool=web duration_ms=0$/, 'no "healthy -> healthy"');
+  t.regex(lines[3]!, / web-a1: stop done \(stopping\) pool=web duration_ms=120$/);
+  t.regex(lines[4]!, / web-a1: boot failed \(booting\) pool=web duration_ms=5 error=\{"code":"GH_BOOT_FAILED","message":"exit 1"\}$/);
+  for (const l of lines) t.false(/ (\S+) -> \1\b/.test(l), `a line shows a state moving to itself: ${l}`);
+});
+
+test('a guest step inside a state is logged with its state and no from/to', async (t) => {
+  const c = capture('json');
+  logGuestStep(c.logger, { pool: 'web', guest: 'web-a1', action: 'delete-clone', state: 'stopping', duration_ms: 3 }, 'debug');
+  logGuestStep(c.logger, { pool: 'web', guest: 'web-a1', action: 'retired', from: 'stopping', to: 'gone', duration_ms: 30, steps_ms: { deregister: 1, stop: 26, 'delete-clone': 3 } });
+  const [a, b] = await c.json();
+  const { timestamp: _t, msg: _m, ...fa } = a!;
+  t.deepEqual(fa, { level: 'debug', event: 'guest', pool: 'web', guest: 'web-a1', action: 'delete-clone', state: 'stopping', duration_ms: 3 });
+  const { timestamp: _t2, msg: _m2, ...fb } = b!;
+  t.deepEqual(fb, { level: 'info', event: 'guest', pool: 'web', guest: 'web-a1', action: 'retired', from: 'stopping', to: 'gone', duration_ms: 30, deregister_ms: 1, stop_ms: 26, delete_clone_ms: 3 });
+});

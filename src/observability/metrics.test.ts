@@ -41,6 +41,23 @@ const exposed: { name: string; act: (m: GridhostMetrics) => void; line: string }
     act: (m) => m.driverOperationDuration.observe({ driver: 'local', operation: 'clone', outcome: 'ok' }, 0.2),
     line: 'gridhost_driver_operation_duration_seconds_count{driver="local",operation="clone",outcome="ok"} 1',
   },
+  {
+    name: 'gridhost_rule_value',
+    act: (m) => m.setRuleReadings('web', [{ rule: 'rps', metric: 'rps', strategy: 'target-tracking', value: 30, target: 45, series: [30] }]),
+    line: 'gridhost_rule_value{pool="web",rule="rps",metric="rps"} 30',
+  },
+  {
+    name: 'gridhost_rule_target',
+    act: (m) => m.setRuleReadings('web', [{ rule: 'hot', metric: 'cpu', strategy: 'threshold', above: 70, series: [] }]),
+    line: 'gridhost_rule_target{pool="web",rule="hot",metric="cpu",kind="above"} 70',
+  },
+  {
+    name: 'gridhost_reconcile_repairs_total',
+    act: (m) => m.reconcileRepairs.inc({ kind: 'undone' }, 2),
+    line: 'gridhost_reconcile_repairs_total{kind="undone"} 2',
+  },
+  { name: 'gridhost_pool_mode', act: (m) => m.setPoolMode('web', 'manual'), line: 'gridhost_pool_mode{pool="web",mode="manual"} 1' },
+  { name: 'gridhost_policy_file_invalid', act: (m) => m.policyFileInvalid.set({ file: '/p/bad.yaml' }, 1), line: 'gridhost_policy_file_invalid{file="/p/bad.yaml"} 1' },
 ];
 
 for (const c of exposed) {
@@ -83,7 +100,8 @@ test('setPoolGuests sets every state of the pool, the ones not given to 0', asyn
   m.setPoolGuests('web', { healthy: 3, booting: 1 });
   m.setPoolGuests('web', { healthy: 4 });
   const lines = (await text(m, 'gridhost_guests')).split('\n').filter((l) => l.startsWith('gridhost_guests{'));
-  t.is(lines.length, 7);
+  t.is(lines.length, 8, "one series per guest state");
+  t.true(lines.includes('gridhost_guests{pool="web",state="sick"} 0'));
   t.true(lines.includes('gridhost_guests{pool="web",state="healthy"} 4'));
   t.true(lines.includes('gridhost_guests{pool="web",state="booting"} 0'));
 });
@@ -126,4 +144,28 @@ test('forgetPool drops the pool\'s gauges and guests, keeps other pools and the 
   const all = await m.registry.metrics();
   t.true(all.includes('gridhost_pool_desired_guests{pool="api"} 2'));
   t.true(all.includes('gridhost_guest_load{pool="api",guest="api-1",metric="rps"} 1'));
+});
+
+test('every reconcile repair kind is exported at 0 from the start, so increase() sees the first repair', async (t) => {
+  const m = createMetrics();
+  const lines = (await text(m, 'gridhost_reconcile_repairs_total')).split('\n');
+  const kinds = ['adopted', 'undone', 'finished', 'record-gone', 'unknown-guest', 'orphan-clone', 'balancer-orphan', 'balancer-missing', 'sick'];
+  for (const kind of kinds) t.true(lines.includes(`gridhost_reconcile_repairs_total{kind="${kind}"} 0`), kind);
+  t.is(lines.filter((l) => l.startsWith('gridhost_reconcile_repairs_total{')).length, kinds.length, 'one series per kind, no other label');
+});
+
+test('rule readings of a rule no longer reported lose their series; a missing value leaves only the target', async (t) => {
+  const m = createMetrics();
+  m.setRuleReadings('web', [
+    { rule: 'cpu', metric: 'cpu', strategy: 'target-tracking', value: 50, target: 75, series: [50] },
+    { rule: 'rps', metric: 'rps', strategy: 'threshold', value: 9, above: 40, below: 10, series: [9] },
+  ]);
+  m.setRuleReadings('other', [{ rule: 'cpu', metric: 'cpu', strategy: 'target-tracking', value: 1, target: 2, series: [1] }]);
+  m.setRuleReadings('web', [{ rule: 'cpu', metric: 'cpu', strategy: 'target-tracking', target: 75, series: [] }]);
+  const values = await text(m, 'gridhost_rule_value');
+  const targets = await text(m, 'gridhost_rule_target');
+  t.false(values.includes('pool="web"'), values);
+  t.true(values.includes('gridhost_rule_value{pool="other",rule="cpu",metric="cpu"} 1'));
+  t.true(targets.includes('gridhost_rule_target{pool="web",rule="cpu",metric="cpu",kind="target"} 75'));
+  t.false(targets.includes('rule="rps"'), targets);
 });

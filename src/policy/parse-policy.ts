@@ -2,11 +2,15 @@
 // once) -> canonical Policy -> deep-freeze. Pure apart from the injected `exists` check.
 
 import path from 'node:path';
-import { DEFAULT_BALANCER, type CloneMethod, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy } from '../domain/policy.ts';
+import { DEFAULT_GUEST_METRICS, type PoolMetricFacts } from '../domain/metric-catalogue.ts';
+import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, VICTIM_ORDERS, type CloneMethod, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy, type PolicyMode, type UnknownGuests, type VictimOrder, type WhileBooting } from '../domain/policy.ts';
 import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
 import { deepFreeze } from './deep-freeze.ts';
-import { parseRules, parseSchedules } from './parse-rules.ts';
-import { checkListen, decodeYaml, type Field, type YamlReader } from './yaml-reader.ts';
+import { parseHooks } from './parse-hooks.ts';
+import { parseGuestMetrics, parseRules, parseSchedules } from './parse-rules.ts';
+import { checkListen, decodeYaml, type Field, type ReaderRecorder, type YamlReader } from './yaml-reader.ts';
+import { HAPROXY_POLICY_KEYS, parseHaproxyPolicy } from '../drivers/balancer/haproxy/haproxy-config.ts';
+import { hasDotDotSegment } from '../drivers/ssh/shell-quote.ts';
 
 export const POOL_NAME_RE = /^[a-z][a-z0-9-]{0,31}$/;
 export const DEFAULT_HARD_MAX = 8;
@@ -18,17 +22,30 @@ export interface PolicyOptions {
   hardMax?: number;
   /** Existence check for guest.template and (local driver) guest.image. Omitted = not checked. */
   exists?: (absPath: string) => boolean;
+  /** Sees every field the validator reads and how (the JSON Schema is built from it). */
+  recorder?: ReaderRecorder;
+  /** Whether a Prometheus server is configured (prometheus.url); false refuses rules with
+   *  source: prometheus. Omitted = not checked (the simulator). */
+  prometheus?: boolean;
 }
 
 export type PolicyResult =
-  | { ok: true; policy: Policy; /** Where `pool:`'s value is written, for cross-file issues. */ poolAt: { line: number; col: number } }
-  | { ok: false; issues: ValidationIssue[] };
+  | {
+      ok: true;
+      policy: Policy;
+      /** Where `pool:`'s value is written, for cross-file issues. */
+      poolAt: { line: number; col: number };
+      /** Problems that do not stop the policy (severity 'warning'), e.g. a file named unlike its pool. */
+      warnings: ValidationIssue[];
+    }
+  | { ok: false; issues: ValidationIssue[]; /** Further issues not carried (a worker's answer is capped; absent = none). */ omitted?: number };
 
-const TOP_KEYS = ['pool', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'breaker', 'rules', 'schedules'] as const;
-const GUEST_KEYS = ['driver', 'template', 'image', 'clone', 'health_path', 'metrics_path', 'boot_timeout', 'stop_timeout', 'drain_timeout'] as const;
+export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'hooks', 'rules', 'schedules'] as const;
+const GUEST_KEYS = ['driver', 'template', 'image', 'clone', 'health_path', 'metrics_path', 'metrics', 'boot_timeout', 'stop_timeout', 'drain_timeout'] as const;
 const CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy', 'lvm-snapshot', 'qcow2'];
 const LOCAL_CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy'];
 const DRIVERS = ['local', 'xen'] as const;
+const BALANCER_DRIVERS = ['builtin', 'haproxy'] as const;
 /** A dom0 path goes into commands run over SSH: allow only plainly safe characters. */
 const DOM0_PATH_RE = /^\/[A-Za-z0-9._/@+:=,-]*$/;
 const HTTP_PATH_RE = /^\/[A-Za-z0-9._~!$&'()*+,;=:@/%?-]*$/;
@@ -39,10 +56,10 @@ const POOL_MSG =
 
 /** Parse and validate one policy; returns every issue found. */
 export function tryParsePolicy(text: string, file: string, opts: PolicyOptions): PolicyResult {
-  const { reader: r, root } = decodeYaml(text, file);
+  const { reader: r, root } = decodeYaml(text, file, opts.recorder);
   if (root === undefined) return { ok: false, issues: r.issues };
   const hardMax = opts.hardMax ?? DEFAULT_HARD_MAX;
-  const top = r.map(root, TOP_KEYS);
+  const top = r.map(root, POLICY_TOP_KEYS);
   if (top === undefined) return { ok: false, issues: r.issues };
 
   const pool = r.str(top.get('pool'), { required: true, pattern: POOL_NAME_RE, patternMsg: POOL_MSG });
@@ -53,12 +70,16 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
     else r.issue(top.get('max'), `must be >= min (${min}, the default)`);
   }
 
+  const mode = r.oneOf<PolicyMode>(top.get('mode'), ['act', 'recommend'], { def: 'act' });
   const guest = parseGuest(r, top.get('guest'), opts);
+  const facts: PoolMetricFacts | undefined = guest?.driver !== undefined && guest.metrics !== undefined ? { driver: guest.driver, guestMetrics: guest.metrics } : undefined;
 
-  const bal = r.map(top.get('balancer'), ['listen', 'check', 'response_timeout']);
+  const bal = r.map(top.get('balancer'), ['driver', 'listen', 'check', 'response_timeout', 'panic_threshold', ...HAPROXY_POLICY_KEYS]);
+  const driver = bal ? r.oneOf(bal.get('driver'), BALANCER_DRIVERS, { def: 'builtin' }) : 'builtin';
   const listenField = bal?.get('listen');
-  let listen = listenField ? r.str(listenField, { def: '127.0.0.1:8080' }) : '127.0.0.1:8080';
-  if (listen !== undefined && listenField) {
+  let listen = driver !== 'builtin' ? '' : listenField ? r.str(listenField, { def: '127.0.0.1:8080' }) : '127.0.0.1:8080';
+  if (driver === 'builtin' && bal?.has('backend')) r.issue(bal.get('backend'), 'is for balancer.driver: haproxy (the pool\'s backend in haproxy.cfg)');
+  if (listen !== undefined && listen !== '' && listenField) {
     const bad = checkListen(listen);
     if (bad) {
       r.issue(listenField, bad);
@@ -73,8 +94,10 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
   if (chk?.has('timeout')) check.timeoutMs = r.duration(chk.get('timeout'), { positive: true });
   if (chk?.has('rise')) check.rise = r.int(chk.get('rise'), { min: 1, max: 100 });
   if (chk?.has('fall')) check.fall = r.int(chk.get('fall'), { min: 1, max: 100 });
+  const haproxy = driver === 'haproxy' ? parseHaproxyPolicy(r, bal, chk, pool) : undefined;
 
   const responseTimeoutMs = bal ? r.duration(bal.get('response_timeout'), { def: DEFAULT_BALANCER.responseTimeoutMs, positive: true }) : DEFAULT_BALANCER.responseTimeoutMs;
+  const panicThresholdPercent = bal ? r.num(bal.get('panic_threshold'), { def: DEFAULT_BALANCER.panicThresholdPercent, min: 0, max: 100 }) : DEFAULT_BALANCER.panicThresholdPercent;
 
   const samp = r.map(top.get('sampling'), ['interval', 'window']);
   const intervalMs = samp ? r.duration(samp.get('interval'), { def: 5_000, positive: true }) : 5_000;
@@ -84,39 +107,63 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
   }
   const warmupMs = r.duration(top.get('warmup'), { def: intervalMs === undefined ? 0 : 2 * intervalMs });
 
-  const out = r.map(top.get('scale_out'), ['cooldown']);
+  const out = r.map(top.get('scale_out'), ['cooldown', 'while_booting']);
   const outCooldown = out ? r.duration(out.get('cooldown'), { def: 60_000 }) : 60_000;
-  const inn = r.map(top.get('scale_in'), ['cooldown', 'stabilization']);
+  const whileBooting = out ? r.oneOf<WhileBooting>(out.get('while_booting'), ['hold', 'add'], { def: 'add' }) : 'add';
+  const inn = r.map(top.get('scale_in'), ['cooldown', 'stabilization', 'victims']);
   const inCooldown = inn ? r.duration(inn.get('cooldown'), { def: 120_000 }) : 120_000;
   const stabilization = inn ? r.duration(inn.get('stabilization'), { def: 300_000 }) : 300_000;
+  const victims = inn ? r.oneOf<VictimOrder>(inn.get('victims'), VICTIM_ORDERS, { def: 'newest' }) : 'newest';
 
   const onMissing = r.oneOf<OnMissing>(top.get('on_missing'), ['hold', 'scale-out'], { def: 'hold' });
+  const unknownGuests = r.oneOf<UnknownGuests>(top.get('unknown_guests'), ['retire', 'adopt'], { def: 'retire' });
 
   const brk = r.map(top.get('breaker'), ['failures', 'open_for']);
   const failures = brk ? r.int(brk.get('failures'), { def: 3, min: 1 }) : 3;
   const openMs = brk ? r.duration(brk.get('open_for'), { def: 300_000, positive: true }) : 300_000;
 
-  const rules = parseRules(r, top.get('rules'));
+  const heal = r.map(top.get('auto_heal'), ['enabled', 'max_concurrent']);
+  const healEnabled = heal ? r.bool(heal.get('enabled'), { def: DEFAULT_AUTO_HEAL.enabled }) : DEFAULT_AUTO_HEAL.enabled;
+  const healMax = heal ? r.int(heal.get('max_concurrent'), { def: DEFAULT_AUTO_HEAL.maxConcurrent, min: 1, max: hardMax, maxNote: '(limits.hard_max)' }) : DEFAULT_AUTO_HEAL.maxConcurrent;
+
+  const hooks = parseHooks(r, top.get('hooks'), { templatesDir: opts.templatesDir, ...(opts.exists ? { exists: opts.exists } : {}) });
+  const rules = parseRules(r, top.get('rules'), facts, opts.prometheus !== undefined ? { prometheus: opts.prometheus } : {});
   const schedules = parseSchedules(r, top.get('schedules'), { min, max, hardMax });
 
   if (r.issues.length > 0) return { ok: false, issues: sortIssues(r.issues) };
   const policy: Policy = {
     file: path.resolve(file),
     pool: pool as string,
+    mode: mode as PolicyMode,
     min: min as number,
     max: max as number,
     guest: guest as GuestTemplateRef,
-    balancer: { listen: listen as string, check, responseTimeoutMs: responseTimeoutMs as number },
+    balancer: { driver: driver as string, listen: listen as string, check, responseTimeoutMs: responseTimeoutMs as number, panicThresholdPercent: panicThresholdPercent as number, ...(haproxy ? { backend: haproxy.backend } : {}) },
     sampling: { intervalMs: intervalMs as number, windowMs: windowMs as number },
     warmupMs: warmupMs as number,
-    scaleOut: { cooldownMs: outCooldown as number },
-    scaleIn: { cooldownMs: inCooldown as number, stabilizationMs: stabilization as number },
+    scaleOut: { cooldownMs: outCooldown as number, whileBooting: whileBooting as WhileBooting },
+    scaleIn: { cooldownMs: inCooldown as number, stabilizationMs: stabilization as number, victims: victims as VictimOrder },
     onMissing: onMissing as OnMissing,
+    unknownGuests: unknownGuests as UnknownGuests,
     rules,
     schedules,
+    hooks,
     breaker: { failures: failures as number, openMs: openMs as number },
+    autoHeal: { enabled: healEnabled as boolean, maxConcurrent: healMax as number },
   };
-  return { ok: true, policy: deepFreeze(policy), poolAt: r.pos(top.get('pool').value) };
+  const poolAt = r.pos(top.get('pool').value);
+  return { ok: true, policy: deepFreeze(policy), poolAt, warnings: fileNameWarnings(file, policy.pool, poolAt) };
+}
+
+/** A file named unlike its pool still loads, but operators look for `<pool>.yaml`: say so. */
+function fileNameWarnings(file: string, pool: string, at: { line: number; col: number }): ValidationIssue[] {
+  const base = path.basename(file);
+  const stem = base.replace(/\.ya?ml$/, '');
+  if (stem === pool) return [];
+  return [{
+    file, line: at.line, col: at.col, path: 'pool', severity: 'warning', found: pool,
+    message: `the file is named ${base} but defines pool ${pool}; name it ${pool}.yaml so the pool's policy is found by its name`,
+  }];
 }
 
 /** Parse and validate one policy; throws PolicyError (GH_POLICY_INVALID) with every issue. */
@@ -133,7 +180,8 @@ export function sortIssues(issues: ValidationIssue[]): ValidationIssue[] {
     .map((x) => x.issue);
 }
 
-function parseGuest(r: YamlReader, f: Field, opts: PolicyOptions): GuestTemplateRef | undefined {
+/** The guest section; fields that failed validation are undefined (issues say why). */
+function parseGuest(r: YamlReader, f: Field, opts: PolicyOptions): Partial<GuestTemplateRef> | undefined {
   const g = r.map(f, GUEST_KEYS, { required: true });
   if (g === undefined) return undefined;
   const driver = r.oneOf(g.get('driver'), DRIVERS, { def: 'local' });
@@ -151,7 +199,7 @@ function parseGuest(r: YamlReader, f: Field, opts: PolicyOptions): GuestTemplate
       pattern: DOM0_PATH_RE,
       patternMsg: 'a xen image is an absolute path on dom0 made of letters, digits and ._/@+:=,- only (it is passed to remote commands)',
     });
-    if (image !== undefined && image.split('/').includes('..')) {
+    if (image !== undefined && hasDotDotSegment(image)) {
       r.issue(g.get('image'), 'a xen image path must not contain ".."');
       image = undefined;
     }
@@ -161,20 +209,11 @@ function parseGuest(r: YamlReader, f: Field, opts: PolicyOptions): GuestTemplate
   const httpPath = { pattern: HTTP_PATH_RE, patternMsg: 'must be a URL path starting with "/"' };
   const healthPath = r.str(g.get('health_path'), { def: '/healthz', ...httpPath });
   const metricsPath = r.str(g.get('metrics_path'), { def: '/metrics', ...httpPath });
+  const metrics = parseGuestMetrics(r, g.get('metrics'), DEFAULT_GUEST_METRICS);
   const bootTimeoutMs = r.duration(g.get('boot_timeout'), { def: 60_000, positive: true });
   const stopTimeoutMs = r.duration(g.get('stop_timeout'), { def: 10_000, positive: true });
   const drainTimeoutMs = r.duration(g.get('drain_timeout'), { def: 30_000, positive: true });
-  return {
-    driver: driver as string,
-    template: template as string,
-    image: image as string,
-    clone: clone as CloneMethod,
-    healthPath: healthPath as string,
-    metricsPath: metricsPath as string,
-    bootTimeoutMs: bootTimeoutMs as number,
-    stopTimeoutMs: stopTimeoutMs as number,
-    drainTimeoutMs: drainTimeoutMs as number,
-  };
+  return { driver, template, image, clone, healthPath, metricsPath, metrics, bootTimeoutMs, stopTimeoutMs, drainTimeoutMs };
 }
 
 /** A relative path that must stay inside the templates folder; checked for existence when asked. */

@@ -1,6 +1,10 @@
 // Watches the policy folder and reports what changed. fs.watch is fast but unreliable
 // (editors rename, network filesystems drop events), so a periodic rescan backs it up;
-// both paths run the same idempotent scan, which compares file contents by hash.
+// both paths run the same idempotent scan, which compares file contents by hash. Scans never
+// overlap, and after the first one (at start-up, on this thread, before anything serves) files
+// are checked in a worker thread (policy-checker.ts), so a big or hostile file never stalls the
+// event loop the balancer and the API run on. An unchanged file is not checked again, unless it
+// was invalid and a file its check looked for (template, image) has appeared or gone since.
 //
 // The watcher only reports: when a file turns invalid, its last good policy stays in force
 // (no event removes it) until the file is fixed or deleted. A pool held by one file is not
@@ -11,13 +15,20 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Policy } from '../domain/policy.ts';
 import type { ValidationIssue } from '../errors/errors.ts';
-import { checkPolicyText, duplicatePoolIssue, listPolicyFiles, type PolicyLoadOptions } from './load-policy.ts';
+import { duplicatePoolIssue, listPolicyFiles, notAFileIssue, readPolicyFile, type PolicyLoadOptions } from './load-policy.ts';
 import type { PolicyResult } from './parse-policy.ts';
+import { checkWithDeps, depsUnchanged, inlineChecker, workerChecker, type CheckOutcome, type CheckSettings, type ExistsCheck, type PolicyChecker } from './policy-checker.ts';
+
+/** Why a pool lost its file: deleted (the operator's way to stop managing it) or by accident. */
+export type RemovedReason = 'deleted' | 'not-a-file' | 'pool-changed';
 
 export type PolicyEvent =
-  | { kind: 'loaded'; policy: Policy }
-  | { kind: 'invalid'; file: string; issues: ValidationIssue[] }
-  | { kind: 'removed'; pool: string; file: string };
+  | { kind: 'loaded'; policy: Policy; /** Problems that do not stop it (a file named unlike its pool). */ warnings: ValidationIssue[] }
+  | { kind: 'invalid'; file: string; issues: ValidationIssue[]; /** Further issues not carried (absent = none). */ omitted?: number }
+  | { kind: 'removed'; pool: string; file: string; reason: RemovedReason; /** What happened, for the log line. */ detail: string }
+  /** A file that held no pool (invalid, or its pool held by another file) was deleted: whatever
+   *  was reported about it is gone. */
+  | { kind: 'cleared'; file: string };
 
 export interface WatchOptions extends PolicyLoadOptions {
   /** Rescan period, the fallback for missed fs events; default 2000 ms. Timers are unref'd:
@@ -31,6 +42,9 @@ export interface WatchOptions extends PolicyLoadOptions {
   settleMs?: number;
   /** Use fs.watch as well as polling (default true); tests turn it off to prove the fallback. */
   fsWatch?: boolean;
+  /** Checks files after the first scan. Default: a worker thread (on this thread when `exists`
+   *  is given, as a function cannot cross threads). The watcher closes only its own. */
+  checker?: PolicyChecker;
 }
 
 export interface PolicyWatcher {
@@ -38,8 +52,11 @@ export interface PolicyWatcher {
 }
 
 interface FileState {
-  hash: string;
+  /** Hash of the text read, or the reason the file was refused unread. */
+  sig: string;
   result: PolicyResult;
+  /** Existence checks `result` depended on. */
+  deps: ExistsCheck[];
   /** The policy in force for this file (last good version). */
   active?: Policy;
   /** Issues last reported for this file, to avoid repeating the same event. */
@@ -56,6 +73,8 @@ interface FileState {
  */
 export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: PolicyEvent) => void): PolicyWatcher {
   const state = new Map<string, FileState>();
+  /** Entries named like policies that are not files, with what was reported about them. */
+  const notFiles = new Map<string, string>();
   let closed = false;
   const emit = (e: PolicyEvent): void => {
     if (closed) return;
@@ -66,18 +85,26 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
     }
   };
 
+  const settings: CheckSettings = { templatesDir: opts.templatesDir };
+  if (opts.hardMax !== undefined) settings.hardMax = opts.hardMax;
+  if (opts.checkFiles !== undefined) settings.checkFiles = opts.checkFiles;
+  const exists = opts.exists ?? ((p: string) => fs.existsSync(p));
+  const ownChecker = opts.checker === undefined;
+  const checker = opts.checker ?? (opts.exists ? inlineChecker(settings, opts.exists) : workerChecker(settings));
+
   let initial = true;
   /** Files that changed too recently to judge as invalid yet. */
   let young = new Set<string>();
   const settleMs = opts.settleMs ?? 500;
 
-  const scan = (): void => {
-    if (closed) return;
+  /** One scan. With `sync` (the first) it checks on this thread and completes before returning. */
+  const scanOnce = async (sync: boolean): Promise<void> => {
     young = new Set<string>();
-    const { files, issue } = listPolicyFiles(dir);
+    const { files, others, issue } = listPolicyFiles(dir);
     // An unreadable folder (EMFILE, a remount) must not look like every policy was deleted.
     if (issue) return;
     const present = new Set(files);
+    const otherSet = new Set(others);
     let unconfirmed = false;
     for (const [file, st] of state) {
       if (present.has(file)) {
@@ -90,33 +117,44 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
         continue;
       }
       state.delete(file);
-      if (st.active) emit({ kind: 'removed', pool: st.active.pool, file });
+      if (!st.active) emit({ kind: 'cleared', file });
+      else if (otherSet.has(file)) emit({ kind: 'removed', pool: st.active.pool, file, reason: 'not-a-file', detail: `${file} ${notAFileIssue(file).message}` });
+      else emit({ kind: 'removed', pool: st.active.pool, file, reason: 'deleted', detail: `${file} was deleted` });
     }
     if (unconfirmed) soon();
+    for (const file of notFiles.keys()) {
+      if (otherSet.has(file) || present.has(file)) continue;
+      notFiles.delete(file);
+      emit({ kind: 'cleared', file });
+    }
+    for (const file of others) {
+      const i = notAFileIssue(file);
+      if (notFiles.get(file) === i.message) continue;
+      notFiles.set(file, i.message);
+      emit({ kind: 'invalid', file, issues: [i] });
+    }
+
+    const todo: { file: string; sig: string; text?: string; refused?: CheckOutcome }[] = [];
     for (const file of files) {
-      let text: string;
-      try {
-        text = fs.readFileSync(file, 'utf8');
-      } catch {
-        continue; // vanished between listing and reading: later scans see it gone
-      }
-      const hash = crypto.createHash('sha256').update(text).digest('hex');
+      notFiles.delete(file);
+      const read = readPolicyFile(file, dir);
+      if (!read.ok && read.code === 'ENOENT') continue; // vanished after the listing: later scans see it gone
+      const sig = read.ok ? crypto.createHash('sha256').update(read.text).digest('hex') : `refused: ${read.issue.message}`;
       const st = state.get(file);
-      if (!initial && st?.hash !== hash) {
-        try {
-          if (Date.now() - fs.statSync(file).mtimeMs < settleMs) young.add(file);
-        } catch {
-          /* vanished: a later scan sees it gone */
-        }
-      }
-      // Invalid files are re-checked every scan: a missing template may have appeared since.
-      if (st && st.hash === hash && st.result.ok) continue;
-      const result = checkPolicyText(text, file, opts);
+      if (!initial && st?.sig !== sig && read.ok && Date.now() - read.mtimeMs < settleMs) young.add(file);
+      if (st && st.sig === sig && (st.result.ok || depsUnchanged(st.deps, exists))) continue;
+      todo.push(read.ok ? { file, sig, text: read.text } : { file, sig, refused: { result: { ok: false, issues: [read.issue] }, deps: [] } });
+    }
+    for (const item of todo) {
+      const outcome = item.refused ?? (sync ? checkWithDeps(item.text!, item.file, settings, opts.exists) : await checker.check(item.text!, item.file));
+      if (closed) return;
+      const st = state.get(item.file);
       if (st) {
-        if (st.hash !== hash) st.reported = undefined;
-        st.hash = hash;
-        st.result = result;
-      } else state.set(file, { hash, result });
+        if (st.sig !== item.sig) st.reported = undefined;
+        st.sig = item.sig;
+        st.result = outcome.result;
+        st.deps = outcome.deps;
+      } else state.set(item.file, { sig: item.sig, result: outcome.result, deps: outcome.deps });
     }
     settle(files);
     initial = false;
@@ -134,7 +172,7 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
         if (!st || st.missing) continue;
         const r = st.result;
         if (!r.ok) {
-          report(file, st, r.issues);
+          report(file, st, r.issues, r.omitted);
           continue;
         }
         if (st.active === r.policy) continue;
@@ -147,27 +185,46 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
         }
         if (st.active && st.active.pool !== r.policy.pool) {
           holder.delete(st.active.pool);
-          emit({ kind: 'removed', pool: st.active.pool, file });
+          emit({ kind: 'removed', pool: st.active.pool, file, reason: 'pool-changed', detail: `${file} now defines pool ${r.policy.pool}` });
           changed = true; // a released pool may unblock another file
         }
         st.active = r.policy;
         st.reported = undefined;
         holder.set(r.policy.pool, file);
-        emit({ kind: 'loaded', policy: r.policy });
+        emit({ kind: 'loaded', policy: r.policy, warnings: r.warnings });
       }
     }
   };
 
-  const report = (file: string, st: FileState, issues: ValidationIssue[]): void => {
+  const report = (file: string, st: FileState, issues: ValidationIssue[], omitted = 0): void => {
     if (young.has(file)) {
       // Possibly half-written: look again once it has been quiet; report then if still bad.
       setTimeout(scan, settleMs).unref();
       return;
     }
-    const key = JSON.stringify(issues);
+    const key = `${omitted}:${JSON.stringify(issues)}`;
     if (st.reported === key) return;
     st.reported = key;
-    emit({ kind: 'invalid', file, issues });
+    emit(omitted > 0 ? { kind: 'invalid', file, issues, omitted } : { kind: 'invalid', file, issues });
+  };
+
+  let running: Promise<void> | undefined;
+  let again = false;
+  const scan = (): void => {
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = scanOnce(false)
+      .catch(() => undefined) // a scan that throws (EMFILE) is retried by the next one
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          scan();
+        }
+      });
   };
 
   let timer: NodeJS.Timeout | undefined;
@@ -191,7 +248,9 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
   } catch {
     watcher = undefined; // folder missing now; the periodic scan picks it up later
   }
-  scan();
+  void scanOnce(true);
+  // The worker loads its modules in the background now, not when the first edit comes.
+  checker.warm?.();
   const poll = setInterval(scan, opts.pollMs ?? 2000);
   poll.unref();
 
@@ -201,6 +260,7 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
       clearInterval(poll);
       if (timer) clearTimeout(timer);
       watcher?.close();
+      if (ownChecker) checker.close();
     },
   };
 }

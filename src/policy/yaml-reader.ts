@@ -3,7 +3,7 @@
 // problems are all reported at once. Pure: takes text, does no I/O.
 
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
-import type { ValidationIssue } from '../errors/errors.ts';
+import { shortFound, type ValidationIssue } from '../errors/errors.ts';
 import { tryParseDuration } from './duration.ts';
 
 /** One key of a mapping (or one item of a list) as found in the file. */
@@ -27,6 +27,27 @@ export interface Fields {
   has(key: string): boolean;
 }
 
+/**
+ * What a getter was asked to read, as the validator states it (keys, type, bounds, choices,
+ * default). A recorder given to the reader sees every one of these: the JSON Schema for policy
+ * files is built from them (policy-schema.ts), so it cannot drift from the validator.
+ */
+export type FieldShape =
+  | { kind: 'map'; keys: readonly string[]; required: boolean }
+  | { kind: 'seq'; required: boolean; nonEmpty: boolean }
+  | { kind: 'string'; required: boolean; def?: string; pattern?: RegExp }
+  | { kind: 'number'; integer: boolean; required: boolean; def?: number; min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean }
+  | { kind: 'duration'; required: boolean; def?: number; positive: boolean }
+  | { kind: 'enum'; values: readonly string[]; required: boolean; def?: string }
+  | { kind: 'boolean'; required: boolean; def?: boolean }
+  /** A field the validator reads its own way (e.g. a rule's step), described by its JSON Schema. */
+  | { kind: 'custom'; schema: Record<string, unknown>; required: boolean };
+
+export interface ReaderRecorder {
+  /** `value`: the field's value as written, when there is one (a recorder may tell variants apart by it). */
+  note(path: string, shape: FieldShape, value: unknown): void;
+}
+
 export interface Decoded {
   reader: YamlReader;
   /** The root field, or undefined when the text is not valid YAML (issues say why). */
@@ -36,10 +57,17 @@ export interface Decoded {
 type Range = readonly [number, number, number];
 
 /** Parse `text` (from `file`) and return a reader over it. YAML syntax errors become issues. */
-export function decodeYaml(text: string, file: string): Decoded {
+export function decodeYaml(text: string, file: string, recorder?: ReaderRecorder): Decoded {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, strict: true });
-  const reader = new YamlReader(file, doc, lineCounter);
+  // The library's own uniqueKeys check compares every key with every other (30,000 keys took
+  // 36 s); duplicateKeyIssues does the same check in one pass.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: false, strict: true });
+  const reader = new YamlReader(file, doc, lineCounter, recorder);
+  if (doc.errors.length === 0) duplicateKeyIssues(doc, reader);
+  if (reader.issues.length > 0) {
+    reader.issues.sort((a, b) => a.line - b.line || a.col - b.col);
+    return { reader };
+  }
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
       const lp = e.linePos?.[0] ?? { line: 1, col: 1 };
@@ -55,6 +83,31 @@ export function decodeYaml(text: string, file: string): Decoded {
     return { reader };
   }
   return { reader, root: { key: '', path: '', value: contents, at: contents } };
+}
+
+/** Every mapping of the document, depth first without recursion (nesting can be deep): a key
+ *  written twice is an issue at its second occurrence, naming the line of the first. */
+function duplicateKeyIssues(doc: Document, reader: YamlReader): void {
+  const stack: { node: unknown; path: string }[] = [{ node: doc.contents, path: '' }];
+  while (stack.length > 0) {
+    const { node, path } = stack.pop()!;
+    if (isMap(node)) {
+      const first = new Map<unknown, Node>();
+      for (const pair of node.items) {
+        const key = pair.key as Node | null;
+        if (key !== null && isScalar(key)) {
+          const seen = first.get(key.value);
+          if (seen !== undefined) {
+            const p = reader.pos(key);
+            reader.issueAt(p.line, p.col, joinPath(path, String(key.value)), `duplicate key; it is already set at line ${reader.pos(seen).line}`);
+          } else first.set(key.value, key);
+        }
+        stack.push({ node: pair.value, path: key !== null && isScalar(key) ? joinPath(path, String(key.value)) : path });
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => stack.push({ node: item, path: joinPath(path, String(i)) }));
+    }
+  }
 }
 
 export function joinPath(path: string, key: string): string {
@@ -84,6 +137,8 @@ function foundOf(node: Node | undefined): unknown {
 }
 
 function editDistance(a: string, b: string): number {
+  // Only "within 2" is ever asked: longer differences need not be computed.
+  if (Math.abs(a.length - b.length) > 2) return 3;
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0]!;
@@ -95,6 +150,11 @@ function editDistance(a: string, b: string): number {
     }
   }
   return row[b.length]!;
+}
+
+/** Names within edit distance 2 of `name`: "did you mean" candidates. */
+export function nearest(name: string, candidates: readonly string[]): string[] {
+  return candidates.filter((k) => editDistance(k, name) <= 2);
 }
 
 export interface NumberOpts {
@@ -116,7 +176,19 @@ export class YamlReader {
     readonly file: string,
     private readonly doc: Document | undefined,
     private readonly lc: LineCounter | undefined,
+    private readonly recorder?: ReaderRecorder,
   ) {}
+
+  private note(f: Field, shape: FieldShape): void {
+    if (!this.recorder) return;
+    const v = f.value !== undefined && isScalar(f.value) ? f.value.value : undefined;
+    this.recorder.note(f.path, shape, v);
+  }
+
+  /** Describe a field read by hand (not through a getter) for the recorder; does nothing else. */
+  describe(f: Field, schema: Record<string, unknown>, o: { required?: boolean } = {}): void {
+    this.note(f, { kind: 'custom', schema, required: o.required === true });
+  }
 
   /** A reader with no document, for issues about files or folders as a whole. */
   static bare(file: string): YamlReader {
@@ -131,7 +203,7 @@ export class YamlReader {
 
   issueAt(line: number, col: number, path: string, message: string, found?: unknown): void {
     const issue: ValidationIssue = { file: this.file, line, col, path, message };
-    if (found !== undefined) issue.found = found;
+    if (found !== undefined) issue.found = shortFound(found);
     this.issues.push(issue);
   }
 
@@ -156,6 +228,7 @@ export class YamlReader {
 
   /** Read a mapping, rejecting keys not in `allowed` (each at the key's own position). */
   map(f: Field, allowed: readonly string[], opts: { required?: boolean } = {}): Fields | undefined {
+    this.note(f, { kind: 'map', keys: allowed, required: opts.required === true });
     const node = f.value;
     if (node === undefined) {
       if (opts.required) this.issue(f, `is required (a mapping with ${allowed.join(', ')})`);
@@ -176,7 +249,7 @@ export class YamlReader {
       }
       const path = joinPath(f.path, key);
       if (!allowed.includes(key)) {
-        const near = allowed.filter((k) => editDistance(k, key) <= 2);
+        const near = nearest(key, allowed);
         const hint = near.length > 0 ? `did you mean ${near.join(' or ')}? ` : '';
         const p = this.pos(keyNode);
         this.issueAt(p.line, p.col, path, `unknown key; ${hint}allowed here: ${allowed.join(', ')}`, key);
@@ -193,8 +266,33 @@ export class YamlReader {
     };
   }
 
+  /** Read a mapping whose keys are the user's own (HTTP headers): each key with its value's field. */
+  entries(f: Field): [string, Field][] | undefined {
+    const node = f.value;
+    if (node === undefined) return undefined;
+    if (!isMap(node)) {
+      this.issue(f, `must be a mapping, found ${typeName(node)}`);
+      return undefined;
+    }
+    const out: [string, Field][] = [];
+    for (const pair of node.items) {
+      const keyNode = pair.key as Node | null;
+      const key = keyNode !== null && isScalar(keyNode) ? String(keyNode.value) : undefined;
+      if (key === undefined || keyNode === null) {
+        const p = this.pos(keyNode ?? undefined);
+        this.issueAt(p.line, p.col, f.path, 'keys must be plain names');
+        continue;
+      }
+      const value = this.deref(pair.value as Node | null);
+      const path = joinPath(f.path, key);
+      out.push([key, value === undefined ? { key, path, at: keyNode } : { key, path, value, at: keyNode }]);
+    }
+    return out;
+  }
+
   /** Read a list; returns one Field per item. */
   seq(f: Field, opts: { required?: boolean; nonEmpty?: boolean; what?: string } = {}): Field[] | undefined {
+    this.note(f, { kind: 'seq', required: opts.required === true, nonEmpty: opts.nonEmpty === true });
     const node = f.value;
     if (node === undefined) {
       if (opts.required) this.issue(f, `is required (a list${opts.what ? ` of ${opts.what}` : ''})`);
@@ -214,6 +312,7 @@ export class YamlReader {
   }
 
   str(f: Field, o: { required?: boolean; def?: string; pattern?: RegExp; patternMsg?: string } = {}): string | undefined {
+    this.note(f, { kind: 'string', required: o.required === true, ...(o.def !== undefined ? { def: o.def } : {}), ...(o.pattern ? { pattern: o.pattern } : {}) });
     const node = f.value;
     if (node === undefined) {
       if (o.required) this.issue(f, 'is required');
@@ -232,6 +331,11 @@ export class YamlReader {
   }
 
   num(f: Field, o: NumberOpts & { integer?: boolean } = {}): number | undefined {
+    this.note(f, {
+      kind: 'number', integer: o.integer === true, required: o.required === true,
+      ...(o.def !== undefined ? { def: o.def } : {}), ...(o.min !== undefined ? { min: o.min, minExclusive: o.minExclusive === true } : {}),
+      ...(o.max !== undefined ? { max: o.max, maxExclusive: o.maxExclusive === true } : {}),
+    });
     const node = f.value;
     const what = o.integer ? 'an integer' : 'a number';
     if (node === undefined) {
@@ -270,6 +374,7 @@ export class YamlReader {
 
   /** A duration string (`5s`, `1h30m`); `positive` requires > 0. Returns milliseconds. */
   duration(f: Field, o: { required?: boolean; def?: number; positive?: boolean } = {}): number | undefined {
+    this.note(f, { kind: 'duration', required: o.required === true, ...(o.def !== undefined ? { def: o.def } : {}), positive: o.positive === true });
     const node = f.value;
     if (node === undefined) {
       if (o.required) this.issue(f, 'is required (a duration such as 30s)');
@@ -292,7 +397,22 @@ export class YamlReader {
     return r.ms;
   }
 
+  bool(f: Field, o: { def?: boolean; required?: boolean } = {}): boolean | undefined {
+    this.note(f, { kind: 'boolean', required: o.required === true, ...(o.def !== undefined ? { def: o.def } : {}) });
+    const node = f.value;
+    if (node === undefined) {
+      if (o.required) this.issue(f, 'is required (true or false)');
+      return o.def;
+    }
+    if (!isScalar(node) || typeof node.value !== 'boolean') {
+      this.issue(f, `must be true or false, found ${typeName(node)}`);
+      return undefined;
+    }
+    return node.value;
+  }
+
   oneOf<T extends string>(f: Field, values: readonly T[], o: { def?: T; required?: boolean } = {}): T | undefined {
+    this.note(f, { kind: 'enum', values, required: o.required === true, ...(o.def !== undefined ? { def: o.def } : {}) });
     const v = this.str(f, { required: o.required ?? false });
     if (v === undefined) return f.value === undefined ? o.def : undefined;
     if (!(values as readonly string[]).includes(v)) {

@@ -1,7 +1,8 @@
 // `gridhost simulate --replay POOL`: rerun what gridhost recorded for a pool through a (changed)
 // policy. The store is the one `gridhost run` uses (gridhost.yaml / GRIDHOST_* / --config); the
 // load is the pool's recorded total of one metric per tick, replayed from the first recorded
-// tick's time (so schedules see the real clock) and from the guests serving then. Prints the
+// tick's time (so schedules see the real clock) and from the guests serving then, with guests
+// that boot and drain as long as the recorded ones did (unless --boot etc. say). Prints the
 // recorded run next to the simulated one: scale actions, guest-hours and the BUNGEE figures,
 // both scored against the same demand curve.
 import { existsSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { tryParseDuration } from '../policy/duration.ts';
 import { openStore } from '../store/open-store.ts';
 import { elasticity, type ElasticityMetrics } from './bungee.ts';
 import { renderSvg } from './plot.ts';
-import { estimateCapacity, loadRecording, parseWhen, recordedTrace } from './replay.ts';
+import { estimateCapacity, loadRecording, parseWhen, recordedTrace, replayTimes } from './replay.ts';
 import { fmt, pct } from './report.ts';
 import type { Args, SimulateIo } from './simulate-command.ts';
 import { simulate } from './simulate.ts';
@@ -67,20 +68,30 @@ export async function runReplay(args: Args, pool: string, policy: Policy, io: Si
   }
 
   const rt = recordedTrace(recording.samples, args.metric, policy.sampling.intervalMs / 1000);
-  const estimated = args.capacitySet ? undefined : estimateCapacity(recording.samples, args.metric);
-  const capacity = args.capacitySet ? args.capacity : estimated ?? FALLBACK_CAPACITY;
-  const capacityFrom = args.capacitySet ? '--capacity' : estimated !== undefined ? `estimated from recorded cpu and ${args.metric}` : `default; no recorded cpu to estimate it from`;
+  const capacitySet = args.given.has('--capacity');
+  const estimated = capacitySet ? undefined : estimateCapacity(recording.samples, args.metric);
+  const capacity = capacitySet ? args.capacity : estimated ?? FALLBACK_CAPACITY;
+  const capacityFrom = capacitySet ? '--capacity' : estimated !== undefined ? `estimated from recorded cpu and ${args.metric}` : `default; no recorded cpu to estimate it from`;
+  const times = replayTimes(args, recording.timings);
 
+  // A recorded tick at T measured the interval before T: the replay's step i is the one ending
+  // at the i-th tick, so it starts a step early, and it decides at the recorded tick times (a
+  // loaded machine's timers fire late and the loop keeps its cadence from there, so real ticks
+  // drift from any fixed grid).
+  const simStart = rt.startAt - rt.stepSeconds * 1000;
   const r = simulate({
     policy,
     trace: rt.values,
     stepSeconds: rt.stepSeconds,
     capacityPerGuest: capacity,
-    bootSeconds: args.boot,
-    healthDelaySeconds: args.healthDelay,
-    drainSeconds: args.drain,
+    bootSeconds: times.bootSeconds,
+    healthDelaySeconds: times.healthDelaySeconds,
+    drainSeconds: times.drainSeconds,
     seed: args.seed,
-    startAt: rt.startAt,
+    // The recorded load was measured, noise and all: none is added unless asked for.
+    noise: args.noise ?? 0,
+    startAt: simStart,
+    tickTimes: rt.tickAt,
     initialGuests: Math.max(1, rt.guests[0]!),
   });
   const acts = recording.actions;
@@ -89,27 +100,48 @@ export async function runReplay(args: Args, pool: string, policy: Policy, io: Si
   const recorded: ElasticityMetrics = elasticity({ demand: r.demand, supply: rt.guests, load: rt.values, stepSeconds: rt.stepSeconds, actions: acts.scaleOut + acts.scaleIn });
   let servingSeconds = 0;
   for (let i = 0; i < r.supply.length; i++) servingSeconds += r.supply[i]! * rt.stepSeconds;
-  const simOut = r.actions.filter((a) => a.direction === 'scale-out').length;
+  const simOut = r.actions.filter((a) => a.action === 'scale-out').length;
   const simIn = r.actions.length - simOut;
 
   if (args.plot) {
-    const svg = await renderSvg({ load: r.load, demand: r.demand, supply: r.supply, stepSeconds: rt.stepSeconds, title: `${pool}: replay through ${path.basename(policy.file)}` });
+    const svg = await renderSvg({
+      load: r.load,
+      demand: r.demand,
+      supply: r.supply,
+      recordedSupply: rt.guests,
+      stepSeconds: rt.stepSeconds,
+      // Steps are labelled with their recorded tick's time.
+      startAt: rt.startAt,
+      title: `${pool}: recorded run and a replay through ${path.basename(policy.file)}`,
+    });
     await writeFile(path.resolve(ctx.cwd, args.plot), svg);
   }
 
   const iso = (ms: number): string => new Date(ms).toISOString();
+  const secs = (x: number): string => String(Number(x.toFixed(2)));
   if (args.json) {
     io.out(
       JSON.stringify(
         {
           policy: { file: policy.file, pool: policy.pool, min: policy.min, max: policy.max },
           replay: { pool, store: where, from: iso(rt.startAt), to: iso(rt.endAt), ticks: rt.ticks, steps: rt.values.length, stepSeconds: rt.stepSeconds, filledSteps: rt.filled, metric: args.metric },
-          model: { capacityPerGuest: capacity, capacityFrom, bootSeconds: args.boot, healthDelaySeconds: args.healthDelay, drainSeconds: args.drain, seed: args.seed },
+          model: {
+            capacityPerGuest: capacity,
+            capacityFrom,
+            bootSeconds: times.bootSeconds,
+            healthDelaySeconds: times.healthDelaySeconds,
+            bootFrom: times.bootFrom,
+            drainSeconds: times.drainSeconds,
+            drainFrom: times.drainFrom,
+            seed: args.seed,
+            noise: args.noise ?? 0,
+          },
           recorded: {
             scaleOut: acts.scaleOut,
             scaleIn: acts.scaleIn,
             outcomes: acts.outcomes,
             eventsTruncated: acts.truncated,
+            timings: recording.timings,
             servingGuestHours: recorded.guestHours,
             metrics: recorded,
             actions: acts.events.map((e) => ({ at: iso(e.at), direction: e.direction, from: e.from, to: e.to, outcome: e.outcome, reason: e.reason })),
@@ -119,7 +151,7 @@ export async function runReplay(args: Args, pool: string, policy: Policy, io: Si
             scaleIn: simIn,
             servingGuestHours: servingSeconds / 3600,
             metrics: r.metrics,
-            actions: r.actions.map((a) => ({ at: iso(a.at), direction: a.direction, from: a.from, to: a.to, reason: a.reason })),
+            actions: r.actions.map((a) => ({ at: iso(a.at), direction: a.action, from: a.from, to: a.to, reason: a.reason })),
           },
         },
         null,
@@ -138,7 +170,9 @@ export async function runReplay(args: Args, pool: string, policy: Policy, io: Si
     `replay       pool ${pool} from ${where}: ${rt.ticks} ticks ${iso(rt.startAt)} .. ${iso(rt.endAt)} (${fmt(days * 24, 2)} h), every ${rt.stepSeconds} s` +
       (rt.filled > 0 ? `; ${rt.filled} steps without a usable tick repeat the previous one` : ''),
     `load         sum over guests of recorded ${args.metric}`,
-    `model        ${fmt(capacity, 1)} ${args.metric} per guest at 100% cpu (${capacityFrom}), boot ${args.boot} s, health delay ${args.healthDelay} s, drain ${args.drain} s, seed ${args.seed}`,
+    `model        ${fmt(capacity, 1)} ${args.metric} per guest at 100% cpu (${capacityFrom}), noise ${args.noise ?? 0}, seed ${args.seed}`,
+    `timings      boot ${secs(times.bootSeconds)} s + health delay ${secs(times.healthDelaySeconds)} s (${times.bootFrom})`,
+    `             drain ${secs(times.drainSeconds)} s (${times.drainFrom})`,
     '',
     row('', 'recorded', 'simulated'),
     row('scale actions', String(acts.scaleOut + acts.scaleIn), String(r.actions.length)),

@@ -2,7 +2,7 @@
 // total of one metric per tick) and a recorded supply curve (guests that reported), so an
 // operator can rerun an incident through a changed policy and compare. Pure functions except
 // loadRecording(), which only reads the store.
-import type { PoolSample, ScaleEvent } from '../domain/types.ts';
+import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
 import { GridhostError } from '../errors/errors.ts';
 import type { Store } from '../store/store.ts';
 
@@ -11,6 +11,10 @@ export interface RecordedTrace {
   values: Float64Array;
   /** Guests that reported at each step: the serving supply of the recorded run. */
   guests: Int32Array;
+  /** Epoch ms of the recorded tick on each step (the latest, if two fell on one), NaN on a step
+   *  without a usable tick: a replay decides at these times, as the recorded loop did, rather
+   *  than on a fixed grid its timers drifted from. */
+  tickAt: Float64Array;
   /** The recorded sampling interval (median spacing of the ticks), seconds. */
   stepSeconds: number;
   /** Epoch ms of the first recorded tick (the replay's start). */
@@ -53,6 +57,7 @@ export function recordedTrace(samples: readonly PoolSample[], metric: string, fa
   const n = Math.floor((endAt - startAt) / stepMs + 0.5) + 1;
   const values = new Float64Array(n);
   const guests = new Int32Array(n);
+  const tickAt = new Float64Array(n).fill(NaN);
   const seen = new Uint8Array(n);
   const sums = new Float64Array(n);
   const counts = new Int32Array(n);
@@ -77,6 +82,7 @@ export function recordedTrace(samples: readonly PoolSample[], metric: string, fa
     guests[i] = Math.max(guests[i]!, ids.length);
     counts[i] = counts[i]! + 1;
     seen[i] = 1;
+    tickAt[i] = s.at;
   }
   if (withMetric === 0) {
     const known = [...metrics].sort();
@@ -99,7 +105,7 @@ export function recordedTrace(samples: readonly PoolSample[], metric: string, fa
     values[i] = i < first ? sums[from]! / counts[from]! : values[from]!;
     guests[i] = guests[from]!;
   }
-  return { values, guests, stepSeconds, startAt, endAt, ticks: samples.length, filled, metrics: [...metrics].sort() };
+  return { values, guests, tickAt, stepSeconds, startAt, endAt, ticks: samples.length, filled, metrics: [...metrics].sort() };
 }
 
 /**
@@ -134,7 +140,9 @@ export interface RecordedActions {
 
 /** The scale events (not holds) of a time range, oldest first, with counts. */
 export function recordedActions(events: readonly ScaleEvent[], since: number, until: number, limitHit: boolean): RecordedActions {
-  const inRange = events.filter((e) => e.at >= since && e.at <= until && e.direction !== 'hold').sort((a, b) => a.at - b.at);
+  // Replacements of sick guests (auto-heal) keep the size, and recommendations (mode: recommend)
+  // changed nothing: neither is a recorded action.
+  const inRange = events.filter((e) => e.at >= since && e.at <= until && e.direction !== 'hold' && e.direction !== 'replace' && e.outcome !== 'recommended').sort((a, b) => a.at - b.at);
   const outcomes: Record<string, number> = {};
   for (const e of inRange) outcomes[e.outcome] = (outcomes[e.outcome] ?? 0) + 1;
   const oldest = events.reduce((m, e) => Math.min(m, e.at), Infinity);
@@ -150,6 +158,69 @@ export function recordedActions(events: readonly ScaleEvent[], since: number, un
 export interface Recording {
   samples: PoolSample[];
   actions: RecordedActions;
+  timings: RecordedTimings;
+}
+
+export interface RecordedTimings {
+  /** Median seconds from a guest's creation (cloning began) to healthy and in the balancer. */
+  upSeconds?: number;
+  /** Guests that median is over, and whether they were created in the replayed range (else: any the store kept). */
+  upGuests: number;
+  upInRange: boolean;
+  /** Median seconds from a scale-in decision to its guest being gone (drain, stop, delete). */
+  drainSeconds?: number;
+  drainGuests: number;
+  drainInRange: boolean;
+}
+
+function median(xs: number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Drain times of scale-in events: each retires `from - to` guests, the first to go `gone` after it of those healthy before it. */
+function drainTimes(guests: readonly Guest[], events: readonly ScaleEvent[]): number[] {
+  const gone = guests.filter((g) => g.state === 'gone' && g.healthyAt !== undefined).sort((a, b) => a.updatedAt - b.updatedAt);
+  const used = new Set<string>();
+  const out: number[] = [];
+  for (const e of events.filter((x) => x.direction === 'scale-in' && x.outcome !== 'skipped' && x.outcome !== 'started' && x.outcome !== 'recommended').sort((a, b) => a.at - b.at)) {
+    let want = e.from - e.to;
+    for (const g of gone) {
+      if (want <= 0) break;
+      if (used.has(g.id) || g.healthyAt! > e.at || g.updatedAt < e.at) continue;
+      used.add(g.id);
+      out.push((g.updatedAt - e.at) / 1000);
+      want--;
+    }
+  }
+  return out;
+}
+
+/**
+ * How long the recorded run's guests took to serve and to go, from the store's guest records
+ * (createdAt -> healthyAt) and its scale-in events (decision -> guest gone). Guests created and
+ * events made in [since, until] are preferred; when there are none, all the store kept for the
+ * pool (history is kept for limits.history_retention).
+ */
+export function recordedTimings(guests: readonly Guest[], events: readonly ScaleEvent[], since: number, until: number): RecordedTimings {
+  const inRange = (at: number): boolean => at >= since && at <= until;
+  const upOf = (gs: readonly Guest[]): number[] => gs.filter((g) => g.healthyAt !== undefined && g.healthyAt >= g.createdAt).map((g) => (g.healthyAt! - g.createdAt) / 1000);
+  const upsIn = upOf(guests.filter((g) => inRange(g.createdAt)));
+  const ups = upsIn.length > 0 ? upsIn : upOf(guests);
+  const drainsIn = drainTimes(guests, events.filter((e) => inRange(e.at)));
+  const drains = drainsIn.length > 0 ? drainsIn : drainTimes(guests, events);
+  const up = median(ups);
+  const drain = median(drains);
+  return {
+    ...(up !== undefined ? { upSeconds: up } : {}),
+    upGuests: ups.length,
+    upInRange: upsIn.length > 0,
+    ...(drain !== undefined ? { drainSeconds: drain } : {}),
+    drainGuests: drains.length,
+    drainInRange: drainsIn.length > 0,
+  };
 }
 
 /** The most events the store hands out in one call (Store.listEvents clamps to 1..1000). */
@@ -180,9 +251,10 @@ export async function loadRecording(store: Store, pool: string, since?: number, 
     });
   }
   const events = await store.listEvents({ pool, limit: EVENT_LIMIT });
+  const guests = await store.listGuests({ pool });
   const from = samples[0]!.at;
   const to = samples[samples.length - 1]!.at;
-  return { samples, actions: recordedActions(events, from, to, events.length >= EVENT_LIMIT) };
+  return { samples, actions: recordedActions(events, from, to, events.length >= EVENT_LIMIT), timings: recordedTimings(guests, events, from, to) };
 }
 
 /**
@@ -197,4 +269,37 @@ export function parseWhen(text: string, now: number, parseDurationMs: (s: string
   }
   const d = parseDurationMs(t.replace(/[\s-]ago$/, ''));
   return d === undefined ? undefined : now - d;
+}
+
+export interface ReplayTimes {
+  bootSeconds: number;
+  healthDelaySeconds: number;
+  drainSeconds: number;
+  /** Where the boot + health delay came from, and the drain, in words for the report. */
+  bootFrom: string;
+  drainFrom: string;
+}
+
+/**
+ * The guest timings a replay simulates with: what the recorded run took (the store's time from
+ * creation to healthy is boot + health delay, so the delay is 0), unless the command line gives
+ * --boot / --health-delay (both then come from the flags or their defaults) or --drain.
+ */
+export function replayTimes(
+  flags: { boot: number; healthDelay: number; drain: number; given: ReadonlySet<string> },
+  t: RecordedTimings,
+): ReplayTimes {
+  const where = (n: number, what: string, inRange: boolean): string =>
+    `recorded: median of ${n} ${what}${inRange ? ' in the replayed range' : ' the store kept (none in the replayed range)'}`;
+  const bootGiven = flags.given.has('--boot') || flags.given.has('--health-delay');
+  const boot =
+    bootGiven || t.upSeconds === undefined
+      ? { bootSeconds: flags.boot, healthDelaySeconds: flags.healthDelay, bootFrom: bootGiven ? 'given' : 'default; the store has no guest that became healthy' }
+      : { bootSeconds: t.upSeconds, healthDelaySeconds: 0, bootFrom: where(t.upGuests, t.upGuests === 1 ? 'guest from creation to healthy' : 'guests from creation to healthy', t.upInRange) };
+  const drainGiven = flags.given.has('--drain');
+  const drain =
+    drainGiven || t.drainSeconds === undefined
+      ? { drainSeconds: flags.drain, drainFrom: drainGiven ? 'given' : 'default; the store has no guest retired by a scale-in' }
+      : { drainSeconds: t.drainSeconds, drainFrom: where(t.drainGuests, t.drainGuests === 1 ? 'guest from scale-in to gone' : 'guests from scale-in to gone', t.drainInRange) };
+  return { ...boot, ...drain };
 }

@@ -31,13 +31,19 @@ export const SIMULATE_USAGE = `usage: gridhost simulate --policy FILE --trace FI
   --capacity RPS       requests per second one guest serves at 100% CPU (default 60; with
                        --replay: estimated from the recorded cpu and metric, else 60)
   --boot S             seconds a new guest boots (default 30)
-  --health-delay S     seconds from boot to passing the health check (default 5)
-  --drain S            seconds a retired guest drains before it is gone (default 10)
+  --health-delay S     seconds from boot to passing the health check (default 5); a replay
+                       given neither boots for the recorded median time from a guest's
+                       creation to healthy, with health delay 0
+  --drain S            seconds a retired guest drains before it is gone (default 10; a
+                       replay: the recorded median time from a scale-in to its guest gone)
   --step S             aggregate the trace (mean) to S-second steps (default: the policy's
                        sampling interval when it is a multiple of the trace step; 0 = keep)
   --peak-guests N      scale the trace so its peak needs N guests (default: replay as is)
   --seed N             seed of the per-guest measurement noise (default 1)
-  --plot OUT.svg       write a chart of load, demand and supply
+  --noise F            relative per-guest measurement noise (default 0.05 = +-5%; with
+                       --replay 0: the recorded load is measured already)
+  --plot OUT.svg       write a chart of load, demand and supply (with --replay, also the
+                       recorded supply) and the share of time under-provisioned
   --json               print the figures as JSON
   --speed              also print how much faster than real time the replay ran`;
 
@@ -51,20 +57,26 @@ export interface Args {
   metric: string;
   config?: string;
   capacity: number;
-  /** Whether --capacity was given (a replay estimates it otherwise). */
-  capacitySet: boolean;
+  /** The options given on the command line ("--capacity", "--boot", ...): a replay takes what
+   *  was not given from the recording. */
+  given: ReadonlySet<string>;
   boot: number;
   healthDelay: number;
   drain: number;
   step?: number;
   peakGuests?: number;
   seed: number;
+  /** Undefined: 0.05 for a trace, 0 for a replay. */
+  noise?: number;
   plot?: string;
   json: boolean;
   speed: boolean;
 }
 
 class UsageError extends Error {}
+
+/** A trace's per-guest measurement noise unless --noise says otherwise. */
+const TRACE_NOISE = 0.05;
 
 const STRINGS = ['--policy', '--trace', '--plot', '--replay', '--since', '--until', '--metric', '--config'] as const;
 
@@ -76,12 +88,14 @@ const NUMERIC: Record<string, { key: keyof Args; min: number; integer?: boolean;
   '--step': { key: 'step', min: 0 },
   '--peak-guests': { key: 'peakGuests', min: 1, integer: true },
   '--seed': { key: 'seed', min: 0, integer: true },
+  '--noise': { key: 'noise', min: 0 },
 };
 
 export function parseSimulateArgs(argv: readonly string[]): Args {
-  const a: Partial<Args> & Pick<Args, 'capacity' | 'capacitySet' | 'metric' | 'boot' | 'healthDelay' | 'drain' | 'seed' | 'json' | 'speed'> = {
+  const given = new Set<string>();
+  const a: Partial<Args> & Pick<Args, 'capacity' | 'given' | 'metric' | 'boot' | 'healthDelay' | 'drain' | 'seed' | 'json' | 'speed'> = {
     capacity: 60,
-    capacitySet: false,
+    given,
     metric: 'rps',
     boot: 30,
     healthDelay: 5,
@@ -101,6 +115,7 @@ export function parseSimulateArgs(argv: readonly string[]): Args {
       if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
       return v;
     };
+    given.add(flag);
     if (flag === '--json' || flag === '--speed') {
       a[flag === '--json' ? 'json' : 'speed'] = true;
     } else if ((STRINGS as readonly string[]).includes(flag)) {
@@ -116,7 +131,6 @@ export function parseSimulateArgs(argv: readonly string[]): Args {
         throw new UsageError(`${flag} must be ${want} (found "${text}")`);
       }
       (a as Record<string, unknown>)[spec.key] = n;
-      if (spec.key === 'capacity') a.capacitySet = true;
     } else {
       throw new UsageError(`unknown option "${raw}"`);
     }
@@ -162,6 +176,7 @@ export async function runSimulate(argv: string[], io: SimulateIo, ctx: SimulateC
     const interval = policy.sampling.intervalMs / 1000;
     const step = args.step ?? (Number.isInteger(interval / trace.stepSeconds) ? interval : 0);
     if (step > 0 && step !== trace.stepSeconds) trace = aggregate(trace, step, 'mean');
+    // A trace that says when it began (CSV with dates) runs on its own clock: schedules and the chart's dates follow it.
     if (args.peakGuests !== undefined) trace = scaleToPeak(trace, args.capacity, args.peakGuests);
 
     const wall0 = performance.now();
@@ -174,6 +189,8 @@ export async function runSimulate(argv: string[], io: SimulateIo, ctx: SimulateC
       healthDelaySeconds: args.healthDelay,
       drainSeconds: args.drain,
       seed: args.seed,
+      noise: args.noise ?? TRACE_NOISE,
+      ...(trace.startAt !== undefined ? { startAt: trace.startAt } : {}),
     });
     const wallSeconds = (performance.now() - wall0) / 1000;
     const m = r.metrics;
@@ -182,8 +199,15 @@ export async function runSimulate(argv: string[], io: SimulateIo, ctx: SimulateC
     for (let i = 0; i < trace.values.length; i++) total += trace.values[i]!;
     const summary = {
       policy: { file: policy.file, pool: policy.pool, min: policy.min, max: policy.max },
-      trace: { file: traceFile, steps: trace.values.length, stepSeconds: trace.stepSeconds, meanRps: total / Math.max(1, trace.values.length), peakRps: peak(trace.values) },
-      model: { capacityPerGuest: args.capacity, bootSeconds: args.boot, healthDelaySeconds: args.healthDelay, drainSeconds: args.drain, seed: args.seed },
+      trace: {
+        file: traceFile,
+        steps: trace.values.length,
+        stepSeconds: trace.stepSeconds,
+        ...(trace.startAt !== undefined ? { startAt: new Date(trace.startAt).toISOString() } : {}),
+        meanRps: total / Math.max(1, trace.values.length),
+        peakRps: peak(trace.values),
+      },
+      model: { capacityPerGuest: args.capacity, bootSeconds: args.boot, healthDelaySeconds: args.healthDelay, drainSeconds: args.drain, seed: args.seed, noise: args.noise ?? TRACE_NOISE },
       metrics: m,
       ...(args.speed ? { speed: { wallSeconds, simulatedSeconds, factor: simulatedSeconds / Math.max(wallSeconds, 1e-6) } } : {}),
     };
@@ -194,6 +218,7 @@ export async function runSimulate(argv: string[], io: SimulateIo, ctx: SimulateC
         demand: r.demand,
         supply: r.supply,
         stepSeconds: r.stepSeconds,
+        ...(trace.startAt !== undefined ? { startAt: trace.startAt } : {}),
         title: `${policy.pool}: ${path.basename(policy.file)} on ${path.basename(traceFile)}`,
       });
       await writeFile(path.resolve(cwd, args.plot), svg);
@@ -207,7 +232,7 @@ export async function runSimulate(argv: string[], io: SimulateIo, ctx: SimulateC
     const lines = [
       `policy       ${policy.file} (pool ${policy.pool}, min ${policy.min}, max ${policy.max}, every ${interval} s)`,
       `trace        ${traceFile}: ${trace.values.length} steps of ${trace.stepSeconds} s (${fmt(days, 2)} days), mean ${fmt(summary.trace.meanRps, 1)} rps, peak ${fmt(summary.trace.peakRps, 1)} rps`,
-      `model        ${args.capacity} rps per guest, boot ${args.boot} s, health delay ${args.healthDelay} s, drain ${args.drain} s, seed ${args.seed}`,
+      `model        ${args.capacity} rps per guest, boot ${args.boot} s, health delay ${args.healthDelay} s, drain ${args.drain} s, noise ${args.noise ?? TRACE_NOISE}, seed ${args.seed}`,
       '',
       ...metricLines(m),
     ];

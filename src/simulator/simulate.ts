@@ -1,18 +1,22 @@
 // Replays a load trace through a policy and the REAL decision core (src/decision/decide.ts) on a
-// simulated clock. The guest model: a scale-out adds guests that boot for `bootSeconds`, then
-// pass the health check `healthDelaySeconds` later and start serving; a scale-in drains the
-// newest healthy guests (the controller's victim choice) and removes them `drainSeconds` later.
+// simulated clock, remembering between ticks exactly what the pool loop remembers (the same
+// reducer, src/decision/pool-memory.ts: samples by time, recommendations, cooldowns that start
+// when an action has finished, actions in flight). The guest model: a scale-out adds guests that
+// boot for `bootSeconds`, then pass the health check `healthDelaySeconds` later and start
+// serving, which finishes the action; a scale-in drains the guests the actuator would pick
+// (the same pickVictims() with the policy's scale_in.victims) and removes them `drainSeconds` later, which finishes it.
 // Healthy guests share the load evenly; each sampling tick reports per guest, from the mean load
 // of the interval: rps = load / healthy guests (x seeded noise), cpu% = min(100, 100 * rps /
 // capacity) and an in-flight estimate (M/M/1 queue length). No I/O, no wall clock: the same
 // inputs and seed give the same result.
-import { pickVictims } from '../controller/actuator.ts';
-import { decide } from '../decision/decide.ts';
-import type { PoolView, Recommendation } from '../decision/decide-types.ts';
+import { pickVictims } from '../decision/pick-victims.ts';
+import { emptyMemory, mayStartAction, remember, tick } from '../decision/pool-memory.ts';
+import type { StrategyRegistry } from '../decision/strategies/index.ts';
 import type { Policy } from '../domain/policy.ts';
-import type { Decision, Guest, MetricValues, PoolSample } from '../domain/types.ts';
+import type { Decision, Guest, ScaleDecision, MetricValues, PoolSample } from '../domain/types.ts';
 import { demandCurve, elasticity, type ElasticityMetrics } from './bungee.ts';
 import { mulberry32 } from './synthetic.ts';
+import { balancerSampleKey } from '../domain/balancer-metrics.ts';
 
 export interface SimOptions {
   policy: Policy;
@@ -32,6 +36,14 @@ export interface SimOptions {
   startAt?: number;
   /** Healthy guests at the start (default policy.min). */
   initialGuests?: number;
+  /** Resolves the policy's rule strategies (default: the core ones policy files may use). */
+  strategies?: StrategyRegistry;
+  /** Replays: per step, the epoch ms of the recorded tick that measured it (NaN: none). When
+   *  given, the simulation decides once at each of these times, from that step's load, instead
+   *  of every sampling interval from `startAt`. */
+  tickTimes?: ArrayLike<number>;
+  /** Called with every tick's decision, holds too, in order (tests and tools that compare runs). */
+  onDecision?: (decision: Decision) => void;
 }
 
 export interface SimResult {
@@ -45,9 +57,11 @@ export interface SimResult {
   /** Guests that exist per step (booting, healthy, draining): what is paid for. */
   billed: Int32Array;
   /** The scale decisions that were carried out (holds left out). */
-  actions: Decision[];
+  actions: ScaleDecision[];
   /** Sampling ticks (decide() calls). */
   ticks: number;
+  /** The guests each scale-in retired (ids as the simulator names them: `<pool>-sim<n>`, in launch order). */
+  retired: { at: number; guests: string[] }[];
 }
 
 export const DEFAULT_START = Date.UTC(2026, 0, 5, 0, 0, 0);
@@ -69,11 +83,6 @@ export function simulate(o: SimOptions): SimResult {
   const drainMs = (o.drainSeconds ?? 10) * 1000;
   const noise = o.noise ?? 0.05;
   const rnd = mulberry32(o.seed ?? 1);
-  const keepTicks = Math.max(
-    1,
-    Math.ceil(policy.sampling.windowMs / interval),
-    policy.rules.reduce((m, r) => Math.max(m, r.for), 1),
-  );
 
   let guests: SimGuest[] = [];
   let serial = 0;
@@ -86,17 +95,24 @@ export function simulate(o: SimOptions): SimResult {
   // Started long before the trace, so they are warmed up.
   for (let i = 0; i < initial; i++) guests.push(newGuest('healthy', start - 3600_000, Infinity));
 
-  const samples: PoolSample[] = [];
-  let recommendations: Recommendation[] = [];
-  let lastScaleOutAt: number | undefined;
-  let lastScaleInAt: number | undefined;
-  const actions: Decision[] = [];
+  let memory = emptyMemory();
+  /** Actions in flight and when they finish (all their guests healthy / gone). */
+  const finishing: { id: string; at: number }[] = [];
+  const actions: ScaleDecision[] = [];
+  const retired: SimResult['retired'] = [];
   let ticks = 0;
 
-  /** Apply every lifecycle transition due at or before `t`. */
+  /** Apply every lifecycle transition and action finish due at or before `t`. */
   let nextEvent = Infinity;
   const advance = (t: number): void => {
     if (t < nextEvent) return;
+    for (let k = 0; k < finishing.length; ) {
+      const f = finishing[k]!;
+      if (f.at <= t) {
+        memory = remember(policy, memory, { kind: 'finished', id: f.id, outcome: 'done' }, f.at);
+        finishing.splice(k, 1);
+      } else k++;
+    }
     let changed = false;
     nextEvent = Infinity;
     for (const g of guests) {
@@ -113,6 +129,7 @@ export function simulate(o: SimOptions): SimResult {
       }
       if (g.until < nextEvent) nextEvent = g.until;
     }
+    for (const f of finishing) if (f.at < nextEvent) nextEvent = f.at;
     if (changed) guests = guests.filter((g) => g.state !== 'gone');
   };
 
@@ -123,6 +140,9 @@ export function simulate(o: SimOptions): SimResult {
   let accLoad = 0;
   let accMs = 0;
   let nextTick = start + interval;
+  const tickTimes = o.tickTimes;
+  if (tickTimes !== undefined && tickTimes.length !== n) throw new RangeError('tickTimes must have one entry per trace step');
+  let tickedStep = -1;
   for (let i = 0; i < n; i++) {
     const t0 = start + i * stepMs;
     const t1 = t0 + stepMs;
@@ -135,50 +155,61 @@ export function simulate(o: SimOptions): SimResult {
     accLoad += load * stepMs;
     accMs += stepMs;
 
-    while (nextTick <= t1) {
-      const now = nextTick;
-      nextTick += interval;
+    for (;;) {
+      let now: number;
+      let meanLoad: number;
+      if (tickTimes !== undefined) {
+        // One recorded tick per step at most, deciding from what it measured.
+        if (tickedStep === i || !Number.isFinite(tickTimes[i]!)) break;
+        tickedStep = i;
+        now = tickTimes[i]!;
+        meanLoad = load;
+      } else {
+        if (nextTick > t1) break;
+        now = nextTick;
+        nextTick += interval;
+        meanLoad = accMs > 0 ? accLoad / accMs : load;
+        accLoad = 0;
+        accMs = 0;
+      }
       advance(now);
       ticks++;
-      const meanLoad = accMs > 0 ? accLoad / accMs : load;
-      accLoad = 0;
-      accMs = 0;
-      samples.push(sampleTick(now, guests, meanLoad, cap, noise, rnd));
-      if (samples.length > keepTicks) samples.shift();
-      const view: PoolView = {
-        guests,
-        samples,
-        recommendations,
-        ...(lastScaleOutAt !== undefined ? { lastScaleOutAt } : {}),
-        ...(lastScaleInAt !== undefined ? { lastScaleInAt } : {}),
-      };
-      const { decision, recommendation } = decide(policy, view, now);
-      if (recommendation) {
-        recommendations.push(recommendation);
-        const horizon = now - policy.scaleIn.stabilizationMs;
-        if (recommendations[0]!.at <= horizon) recommendations = recommendations.filter((r) => r.at > horizon);
-      }
-      if (decision.direction === 'scale-out') {
-        for (let k = decision.from; k < decision.to; k++) guests.push(newGuest('booting', now, now + upMs));
-        lastScaleOutAt = now;
-        actions.push(decision);
-        nextEvent = Math.min(nextEvent, now + upMs);
-      } else if (decision.direction === 'scale-in') {
-        for (const v of pickVictims(guests, decision.from - decision.to)) {
-          const g = v as SimGuest;
+      const sample = sampleTick(now, guests, meanLoad, cap, noise, rnd);
+      const next = tick(policy, memory, guests, sample, now, o.strategies);
+      memory = next.memory;
+      const decision = next.result.decision;
+      o.onDecision?.(decision);
+      // What may start beside actions in flight is the pool loop's rule too.
+      if (!mayStartAction(policy, memory, decision)) continue;
+      const id = `${decision.action}@${now}`;
+      memory = remember(policy, memory, { kind: 'started', id, decision }, now);
+      const done = now + (decision.action === 'scale-out' ? upMs : drainMs);
+      finishing.push({ id, at: done });
+      nextEvent = Math.min(nextEvent, done);
+      actions.push(decision);
+      if (decision.action === 'scale-out') {
+        for (let k = decision.from; k < decision.to; k++) guests.push(newGuest('booting', now, done));
+      } else {
+        const victims = pickVictims(guests, decision.from - decision.to, { order: policy.scaleIn.victims, facts: { inflight: inflightOf(sample) } });
+        retired.push({ at: now, guests: victims.map((g) => g.id) });
+        for (const g of victims) {
           g.state = 'draining';
           g.updatedAt = now;
-          g.until = now + drainMs;
+          g.until = done;
         }
-        lastScaleInAt = now;
-        actions.push(decision);
-        nextEvent = Math.min(nextEvent, now + drainMs);
       }
     }
   }
 
   const metrics = elasticity({ demand, supply, billed, load: trace, stepSeconds: o.stepSeconds, actions: actions.length });
-  return { metrics, stepSeconds: o.stepSeconds, load: trace, demand, supply, billed, actions, ticks };
+  return { metrics, stepSeconds: o.stepSeconds, load: trace, demand, supply, billed, actions, ticks, retired };
+}
+
+/** The in-flight estimate each guest reported at the tick, for `least-busy`. */
+function inflightOf(sample: PoolSample): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [id, v] of Object.entries(sample.guests)) if (v.inflight !== undefined) out[id] = v.inflight;
+  return out;
 }
 
 /** What each healthy guest reports at one tick. */
@@ -196,6 +227,9 @@ function sampleTick(at: number, guests: readonly Guest[], meanLoad: number, cap:
       // M/M/1 mean number in system; past saturation the queue grows, capped for sanity.
       inflight: rho < 0.99 ? rho / (1 - rho) : 100 * rho,
     };
+    // What the balancer sees of the same guest (rules with `source: balancer`).
+    out[g.id]![balancerSampleKey('rps')] = rps;
+    out[g.id]![balancerSampleKey('inflight')] = out[g.id]!.inflight!;
   }
   return { at, guests: out };
 }

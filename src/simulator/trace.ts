@@ -12,6 +12,8 @@ export interface Trace {
   values: Float64Array;
   /** Length of one step in seconds (1 for plain number files). */
   stepSeconds: number;
+  /** Epoch ms of the first step, when the trace says (a CSV whose time column holds ISO-8601 dates). */
+  startAt?: number;
 }
 
 const NL = 0x0a;
@@ -159,6 +161,7 @@ function parseCsv(bytes: Uint8Array, file: string): Trace {
   const out = new Values();
   let prevTime: number | undefined;
   let step: number | undefined;
+  let startAt: number | undefined;
   let sawContent = false;
   for (let n = 0; n < lines.length; n++) {
     const lineNo = n + 1;
@@ -186,10 +189,12 @@ function parseCsv(bytes: Uint8Array, file: string): Trace {
         throw invalid(file, `line ${lineNo}: time ${tCell} is ${d} s after the previous row, but rows are ${step} s apart; a trace must be evenly spaced`, { line: lineNo });
       }
     }
+    // Plain seconds may be relative; only a date says when the trace began.
+    if (prevTime === undefined && !DECIMAL.test(tCell)) startAt = t * 1000;
     prevTime = t;
     out.push(v);
   }
-  return { values: out.done(), stepSeconds: step ?? 1 };
+  return { values: out.done(), stepSeconds: step ?? 1, ...(startAt !== undefined ? { startAt } : {}) };
 }
 
 function isArchive(file: string): boolean {
@@ -239,7 +244,8 @@ export function aggregate(trace: Trace, stepSeconds: number, how: 'mean' | 'max'
   if (!Number.isInteger(k) || k < 1) {
     throw new GridhostError('GH_TRACE_INVALID', `cannot aggregate a ${trace.stepSeconds} s trace to ${stepSeconds} s steps: the new step must be a whole multiple of the old`, { stepSeconds });
   }
-  if (k === 1) return { values: trace.values.slice(), stepSeconds };
+  const start = trace.startAt !== undefined ? { startAt: trace.startAt } : {};
+  if (k === 1) return { values: trace.values.slice(), stepSeconds, ...start };
   const src = trace.values;
   const out = new Float64Array(Math.ceil(src.length / k));
   for (let g = 0; g < out.length; g++) {
@@ -254,7 +260,7 @@ export function aggregate(trace: Trace, stepSeconds: number, how: 'mean' | 'max'
     }
     out[g] = how === 'max' ? acc : acc / (e - s);
   }
-  return { values: out, stepSeconds };
+  return { values: out, stepSeconds, ...start };
 }
 
 export function peak(values: ArrayLike<number>): number {
@@ -272,5 +278,5 @@ export function scaleToPeak(trace: Trace, capacityPerGuest: number, targetGuests
   const out = new Float64Array(trace.values.length);
   // min() keeps rounding from pushing the peak to targetGuests + 1.
   for (let i = 0; i < out.length; i++) out[i] = Math.min(trace.values[i]! * f, top);
-  return { values: out, stepSeconds: trace.stepSeconds };
+  return { values: out, stepSeconds: trace.stepSeconds, ...(trace.startAt !== undefined ? { startAt: trace.startAt } : {}) };
 }

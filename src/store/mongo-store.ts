@@ -10,12 +10,16 @@ import mongoose, { type Connection, type Model } from 'mongoose';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
 import { redactString } from '../observability/redact.ts';
-import type { EventFilter, GuestFilter, PoolRecord, Store } from './store.ts';
-import { clampEventLimit, FINISHED_STATES, storeError } from './store-common.ts';
+import type { EventFilter, Fence, GuestFilter, Lease, Member, PoolHistoryEntry, PoolRecord, Store } from './store.ts';
+import { clampEventLimit, fenced, FINISHED_STATES, leaseLost, staleWrite, storeError } from './store-common.ts';
 import {
-  defineModels, docToEvent, docToGuest, docToPool, docToSample, eventToDoc, guestToDoc, poolToDoc, sampleToDoc,
-  type EventDoc, type GuestDoc, type MongoModels, type PoolDoc, type SampleDoc, type WriteConcern,
+  defineModels, docToEvent, docToGuest, docToHistory, docToLease, docToMember, docToPool, docToSample, eventToDoc, guestToDoc,
+  historyToDoc, poolToDoc, sampleToDoc,
+  type EventDoc, type GuestDoc, type HistoryDoc, type LeaseDoc, type MemberDoc, type MongoModels, type PoolDoc, type SampleDoc, type WriteConcern,
 } from './mongo-models.ts';
+
+/** The server's clock as epoch milliseconds, inside aggregation expressions and update pipelines. */
+const NOW_MS = { $toLong: '$$NOW' };
 
 // Documents, schemas and mapping live in mongo-models.ts; re-exported for existing importers.
 export * from './mongo-models.ts';
@@ -46,8 +50,13 @@ export class MongoStore implements Store {
     this.where = where;
   }
 
-  async upsertPool(p: PoolRecord): Promise<void> {
-    await this.run('upsertPool', () => this.m.pools.replaceOne({ _id: p.pool }, poolToDoc(p), { upsert: true }).exec());
+  async savePool(p: PoolRecord, fence?: Fence): Promise<PoolRecord> {
+    return this.run('savePool', async () => {
+      await this.checkFence(fence);
+      const stored = { ...p, version: (p.version ?? 0) + 1 };
+      await this.cas(this.m.pools as unknown as Model<{ _id: string; version?: number }>, 'pool', p.pool, p.version, poolToDoc(stored));
+      return docToPool(poolToDoc(stored));
+    });
   }
 
   async getPool(pool: string): Promise<PoolRecord | undefined> {
@@ -64,8 +73,47 @@ export class MongoStore implements Store {
     });
   }
 
-  async putGuest(g: Guest): Promise<void> {
-    await this.run('putGuest', () => this.m.guests.replaceOne({ _id: g.id }, guestToDoc(g), { upsert: true }).exec());
+  async saveGuest(g: Guest, fence?: Fence): Promise<Guest> {
+    return this.run('saveGuest', async () => {
+      await this.checkFence(fence);
+      const stored = { ...g, version: (g.version ?? 0) + 1 };
+      await this.cas(this.m.guests as unknown as Model<{ _id: string; version?: number }>, 'guest', g.id, g.version, guestToDoc(stored));
+      return docToGuest(guestToDoc(stored));
+    });
+  }
+
+  /** Create (expected undefined: an insert, refused on a duplicate _id) or replace the document
+   *  whose version is `expected` (findOneAndReplace with the version in the filter). */
+  private async cas(model: Model<{ _id: string; version?: number }>, what: string, id: string, expected: number | undefined, doc: { _id: string; version?: number }): Promise<void> {
+    if (expected === undefined) {
+      try {
+        await model.collection.insertOne(doc as never, { writeConcern: this.writeConcern });
+        return;
+      } catch (e) {
+        if ((e as { code?: number }).code !== 11000) throw e;
+        const cur = await model.findById(id, { version: 1 }).lean<{ version?: number }>().exec();
+        throw staleWrite(this.name, what, id, undefined, cur ? (cur.version ?? 0) : undefined);
+      }
+    }
+    // Documents written before versions have none: version 0 matches them.
+    const filter = { _id: id, version: expected === 0 ? { $in: [0, null] } : expected };
+    const before = await model.collection.findOneAndReplace(filter as never, doc as never, { writeConcern: this.writeConcern, includeResultMetadata: false });
+    if (before === null) {
+      const cur = await model.findById(id, { version: 1 }).lean<{ version?: number }>().exec();
+      throw staleWrite(this.name, what, id, expected, cur ? (cur.version ?? 0) : undefined);
+    }
+  }
+
+  /**
+   * Refuse a write whose token is not the pool's lease token. A read before the write, not a
+   * transaction (standalone servers have none): the window between them is covered by the
+   * holder's rule of stopping before its lease can expire (controller/leadership.ts), since a
+   * new token exists only after the old lease expired.
+   */
+  private async checkFence(fence: Fence | undefined): Promise<void> {
+    if (!fence) return;
+    const cur = await this.m.leases.findById(fence.pool).lean<LeaseDoc>().exec();
+    if (!cur || cur.token !== fence.token) throw fenced(this.name, fence.pool, fence.token, cur?.token);
   }
 
   async getGuest(id: string): Promise<Guest | undefined> {
@@ -85,19 +133,21 @@ export class MongoStore implements Store {
     });
   }
 
-  async appendEvent(e: ScaleEvent): Promise<ScaleEvent> {
+  async appendEvent(e: ScaleEvent, fence?: Fence): Promise<ScaleEvent> {
     return this.run('appendEvent', async () => {
+      await this.checkFence(fence);
       const doc = new this.m.events(eventToDoc(e));
       await doc.save();
       return docToEvent(doc.toObject() as EventDoc);
     });
   }
 
-  async updateEvent(id: number | string, outcome: ScaleEvent['outcome'], detail?: string): Promise<void> {
+  async updateEvent(id: number | string, outcome: ScaleEvent['outcome'], detail?: string, fence?: Fence): Promise<void> {
     await this.run('updateEvent', async () => {
       if (typeof id !== 'string' || !/^[0-9a-f]{24}$/i.test(id)) {
         throw storeError(this.name, `event id ${JSON.stringify(id)} is not a MongoDB event id (24 hex digits)`, { id });
       }
+      await this.checkFence(fence);
       const set: Record<string, unknown> = { outcome };
       if (detail !== undefined) set.detail = detail;
       const res = await this.m.events.updateOne({ _id: new mongoose.Types.ObjectId(id) }, { $set: set }).exec();
@@ -118,8 +168,117 @@ export class MongoStore implements Store {
     });
   }
 
-  async appendSample(pool: string, s: PoolSample): Promise<void> {
-    await this.run('appendSample', () => new this.m.samples(sampleToDoc(pool, s)).save());
+  // ---- leases, members, history. Times are the server's ($$NOW as epoch ms), so processes on
+  // machines with different clocks agree on who holds what. Values go into update pipelines
+  // through $literal: a string starting with `$` would otherwise be read as a field path.
+
+  async acquireLease(pool: string, holder: string, ttlMs: number, api?: string): Promise<Lease | undefined> {
+    return this.run('acquireLease', async () => {
+      const mine = { $eq: ['$holder', { $literal: holder }] };
+      const takeable = { $or: [mine, { $lte: ['$expiresAt', NOW_MS] }] };
+      let before: LeaseDoc | null;
+      try {
+        before = await this.m.leases.collection.findOneAndUpdate(
+          { _id: pool, $expr: takeable } as never,
+          [{
+            $set: {
+              token: { $cond: [mine, '$token', { $add: [{ $ifNull: ['$token', 0] }, 1] }] },
+              acquiredAt: { $cond: [mine, '$acquiredAt', NOW_MS] },
+              holder: { $literal: holder },
+              expiresAt: { $add: [NOW_MS, ttlMs] },
+              // $$REMOVE drops the field: a holder without an API leaves none of an earlier one's.
+              api: api === undefined ? '$$REMOVE' : { $literal: api },
+            },
+          }],
+          { upsert: true, returnDocument: 'before', writeConcern: this.writeConcern, includeResultMetadata: false },
+        ) as LeaseDoc | null;
+      } catch (e) {
+        // The filter did not match an existing lease, so the upsert tried to insert its _id: held by another.
+        if ((e as { code?: number }).code === 11000) return undefined;
+        throw e;
+      }
+      const after = await this.m.leases.findById(pool).lean<LeaseDoc>().exec();
+      if (!after || after.holder !== holder) return undefined;
+      if (!before || before.holder !== holder) {
+        const detail = before ? `after ${before.holder} (token ${before.token}, ${before.expiresAt === 0 ? 'released' : 'expired'})` : 'first holder';
+        await new this.m.history(historyToDoc({ pool, at: after.acquiredAt, kind: 'lease-acquired', holder, token: after.token, detail })).save();
+      }
+      return docToLease(after);
+    });
+  }
+
+  async renewLease(pool: string, holder: string, token: number, ttlMs: number): Promise<Lease> {
+    return this.run('renewLease', async () => {
+      const after = await this.m.leases.collection.findOneAndUpdate(
+        { _id: pool, holder, token } as never,
+        [{ $set: { expiresAt: { $add: [NOW_MS, ttlMs] } } }],
+        { returnDocument: 'after', writeConcern: this.writeConcern, includeResultMetadata: false },
+      ) as LeaseDoc | null;
+      if (after) return docToLease(after);
+      const cur = await this.m.leases.findById(pool).lean<LeaseDoc>().exec();
+      throw leaseLost(this.name, pool, holder, token, cur ?? undefined);
+    });
+  }
+
+  async releaseLease(pool: string, holder: string, token: number): Promise<void> {
+    await this.run('releaseLease', async () => {
+      const res = await this.m.leases.updateOne({ _id: pool, holder, token, expiresAt: { $gt: 0 } }, { $set: { expiresAt: 0 } }).exec();
+      if (res.modifiedCount > 0) await new this.m.history(historyToDoc({ pool, at: Date.now(), kind: 'lease-released', holder, token })).save();
+    });
+  }
+
+  async getLease(pool: string): Promise<Lease | undefined> {
+    return this.run('getLease', async () => {
+      const d = await this.m.leases.findById(pool).lean<LeaseDoc>().exec();
+      return d ? docToLease(d) : undefined;
+    });
+  }
+
+  async listLeases(): Promise<Lease[]> {
+    return this.run('listLeases', async () => (await this.m.leases.find().sort({ _id: 1 }).lean<LeaseDoc[]>().exec()).map(docToLease));
+  }
+
+  async heartbeat(member: { id: string; api?: string; pools: readonly string[] }, ttlMs: number): Promise<void> {
+    await this.run('heartbeat', () => this.m.members.collection.updateOne(
+      { _id: member.id } as never,
+      [{ $set: { api: { $literal: member.api ?? null }, pools: { $literal: [...member.pools] }, startedAt: { $ifNull: ['$startedAt', NOW_MS] }, expiresAt: { $add: [NOW_MS, ttlMs] } } }],
+      { upsert: true, writeConcern: this.writeConcern },
+    ));
+  }
+
+  async listMembers(): Promise<Member[]> {
+    return this.run('listMembers', async () => {
+      const ds = await this.m.members.find({ $expr: { $gt: ['$expiresAt', NOW_MS] } }).sort({ _id: 1 }).lean<MemberDoc[]>().exec();
+      return ds.map(docToMember);
+    });
+  }
+
+  async removeMember(id: string): Promise<void> {
+    await this.run('removeMember', () => this.m.members.deleteOne({ _id: id }).exec());
+  }
+
+  async appendHistory(e: PoolHistoryEntry, fence?: Fence): Promise<PoolHistoryEntry> {
+    return this.run('appendHistory', async () => {
+      await this.checkFence(fence);
+      const doc = new this.m.history(historyToDoc(e));
+      await doc.save();
+      return docToHistory(doc.toObject() as HistoryDoc);
+    });
+  }
+
+  async listHistory(filter: EventFilter = {}): Promise<PoolHistoryEntry[]> {
+    return this.run('listHistory', async () => {
+      const q = filter.pool !== undefined ? { pool: filter.pool } : {};
+      const ds = await this.m.history.find(q).sort({ at: -1, _id: -1 }).limit(clampEventLimit(filter.limit)).lean<HistoryDoc[]>().exec();
+      return ds.map(docToHistory);
+    });
+  }
+
+  async appendSample(pool: string, s: PoolSample, fence?: Fence): Promise<void> {
+    await this.run('appendSample', async () => {
+      await this.checkFence(fence);
+      await new this.m.samples(sampleToDoc(pool, s)).save();
+    });
   }
 
   async listSamples(pool: string, since?: number, until?: number): Promise<PoolSample[]> {
@@ -143,7 +302,8 @@ export class MongoStore implements Store {
       // Two deletes, not a transaction (a standalone server has none); each is safe to repeat.
       const g = await this.m.guests.deleteMany({ state: { $in: [...FINISHED_STATES] }, updatedAt: { $lt: olderThan } }).exec();
       const e = await this.m.events.deleteMany({ at: { $lt: olderThan } }).exec();
-      return { guests: g.deletedCount, events: e.deletedCount };
+      const h = await this.m.history.deleteMany({ at: { $lt: olderThan } }).exec();
+      return { guests: g.deletedCount, events: e.deletedCount + h.deletedCount };
     });
   }
 

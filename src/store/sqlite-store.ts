@@ -11,8 +11,8 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
-import type { EventFilter, GuestFilter, PoolRecord, Store } from './store.ts';
-import { clampEventLimit, FINISHED_STATES, storeError, withoutUndefined } from './store-common.ts';
+import type { EventFilter, Fence, GuestFilter, Lease, Member, PoolHistoryEntry, PoolRecord, Store } from './store.ts';
+import { clampEventLimit, fenced, FINISHED_STATES, leaseLost, staleWrite, storeError, withoutUndefined } from './store-common.ts';
 
 type DB = Database.Database;
 type Stmt = Database.Statement;
@@ -69,6 +69,44 @@ const MIGRATIONS: readonly Migration[] = [
       DROP INDEX guests_state;
     `,
   },
+  {
+    // Compare-and-set versions on guests and pools (rows written before it start at 0), pool
+    // leases with fencing tokens, members (live gridhost processes) and the pool history.
+    version: 3,
+    sql: `
+      ALTER TABLE guests ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE pools ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE leases (
+        pool TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        token INTEGER NOT NULL,
+        acquired_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE members (
+        id TEXT PRIMARY KEY,
+        api TEXT,
+        pools TEXT NOT NULL DEFAULT '[]',
+        started_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        pool TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        json TEXT NOT NULL
+      );
+      CREATE INDEX history_pool_at ON history (pool, at);
+      CREATE INDEX history_at ON history (at);
+    `,
+  },
+  {
+    // The lease holder's API URL, so a process that does not lead a pool can name where it is led.
+    version: 4,
+    sql: `
+      ALTER TABLE leases ADD COLUMN api TEXT;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -81,52 +119,79 @@ export class SqliteStore implements Store {
   private readonly db: DB;
   private readonly stmts = new Map<string, Stmt>();
   private closed = false;
+  /** The store's clock for leases and heartbeats (every process on the machine shares it). */
+  private readonly now: () => number;
 
   /** Use openSqliteStore(); the constructor takes an already migrated database. */
-  constructor(db: DB, path: string) {
+  constructor(db: DB, path: string, now: () => number = Date.now) {
     this.db = db;
     this.path = path;
+    this.now = now;
   }
 
-  async upsertPool(p: PoolRecord): Promise<void> {
-    this.run('upsertPool', () => {
-      this.stmt(
-        'upsertPool',
-        `INSERT INTO pools (pool, updated_at, json) VALUES (?, ?, ?)
-         ON CONFLICT (pool) DO UPDATE SET updated_at = excluded.updated_at, json = excluded.json`,
-      ).run(p.pool, p.updatedAt, JSON.stringify(withoutUndefined(p)));
-    });
+  async savePool(p: PoolRecord, fence?: Fence): Promise<PoolRecord> {
+    return this.run('savePool', () => this.write(fence, () => {
+      const { version, ...rest } = withoutUndefined(p);
+      const json = JSON.stringify(rest);
+      if (version === undefined) {
+        const info = this.stmt('createPool', 'INSERT INTO pools (pool, updated_at, json, version) VALUES (?, ?, ?, 1) ON CONFLICT (pool) DO NOTHING').run(p.pool, p.updatedAt, json);
+        if (info.changes === 0) throw staleWrite(this.name, 'pool', p.pool, undefined, this.poolVersion(p.pool));
+        return { ...rest, version: 1 };
+      }
+      const info = this.stmt('casPool', 'UPDATE pools SET updated_at = ?, json = ?, version = version + 1 WHERE pool = ? AND version = ?').run(p.updatedAt, json, p.pool, version);
+      if (info.changes === 0) throw staleWrite(this.name, 'pool', p.pool, version, this.poolVersion(p.pool));
+      return { ...rest, version: version + 1 };
+    }));
+  }
+
+  private poolVersion(pool: string): number | undefined {
+    return (this.stmt('poolVersion', 'SELECT version FROM pools WHERE pool = ?').get(pool) as { version: number } | undefined)?.version;
   }
 
   async getPool(pool: string): Promise<PoolRecord | undefined> {
     return this.run('getPool', () => {
-      const row = this.stmt('getPool', 'SELECT json FROM pools WHERE pool = ?').get(pool) as { json: string } | undefined;
-      return row ? (JSON.parse(row.json) as PoolRecord) : undefined;
+      const row = this.stmt('getPool', 'SELECT json, version FROM pools WHERE pool = ?').get(pool) as { json: string; version: number } | undefined;
+      return row ? withVersion<PoolRecord>(row) : undefined;
     });
   }
 
   async listPools(): Promise<PoolRecord[]> {
     return this.run('listPools', () => {
-      const rows = this.stmt('listPools', 'SELECT json FROM pools ORDER BY pool').all() as { json: string }[];
-      return rows.map((r) => JSON.parse(r.json) as PoolRecord);
+      const rows = this.stmt('listPools', 'SELECT json, version FROM pools ORDER BY pool').all() as { json: string; version: number }[];
+      return rows.map((r) => withVersion<PoolRecord>(r));
     });
   }
 
-  async putGuest(g: Guest): Promise<void> {
-    this.run('putGuest', () => {
-      this.stmt(
-        'putGuest',
-        `INSERT INTO guests (id, pool, state, created_at, updated_at, json) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET pool = excluded.pool, state = excluded.state,
-           created_at = excluded.created_at, updated_at = excluded.updated_at, json = excluded.json`,
-      ).run(g.id, g.pool, g.state, g.createdAt, g.updatedAt, JSON.stringify(withoutUndefined(g)));
-    });
+  async saveGuest(g: Guest, fence?: Fence): Promise<Guest> {
+    return this.run('saveGuest', () => this.write(fence, () => {
+      const { version, ...rest } = withoutUndefined(g);
+      const json = JSON.stringify(rest);
+      if (version === undefined) {
+        const info = this.stmt(
+          'createGuest',
+          'INSERT INTO guests (id, pool, state, created_at, updated_at, json, version) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING',
+        ).run(g.id, g.pool, g.state, g.createdAt, g.updatedAt, json);
+        if (info.changes === 0) throw staleWrite(this.name, 'guest', g.id, undefined, this.guestVersion(g.id));
+        return { ...rest, version: 1 };
+      }
+      const info = this.stmt(
+        'casGuest',
+        `UPDATE guests SET pool = ?, state = ?, created_at = ?, updated_at = ?, json = ?, version = version + 1
+         WHERE id = ? AND version = ?`,
+      ).run(g.pool, g.state, g.createdAt, g.updatedAt, json, g.id, version);
+      if (info.changes === 0) throw staleWrite(this.name, 'guest', g.id, version, this.guestVersion(g.id));
+      return { ...rest, version: version + 1 };
+    }));
+  }
+
+  private guestVersion(id: string): number | undefined {
+    return (this.stmt('guestVersion', 'SELECT version FROM guests WHERE id = ?').get(id) as { version: number } | undefined)?.version;
   }
 
   async getGuest(id: string): Promise<Guest | undefined> {
     return this.run('getGuest', () => {
-      const row = this.stmt('getGuest', 'SELECT json FROM guests WHERE id = ?').get(id) as { json: string } | undefined;
-      return row ? (JSON.parse(row.json) as Guest) : undefined;
+      const row = this.stmt('getGuest', 'SELECT json, version FROM guests WHERE id = ?').get(id) as { json: string; version: number } | undefined;
+      return row ? withVersion<Guest>(row) : undefined;
     });
   }
 
@@ -144,14 +209,14 @@ export class SqliteStore implements Store {
         args.push(JSON.stringify(filter.states));
       }
       const key = `listGuests:${filter.pool !== undefined}:${filter.states !== undefined}`;
-      const sql = `SELECT json FROM guests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ${GUEST_ORDER}`;
-      const rows = this.stmt(key, sql).all(...args) as { json: string }[];
-      return rows.map((r) => JSON.parse(r.json) as Guest);
+      const sql = `SELECT json, version FROM guests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ${GUEST_ORDER}`;
+      const rows = this.stmt(key, sql).all(...args) as { json: string; version: number }[];
+      return rows.map((r) => withVersion<Guest>(r));
     });
   }
 
-  async appendEvent(e: ScaleEvent): Promise<ScaleEvent> {
-    return this.run('appendEvent', () => {
+  async appendEvent(e: ScaleEvent, fence?: Fence): Promise<ScaleEvent> {
+    return this.run('appendEvent', () => this.write(fence, () => {
       const { id: _ignored, ...rest } = withoutUndefined(e);
       const info = this.stmt('appendEvent', 'INSERT INTO events (pool, at, outcome, json) VALUES (?, ?, ?, ?)').run(
         e.pool,
@@ -160,14 +225,14 @@ export class SqliteStore implements Store {
         JSON.stringify(rest),
       );
       return { ...rest, id: Number(info.lastInsertRowid) };
-    });
+    }));
   }
 
-  async updateEvent(id: number | string, outcome: ScaleEvent['outcome'], detail?: string): Promise<void> {
+  async updateEvent(id: number | string, outcome: ScaleEvent['outcome'], detail?: string, fence?: Fence): Promise<void> {
     this.run('updateEvent', () => {
       const rowid = typeof id === 'number' ? id : /^\d+$/.test(id) ? Number(id) : NaN;
       if (!Number.isSafeInteger(rowid)) throw storeError(this.name, `event id ${JSON.stringify(id)} is not a sqlite event id`, { id });
-      const tx = this.db.transaction(() => {
+      this.write(fence, () => {
         const row = this.stmt('getEvent', 'SELECT json FROM events WHERE id = ?').get(rowid) as { json: string } | undefined;
         if (!row) throw storeError(this.name, `no event with id ${rowid}`, { id: rowid });
         const ev = JSON.parse(row.json) as ScaleEvent;
@@ -175,7 +240,6 @@ export class SqliteStore implements Store {
         if (detail !== undefined) ev.detail = detail;
         this.stmt('updateEvent', 'UPDATE events SET outcome = ?, json = ? WHERE id = ?').run(outcome, JSON.stringify(ev), rowid);
       });
-      tx();
     });
   }
 
@@ -191,10 +255,113 @@ export class SqliteStore implements Store {
     });
   }
 
-  async appendSample(pool: string, s: PoolSample): Promise<void> {
-    this.run('appendSample', () => {
-      this.stmt('appendSample', 'INSERT INTO samples (pool, at, json) VALUES (?, ?, ?)').run(pool, s.at, JSON.stringify(s));
+  async acquireLease(pool: string, holder: string, ttlMs: number, api?: string): Promise<Lease | undefined> {
+    return this.run('acquireLease', () => this.write(undefined, () => {
+      const now = this.now();
+      const cur = this.leaseRow(pool);
+      if (cur && cur.holder !== holder && cur.expiresAt > now) return undefined;
+      if (cur && cur.holder === holder) {
+        this.stmt('reacquireLease', 'UPDATE leases SET expires_at = ?, api = ? WHERE pool = ?').run(now + ttlMs, api ?? null, pool);
+        const { api: _old, ...rest } = cur;
+        return { ...rest, expiresAt: now + ttlMs, ...(api !== undefined ? { api } : {}) };
+      }
+      const lease: Lease = { pool, holder, token: (cur?.token ?? 0) + 1, acquiredAt: now, expiresAt: now + ttlMs, ...(api !== undefined ? { api } : {}) };
+      this.stmt(
+        'takeLease',
+        `INSERT INTO leases (pool, holder, token, acquired_at, expires_at, api) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (pool) DO UPDATE SET holder = excluded.holder, token = excluded.token,
+           acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, api = excluded.api`,
+      ).run(pool, holder, lease.token, now, lease.expiresAt, api ?? null);
+      const detail = cur ? `after ${cur.holder} (token ${cur.token}, ${cur.expiresAt === 0 ? 'released' : 'expired'})` : 'first holder';
+      this.insertHistory({ pool, at: now, kind: 'lease-acquired', holder, token: lease.token, detail });
+      return lease;
+    }));
+  }
+
+  async renewLease(pool: string, holder: string, token: number, ttlMs: number): Promise<Lease> {
+    return this.run('renewLease', () => this.write(undefined, () => {
+      const cur = this.leaseRow(pool);
+      if (!cur || cur.holder !== holder || cur.token !== token) throw leaseLost(this.name, pool, holder, token, cur);
+      const expiresAt = this.now() + ttlMs;
+      this.stmt('renewLease', 'UPDATE leases SET expires_at = ? WHERE pool = ?').run(expiresAt, pool);
+      return { ...cur, expiresAt };
+    }));
+  }
+
+  async releaseLease(pool: string, holder: string, token: number): Promise<void> {
+    this.run('releaseLease', () => this.write(undefined, () => {
+      const cur = this.leaseRow(pool);
+      if (!cur || cur.holder !== holder || cur.token !== token || cur.expiresAt === 0) return;
+      this.stmt('releaseLease', 'UPDATE leases SET expires_at = 0 WHERE pool = ?').run(pool);
+      this.insertHistory({ pool, at: this.now(), kind: 'lease-released', holder, token });
+    }));
+  }
+
+  async getLease(pool: string): Promise<Lease | undefined> {
+    return this.run('getLease', () => this.leaseRow(pool));
+  }
+
+  async listLeases(): Promise<Lease[]> {
+    return this.run('listLeases', () =>
+      (this.stmt('listLeases', `SELECT ${LEASE_COLS} FROM leases ORDER BY pool`).all() as LeaseRow[]).map(leaseOfRow));
+  }
+
+  private leaseRow(pool: string): Lease | undefined {
+    const r = this.stmt('getLease', `SELECT ${LEASE_COLS} FROM leases WHERE pool = ?`).get(pool) as LeaseRow | undefined;
+    return r && leaseOfRow(r);
+  }
+
+  async heartbeat(member: { id: string; api?: string; pools: readonly string[] }, ttlMs: number): Promise<void> {
+    this.run('heartbeat', () => {
+      const now = this.now();
+      this.stmt(
+        'heartbeat',
+        `INSERT INTO members (id, api, pools, started_at, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET api = excluded.api, pools = excluded.pools, expires_at = excluded.expires_at`,
+      ).run(member.id, member.api ?? null, JSON.stringify(member.pools), now, now + ttlMs);
     });
+  }
+
+  async listMembers(): Promise<Member[]> {
+    return this.run('listMembers', () => {
+      const rows = this.stmt('listMembers', 'SELECT id, api, pools, started_at AS startedAt, expires_at AS expiresAt FROM members WHERE expires_at > ? ORDER BY id')
+        .all(this.now()) as { id: string; api: string | null; pools: string; startedAt: number; expiresAt: number }[];
+      return rows.map((r) => withoutUndefined({ id: r.id, api: r.api ?? undefined, pools: JSON.parse(r.pools) as string[], startedAt: r.startedAt, expiresAt: r.expiresAt }));
+    });
+  }
+
+  async removeMember(id: string): Promise<void> {
+    this.run('removeMember', () => {
+      this.stmt('removeMember', 'DELETE FROM members WHERE id = ?').run(id);
+    });
+  }
+
+  async appendHistory(e: PoolHistoryEntry, fence?: Fence): Promise<PoolHistoryEntry> {
+    return this.run('appendHistory', () => this.write(fence, () => this.insertHistory(e)));
+  }
+
+  private insertHistory(e: PoolHistoryEntry): PoolHistoryEntry {
+    const { id: _ignored, ...rest } = withoutUndefined(e);
+    const info = this.stmt('appendHistory', 'INSERT INTO history (pool, at, json) VALUES (?, ?, ?)').run(e.pool, e.at, JSON.stringify(rest));
+    return { ...rest, id: Number(info.lastInsertRowid) };
+  }
+
+  async listHistory(filter: EventFilter = {}): Promise<PoolHistoryEntry[]> {
+    return this.run('listHistory', () => {
+      const limit = clampEventLimit(filter.limit);
+      const rows = (
+        filter.pool !== undefined
+          ? this.stmt('listHistoryPool', 'SELECT id, json FROM history WHERE pool = ? ORDER BY at DESC, id DESC LIMIT ?').all(filter.pool, limit)
+          : this.stmt('listHistory', 'SELECT id, json FROM history ORDER BY at DESC, id DESC LIMIT ?').all(limit)
+      ) as { id: number; json: string }[];
+      return rows.map((r) => ({ ...(JSON.parse(r.json) as PoolHistoryEntry), id: r.id }));
+    });
+  }
+
+  async appendSample(pool: string, s: PoolSample, fence?: Fence): Promise<void> {
+    this.run('appendSample', () => this.write(fence, () => {
+      this.stmt('appendSample', 'INSERT INTO samples (pool, at, json) VALUES (?, ?, ?)').run(pool, s.at, JSON.stringify(s));
+    }));
   }
 
   async listSamples(pool: string, since?: number, until?: number): Promise<PoolSample[]> {
@@ -219,7 +386,8 @@ export class SqliteStore implements Store {
           'pruneGuests',
           'DELETE FROM guests WHERE state IN (SELECT value FROM json_each(?)) AND updated_at < ?',
         ).run(JSON.stringify(FINISHED_STATES), olderThan).changes,
-        events: this.stmt('pruneEvents', 'DELETE FROM events WHERE at < ?').run(olderThan).changes,
+        events: this.stmt('pruneEvents', 'DELETE FROM events WHERE at < ?').run(olderThan).changes
+          + this.stmt('pruneHistoryEntries', 'DELETE FROM history WHERE at < ?').run(olderThan).changes,
       }));
       return tx();
     });
@@ -230,6 +398,21 @@ export class SqliteStore implements Store {
     this.closed = true;
     this.stmts.clear();
     this.run('close', () => this.db.close());
+  }
+
+  /**
+   * One write transaction, begun IMMEDIATE: it takes the write lock first, so the fencing check
+   * and the write see the same lease (another process cannot take it in between), and a busy
+   * database is waited for (busy_timeout) instead of failing at a read-to-write upgrade.
+   */
+  private write<T>(fence: Fence | undefined, fn: () => T): T {
+    return this.db.transaction(() => {
+      if (fence) {
+        const cur = this.leaseRow(fence.pool);
+        if (!cur || cur.token !== fence.token) throw fenced(this.name, fence.pool, fence.token, cur?.token);
+      }
+      return fn();
+    }).immediate();
   }
 
   /** Prepared statements are built once per key and reused. */
@@ -257,7 +440,7 @@ export class SqliteStore implements Store {
 }
 
 /** Open (creating parent folders and the file) and migrate the database at `path`. */
-export function openSqliteStore(path: string): SqliteStore {
+export function openSqliteStore(path: string, opts: { now?: () => number } = {}): SqliteStore {
   const abs = resolve(path);
   let db: DB | undefined;
   try {
@@ -268,7 +451,7 @@ export function openSqliteStore(path: string): SqliteStore {
     // Another gridhost process (or the CLI) may hold a write lock briefly.
     db.pragma('busy_timeout = 5000');
     migrate(db, abs);
-    return new SqliteStore(db, abs);
+    return new SqliteStore(db, abs, opts.now);
   } catch (e) {
     try {
       db?.close();
@@ -302,6 +485,19 @@ function migrate(db: DB, path: string): void {
       db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
     })();
   }
+}
+
+const LEASE_COLS = 'pool, holder, token, acquired_at AS acquiredAt, expires_at AS expiresAt, api';
+type LeaseRow = Omit<Lease, 'api'> & { api: string | null };
+/** A lease row without its NULL api (leases taken before version 4, or by a holder with no API). */
+function leaseOfRow(r: LeaseRow): Lease {
+  const { api, ...rest } = r;
+  return api === null ? { ...rest } : { ...rest, api };
+}
+
+/** The record as stored in `json`, with its version column. */
+function withVersion<T>(row: { json: string; version: number }): T {
+  return { ...(JSON.parse(row.json) as T), version: row.version };
 }
 
 function errMessage(e: unknown): string {

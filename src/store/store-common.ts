@@ -2,7 +2,7 @@
 // memory fake cannot drift apart.
 import { GridhostError } from '../errors/errors.ts';
 import type { Guest, GuestState, PoolSample, ScaleEvent } from '../domain/types.ts';
-import type { PoolRecord } from './store.ts';
+import type { PoolHistoryEntry, PoolRecord } from './store.ts';
 
 export const DEFAULT_EVENT_LIMIT = 100;
 export const MAX_EVENT_LIMIT = 1000;
@@ -20,6 +20,28 @@ export function storeError(store: string, message: string, details: Record<strin
   return new GridhostError('GH_STORE_FAILED', `store operation failed (${store}): ${message}`, details);
 }
 
+/** A compare-and-set that found another version (or a create that found the record). */
+export function staleWrite(store: string, what: string, id: string, expected: number | undefined, found: number | undefined): GridhostError {
+  const exp = expected === undefined ? 'no record (a create)' : `version ${expected}`;
+  const got = found === undefined ? 'no record' : `version ${found}`;
+  return new GridhostError('GH_STALE_WRITE', `${what} ${id}: write refused, expected ${exp} but the store has ${got} (${store}); re-read it and decide again`, {
+    [what]: id, expected, found,
+  });
+}
+
+/** A write whose fencing token is not the pool's current lease token. */
+export function fenced(store: string, pool: string, token: number, current: number | undefined): GridhostError {
+  return new GridhostError('GH_FENCED', `pool ${pool}: write with fencing token ${token} refused, the pool's lease token is ${current ?? 'none'} (${store}); another gridhost leads it now`, {
+    pool, token, current,
+  });
+}
+
+export function leaseLost(store: string, pool: string, holder: string, token: number, current: { holder: string; token: number } | undefined): GridhostError {
+  return new GridhostError('GH_LEASE_LOST', `pool ${pool}: lease ${token} of ${holder} is gone (${store}: ${current ? `held by ${current.holder} with token ${current.token}` : 'no lease'})`, {
+    pool, holder, token, current,
+  });
+}
+
 /** Guests are listed by pool, then creation time, then id: stable across implementations. */
 export function compareGuests(a: Guest, b: Guest): number {
   if (a.pool !== b.pool) return a.pool < b.pool ? -1 : 1;
@@ -34,4 +56,4 @@ export function withoutUndefined<T extends object>(o: T): T {
   return out as T;
 }
 
-export type { Guest, PoolRecord, PoolSample, ScaleEvent };
+export type { Guest, PoolHistoryEntry, PoolRecord, PoolSample, ScaleEvent };

@@ -1,132 +1,45 @@
-// The REST API over real HTTP on 127.0.0.1:0, backed by a real Orchestrator and pool loop on a
-// manual clock with the memory store, fake balancer and fake hypervisor. Read routes, stable
-// JSON error codes, input checks, the write route's token, and the token never leaking.
+// The REST API over real HTTP (test/api/rig.ts): read routes, stable JSON error codes, input
+// checks (query parameters, pool names, limits, URL encoding), ISO 8601 times, the write
+// route's token, and the token never leaking.
 import test from 'ava';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { PassThrough } from 'node:stream';
-import type { Guest, MetricValues } from '../../src/domain/types.ts';
 import type { ScaleEvent } from '../../src/domain/types.ts';
-import type { MetricsSource } from '../../src/drivers/metrics/metrics-source.ts';
-import { createApi } from '../../src/api/server.ts';
-import { MemoryStore } from '../../src/store/memory-store.ts';
-import { FakeBalancer } from '../../src/drivers/balancer/fake-balancer.ts';
-import { FakeHypervisor } from '../../src/drivers/hypervisor/fake-hypervisor.ts';
-import { ManualClock } from '../../src/controller/clock.ts';
-import { GuestLifecycle } from '../../src/controller/guest-lifecycle.ts';
-import { Actuator } from '../../src/controller/actuator.ts';
-import { Orchestrator } from '../../src/controller/orchestrator.ts';
-import { createLogger } from '../../src/observability/logger.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { LogMetricsTelemetry } from '../../src/observability/log-metrics-telemetry.ts';
-import { NOW, campaign, makePolicy } from '../../src/decision/test-helpers.ts';
-import type { GridhostError } from '../../src/errors/errors.ts';
-
-const TOKEN = 'api-test-token-7c0ffee';
-const WRONG = 'not-the-token-1234';
-
-class FixedLoad implements MetricsSource {
-  readonly name = 'fixed';
-  async sample(guests: readonly Guest[]): Promise<Map<string, MetricValues>> {
-    return new Map(guests.map((g) => [g.id, { rps: 5 }]));
-  }
-  async close() {}
-}
-
-interface Rig {
-  base: string;
-  server: Server;
-  store: MemoryStore;
-  hv: FakeHypervisor;
-  balancer: FakeBalancer;
-  clock: ManualClock;
-  orchestrator: Orchestrator;
-  /** Everything the logger wrote and everything handed to onError. */
-  logText: () => string;
-  /** Every response body and header seen by `call`. */
-  seen: string[];
-  call: (path: string, init?: RequestInit) => Promise<{ status: number; type: string; body: any; text: string }>;
-}
-
-/**
- * Pool `web` is managed (policy min 2 / max 8, a schedule in force raising min to 4 and capping
- * max at 6); pool `old` is a pool whose policy was removed, with one guest still running.
- */
-async function rig(t: { teardown(fn: () => Promise<void>): void }, token: string | undefined): Promise<Rig> {
-  const clock = new ManualClock(NOW);
-  const store = new MemoryStore();
-  const hv = new FakeHypervisor({ name: 'local' });
-  const balancer = new FakeBalancer();
-  const logStream = new PassThrough();
-  let logged = '';
-  logStream.on('data', (d: Buffer) => (logged += d.toString()));
-  const logger = createLogger({ level: 'debug', format: 'json', stream: logStream });
-  const metrics = createMetrics();
-  const telemetry = new LogMetricsTelemetry(logger, metrics);
-  const lifecycle = new GuestLifecycle({ store, balancer, clock, telemetry, hypervisorFor: () => hv, waitHealthy: async () => undefined, pollMs: 10 });
-  const actuator = new Actuator(store, lifecycle);
-  const orchestrator = new Orchestrator({ store, balancer, metrics: new FixedLoad(), actuator, lifecycle, clock, telemetry });
-
-  const policy = makePolicy({
-    sampling: { intervalMs: 1000, windowMs: 60_000 },
-    warmupMs: 0,
-    schedules: [campaign({ min: 4, max: 6 })],
-    rules: [{ name: 'busy', strategy: 'threshold', metric: 'rps', aggregate: 'mean', above: 100, for: 2, step: { kind: 'count', value: 1 } }],
-  });
-  await orchestrator.apply(policy);
-  await clock.advance(10); // first tick: below min 4 -> launch 4
-  await orchestrator.loop('web')!.idle();
-  await clock.advance(1000); // second tick: a sample of the 4 guests, hold
-  await orchestrator.loop('web')!.idle();
-
-  const old: Guest = { id: 'old-1', pool: 'old', state: 'healthy', driver: 'local', host: 'localhost', address: '127.0.0.1:19999', createdAt: NOW - 60_000, healthyAt: NOW - 50_000, updatedAt: NOW - 50_000, meta: {} };
-  hv.seed({ id: 'old-1', pool: 'old', running: true, address: old.address, meta: {} });
-  await store.putGuest(old);
-  await store.upsertPool({ pool: 'old', file: '/policies/old.yaml', managed: false, desired: 1, updatedAt: NOW - 50_000 });
-  await balancer.ensurePool('old', '127.0.0.1:0', '/healthz');
-  await balancer.add('old', 'old-1', old.address!);
-
-  const errors: string[] = [];
-  const app = createApi({
-    store, orchestrator, registry: metrics.registry, clock, token,
-    onError: (err: GridhostError, req) => {
-      errors.push(JSON.stringify({ code: err.code, message: err.message, details: err.details, cause: String(err.cause) }));
-      logger.error('api error', { code: err.code, error: err.message, method: req.method, path: req.path });
-    },
-  });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  t.teardown(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-    await orchestrator.stop();
-  });
-  const seen: string[] = [];
-  return {
-    base, server, store, hv, balancer, clock, orchestrator, seen,
-    logText: () => logged + errors.join('\n'),
-    async call(path, init) {
-      const res = await fetch(`${base}${path}`, init);
-      const text = await res.text();
-      seen.push(JSON.stringify([...res.headers]), text);
-      let body: any;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = undefined;
-      }
-      return { status: res.status, type: res.headers.get('content-type') ?? '', body, text };
-    },
-  };
-}
+import { NOW } from '../../src/decision/test-helpers.ts';
+import { TOKEN, WRONG, rig } from './rig.ts';
 
 test('/healthz answers ok with the number of managed pools', async (t) => {
   const r = await rig(t, TOKEN);
   const res = await r.call('/healthz');
   t.is(res.status, 200);
   t.deepEqual(res.body, { status: 'ok', pools: 1 });
+});
+
+test('a pool whose clients get 503 makes /healthz degraded naming it, and shows serving: false with the reason', async (t) => {
+  const r = await rig(t, TOKEN);
+  t.true((await r.call('/api/pools/web')).body.serving);
+  for (const b of r.balancer.snapshot('web')) r.balancer.fall('web', b.id, 'HTTP 503');
+  const h = await r.call('/healthz');
+  t.is(h.status, 200, 'gridhost itself is alive');
+  t.is(h.body.status, 'degraded');
+  t.is(h.body.degraded.length, 1);
+  t.is(h.body.degraded[0].pool, 'web');
+  t.regex(h.body.degraded[0].reason, /no healthy backend, clients get 503: .*failed \(HTTP 503\)/);
+  const v = (await r.call('/api/pools/web')).body;
+  t.false(v.serving);
+  t.false(v.failOpen);
+  t.regex(v.servingReason, /clients get 503/);
+  t.false((await r.call('/api/pools')).body.pools.find((p: any) => p.pool === 'web').serving);
+});
+
+test('a pool that fails open serves but /healthz reports it degraded, saying so', async (t) => {
+  const r = await rig(t, TOKEN);
+  for (const b of r.balancer.snapshot('web')) r.balancer.fall('web', b.id);
+  r.balancer.setPoolServing('web', { failOpen: true });
+  const h = await r.call('/healthz');
+  t.is(h.body.status, 'degraded');
+  t.regex(h.body.degraded[0].reason, /^fail-open: 0 of 4/);
+  const v = (await r.call('/api/pools/web')).body;
+  t.true(v.serving);
+  t.true(v.failOpen);
 });
 
 test('/metrics is Prometheus text with the pool gauges', async (t) => {
@@ -146,8 +59,11 @@ test('/api/pools lists managed and unmanaged pools with their sizes and bounds',
   t.true(res.type.startsWith('application/json'));
   const [old, web] = res.body.pools;
   t.deepEqual(res.body.pools.map((p: any) => p.pool), ['old', 'web']);
-  t.deepEqual(old, { pool: 'old', managed: false, file: '/policies/old.yaml', size: 1, desired: 1, guests: { healthy: 1 } });
-  t.like(web, { pool: 'web', managed: true, file: '/test/web.yaml', size: 4, desired: 4, min: 4, max: 6, guests: { healthy: 4 } });
+  t.deepEqual(old, {
+    pool: 'old', status: 'unmanaged', managed: false, file: '/policies/old.yaml', size: 1, serving: true, desired: 1, guests: { healthy: 1 },
+    mode: 'auto', healthy: 1, rules: [], schedules: [], blockers: [],
+  });
+  t.like(web, { pool: 'web', status: 'managed', managed: true, file: '/test/web.yaml', size: 4, desired: 4, min: 4, max: 6, guests: { healthy: 4 } });
   t.like(web.lastDecision, { direction: 'hold', from: 4, to: 4, at: new Date(NOW + 1000).toISOString() });
 });
 
@@ -159,12 +75,15 @@ test('/api/pools/:pool shows guests, samples, last decision, cooldowns, bounds i
   const stored = await r.store.listGuests({ pool: 'web' });
   t.is(stored.length, 4);
   t.deepEqual(v.guests.map((g: any) => [g.id, g.state, g.address, g.driver]), stored.map((g) => [g.id, 'healthy', g.address, 'local']));
-  for (const g of v.guests) t.is(typeof Date.parse(g.createdAt), 'number');
-  t.deepEqual(v.counts, { cloning: 0, booting: 0, healthy: 4, draining: 0, stopping: 0, gone: 0, failed: 0 });
+  for (const g of v.guests) {
+    t.is(g.createdAt, new Date(stored.find((x) => x.id === g.id)!.createdAt).toISOString());
+    t.is(g.updatedAt, new Date(stored.find((x) => x.id === g.id)!.updatedAt).toISOString());
+  }
+  t.deepEqual(v.counts, { cloning: 0, booting: 0, healthy: 4, sick: 0, draining: 0, stopping: 0, gone: 0, failed: 0 });
   t.true(v.managed);
   t.deepEqual(v.bounds, { min: 4, max: 6, schedules: ['campaign'], policyMin: 2, policyMax: 8 });
   t.deepEqual(v.breaker, { mode: 'closed', consecutiveFailures: 0, remainingMs: 0 });
-  t.like(v.lastDecision, { pool: 'web', direction: 'hold', from: 4, to: 4, at: NOW + 1000 });
+  t.like(v.lastDecision, { pool: 'web', direction: 'hold', from: 4, to: 4, at: new Date(NOW + 1000).toISOString() });
   t.deepEqual(v.loop, { state: 'waiting', acting: false });
   // Cooldowns count from the scale-out recorded for the pool.
   const rec = await r.store.getPool('web');
@@ -186,20 +105,90 @@ test('/api/pools/:pool shows guests, samples, last decision, cooldowns, bounds i
   for (const key of ['bounds', 'breaker', 'lastDecision', 'samples', 'cooldownRemainingMs', 'loop']) t.false(key in old, key);
 });
 
-test('unknown pools and routes are 404 JSON with GH_NOT_FOUND', async (t) => {
+test('an unknown pool is 404 GH_NOT_FOUND on every route that takes a pool, and so is an unknown route', async (t) => {
   const r = await rig(t, TOKEN);
-  const cases: [string, RequestInit | undefined, string][] = [
-    ['/api/pools/nope', undefined, 'no pool named nope'],
-    ['/api/nothing', undefined, 'no route for GET /api/nothing'],
-    ['/api/pools/web/extra', undefined, 'no route for GET /api/pools/web/extra'],
-    ['/api/pools/web', { method: 'DELETE' }, 'no route for DELETE /api/pools/web'],
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const pool = (name: string) => ({ code: 'GH_NOT_FOUND', message: `no pool named ${name}`, details: { pool: name } });
+  const cases: [string, RequestInit | undefined, object][] = [
+    ['/api/pools/nope', undefined, pool('nope')],
+    ['/api/events?pool=nosuch', undefined, pool('nosuch')],
+    ['/api/events?pool=nosuch&limit=5', undefined, pool('nosuch')],
+    ['/api/pools/nope/retire', { method: 'POST', headers: auth }, pool('nope')],
+    ['/api/nothing', undefined, { code: 'GH_NOT_FOUND', message: 'no route for GET /api/nothing' }],
+    ['/api/pools/web/extra', undefined, { code: 'GH_NOT_FOUND', message: 'no route for GET /api/pools/web/extra' }],
   ];
-  for (const [path, init, message] of cases) {
+  for (const [path, init, error] of cases) {
     const res = await r.call(path, init);
     t.is(res.status, 404, path);
     t.true(res.type.startsWith('application/json'), path);
-    t.deepEqual(res.body, { error: { code: 'GH_NOT_FOUND', message } }, path);
+    t.deepEqual(res.body, { error }, path);
   }
+  // A pool the store knows (its policy removed) is found on every route.
+  t.is((await r.call('/api/events?pool=old')).status, 200);
+  t.is((await r.call('/api/pools/old')).status, 200);
+});
+
+test('a method a route does not answer is 405 GH_METHOD_NOT_ALLOWED with Allow', async (t) => {
+  const r = await rig(t, TOKEN);
+  const cases: [string, string, string][] = [
+    ['/api/pools/web', 'DELETE', 'GET, HEAD'],
+    ['/api/pools', 'POST', 'GET, HEAD'],
+    ['/api/events', 'PUT', 'GET, HEAD'],
+    ['/healthz', 'POST', 'GET, HEAD'],
+    ['/api/pools/old/retire', 'GET', 'POST'],
+  ];
+  for (const [path, method, allow] of cases) {
+    const res = await fetch(`${r.base}${path}`, { method });
+    t.is(res.status, 405, `${method} ${path}`);
+    t.is(res.headers.get('allow'), allow, `${method} ${path}`);
+    const body = await res.json() as any;
+    t.is(body.error.code, 'GH_METHOD_NOT_ALLOWED');
+    t.is(body.error.message, `${method} is not allowed on ${path.replace(/\/(web|old)(?=\/|$)/, '/:pool')}; allowed: ${allow}`);
+  }
+  const head = await fetch(`${r.base}/api/pools`, { method: 'HEAD' });
+  t.is(head.status, 200);
+  const options = await fetch(`${r.base}/api/pools/old/retire`, { method: 'OPTIONS' });
+  t.is(options.status, 204);
+  t.is(options.headers.get('allow'), 'POST');
+  t.is((await r.store.getGuest('old-1'))?.state, 'healthy');
+});
+
+test('an unknown or repeated query parameter is 400 GH_BAD_REQUEST naming it, on every route', async (t) => {
+  const r = await rig(t, TOKEN);
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const cases: [string, RequestInit | undefined, string, object][] = [
+    ['/api/events?pool=web&limt=5', undefined, 'unknown query parameter "limt" (GET /api/events takes: pool, limit)', { unknown: ['limt'], allowed: ['pool', 'limit'] }],
+    ['/api/events?since=1h&x=1', undefined, 'unknown query parameters "since", "x" (GET /api/events takes: pool, limit)', { unknown: ['since', 'x'], allowed: ['pool', 'limit'] }],
+    ['/api/pools?pool=web', undefined, 'unknown query parameter "pool" (GET /api/pools takes no query parameters)', { unknown: ['pool'], allowed: [] }],
+    ['/api/pools/web?verbose=1', undefined, 'unknown query parameter "verbose" (GET /api/pools/:pool takes no query parameters)', { unknown: ['verbose'], allowed: [] }],
+    ['/healthz?probe', undefined, 'unknown query parameter "probe" (GET /healthz takes no query parameters)', { unknown: ['probe'], allowed: [] }],
+    ['/metrics?name=x', undefined, 'unknown query parameter "name" (GET /metrics takes no query parameters)', { unknown: ['name'], allowed: [] }],
+    ['/api/pools/old/retire?force=1', { method: 'POST', headers: auth }, 'unknown query parameter "force" (POST /api/pools/:pool/retire takes no query parameters)', { unknown: ['force'], allowed: [] }],
+    ['/api/events?limit=1&limit=2', undefined, 'query parameter "limit" given more than once', { repeated: ['limit'] }],
+    ['/api/events?pool=web&pool=old', undefined, 'query parameter "pool" given more than once', { repeated: ['pool'] }],
+  ];
+  for (const [path, init, message, details] of cases) {
+    const res = await r.call(path, init);
+    t.is(res.status, 400, path);
+    t.deepEqual(res.body, { error: { code: 'GH_BAD_REQUEST', message, details } }, path);
+  }
+  t.is((await r.store.getGuest('old-1'))?.state, 'healthy', 'a refused retire retired nothing');
+});
+
+test('a URL that is not valid percent-encoding is 400 JSON, logged at debug only', async (t) => {
+  const r = await rig(t, TOKEN);
+  const paths = ['/api/pools/%zz', '/api/pools/%', '/api/pools/%E0%A4%A', '/api/pools/%ED%A0%80', '/api/pools/%C0%AF', '/api/pools/%zz/retire'];
+  for (const path of paths) {
+    const res = await r.call(path, path.endsWith('retire') ? { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } } : undefined);
+    t.is(res.status, 400, path);
+    t.true(res.type.startsWith('application/json'), path);
+    t.deepEqual(res.body, { error: { code: 'GH_BAD_REQUEST', message: 'the URL is not valid percent-encoded UTF-8' } }, path);
+  }
+  const lines = r.logLines().filter((l) => l.msg === 'api request rejected');
+  t.is(lines.length, paths.length);
+  t.true(lines.every((l) => l.level === 'debug' && l.code === 'GH_BAD_REQUEST' && l.status === 400));
+  t.deepEqual(r.logLines().filter((l) => l.level === 'error' || l.level === 'warn'), []);
+  t.false(r.logText().includes('stack'));
 });
 
 test('bad pool names and limits are 400 JSON with GH_BAD_REQUEST', async (t) => {
@@ -214,7 +203,10 @@ test('bad pool names and limits are 400 JSON with GH_BAD_REQUEST', async (t) => 
     ['/api/events?limit=abc', /^limit must be an integer from 1 to 1000$/],
     ['/api/events?limit=5000', /^limit must be an integer from 1 to 1000$/],
     ['/api/events?limit=1.5', /^limit must be an integer from 1 to 1000$/],
-    ['/api/events?pool=..%2Fx', /^invalid pool name$/],
+    ['/api/events?pool=..%2Fx', /^invalid pool name/],
+    ['/api/events?pool=', /^invalid pool name/],
+    ['/api/events?limit=%2B5', /^limit must be an integer from 1 to 1000$/],
+    ['/api/events?limit=1e2', /^limit must be an integer from 1 to 1000$/],
   ];
   for (const [path, message] of cases) {
     const res = await r.call(path);
@@ -235,13 +227,16 @@ test('/api/events lists newest first, filtered by pool, at most limit', async (t
   await r.store.appendEvent(ev('web', NOW + 7000, 4, 5));
 
   const all = (await r.call('/api/events')).body.events;
-  const keys = (es: any[]) => es.map((e) => `${e.pool}@${e.at - NOW}:${e.from}->${e.to}`);
+  // Times are ISO 8601, as everywhere in the API.
+  for (const e of all) t.regex(e.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  const keys = (es: any[]) => es.map((e) => `${e.pool}@${Date.parse(e.at) - NOW}:${e.from}->${e.to}`);
   // The rig's start-up launch of web (0 -> 4) happened at NOW.
   t.deepEqual(keys(all), ['web@7000:4->5', 'old@6000:2->1', 'old@5000:1->2', 'web@0:0->4']);
   t.deepEqual(keys((await r.call('/api/events?pool=old')).body.events), ['old@6000:2->1', 'old@5000:1->2']);
   t.deepEqual(keys((await r.call('/api/events?limit=2')).body.events), ['web@7000:4->5', 'old@6000:2->1']);
   t.deepEqual(keys((await r.call('/api/events?pool=web&limit=1')).body.events), ['web@7000:4->5']);
-  t.deepEqual((await r.call('/api/events?pool=none')).body, { events: [] });
+  await r.store.savePool({ pool: 'quiet', file: '/policies/quiet.yaml', managed: false, desired: 0, updatedAt: NOW });
+  t.deepEqual((await r.call('/api/events?pool=quiet')).body, { events: [] }, 'a known pool without events');
   t.is(all[3].outcome, 'done');
 });
 
@@ -264,15 +259,15 @@ test('the retire route needs the configured bearer token', async (t) => {
   t.deepEqual(r.hv.callsOf('stop'), [], 'a refused request stopped nothing');
   t.is((await r.store.getGuest('old-1'))?.state, 'healthy');
 
-  // A managed pool cannot be retired, even with the token.
+  // A managed pool cannot be retired, even with the token: a conflict with its policy.
   const managed = await r.call('/api/pools/web/retire', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
-  t.is(managed.status, 400);
-  t.is(managed.body.error.code, 'GH_BAD_REQUEST');
+  t.is(managed.status, 409);
+  t.deepEqual(managed.body.error, { code: 'GH_POOL_MANAGED', message: 'pool web is managed by a policy (/test/web.yaml); remove its policy file first', details: { pool: 'web' } });
   t.deepEqual(r.hv.callsOf('stop'), []);
 
   const ok = await post({ authorization: `Bearer ${TOKEN}` });
   t.is(ok.status, 200);
-  t.deepEqual(ok.body, { retired: ['old-1'] });
+  t.deepEqual(ok.body, { pool: 'old', retired: ['old-1'], failed: [] });
   t.deepEqual(r.hv.callsOf('stop'), ['old-1']);
   t.deepEqual(r.hv.callsOf('deleteClone'), ['old-1']);
   t.is((await r.store.getGuest('old-1'))?.state, 'gone');

@@ -17,9 +17,9 @@ test('at start gridhost run deletes gone/failed guests and events older than his
   const now = Date.now();
   const seed = openSqliteStore(dbPath);
   // Old and new finished guests of a pool with no policy: the reconciler leaves them alone.
-  await seed.putGuest(guest('web-old-gone', { state: 'gone', createdAt: now - 3 * DAY, updatedAt: now - 2 * DAY }));
-  await seed.putGuest(guest('web-old-failed', { state: 'failed', createdAt: now - 3 * DAY, updatedAt: now - 2 * DAY, error: 'boot failed' }));
-  await seed.putGuest(guest('web-new-gone', { state: 'gone', createdAt: now - 3 * DAY, updatedAt: now - DAY / 2 }));
+  await seed.saveGuest(guest('web-old-gone', { state: 'gone', createdAt: now - 3 * DAY, updatedAt: now - 2 * DAY }));
+  await seed.saveGuest(guest('web-old-failed', { state: 'failed', createdAt: now - 3 * DAY, updatedAt: now - 2 * DAY, error: 'boot failed' }));
+  await seed.saveGuest(guest('web-new-gone', { state: 'gone', createdAt: now - 3 * DAY, updatedAt: now - DAY / 2 }));
   await seed.appendEvent(event({ at: now - 2 * DAY, reason: 'old' }));
   await seed.appendEvent(event({ at: now - DAY / 2, reason: 'new', outcome: 'done' }));
   await seed.close();

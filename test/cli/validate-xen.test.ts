@@ -1,6 +1,7 @@
 // `gridhost validate` on xen policies: the shipped example passes with the repo's templates
 // folder (its xl.cfg template exists there and renders with the xl driver's placeholders), and
 // xen-only rules are located errors.
+import { DEFAULT_GUEST_NETWORK, networkVars } from '../../src/drivers/xen/guest-network.ts';
 import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,9 +41,10 @@ test('the example xl.cfg template renders with the placeholders the xl driver fi
   const out = renderXlCfg(text, {
     name: 'gh-xweb-1a2b3c4d', guest: 'xweb-1a2b3c4d', pool: 'xweb', uuid: '8c1d2f1e-7b43-4d7e-9a55-0c1f2e3d4a5b',
     mac: '00:16:3e:12:34:56', ip: '192.168.100.10', disk: '/var/lib/xen/images/xweb-1a2b3c4d.img', format: 'raw', memory: 128,
+    ...networkVars(DEFAULT_GUEST_NETWORK),
   });
   t.regex(out, /^name {4}= "gh-xweb-1a2b3c4d"$/m);
-  t.regex(out, /^extra {3}= "console=hvc0 quiet guestname=gh-xweb-1a2b3c4d guestip=192\.168\.100\.10"$/m);
+  t.regex(out, /^extra {3}= "console=hvc0 quiet guestname=gh-xweb-1a2b3c4d guestip=192\.168\.100\.10\/24"$/m);
   t.regex(out, /^vif {5}= \[ 'bridge=xenbr0,mac=00:16:3e:12:34:56' \]$/m);
   t.regex(out, /^disk {4}= \[ 'format=raw,vdev=xvda,access=rw,target=\/var\/lib\/xen\/images\/xweb-1a2b3c4d\.img' \]$/m);
   t.regex(out, /^memory {2}= 128$/m);

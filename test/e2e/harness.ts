@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
+import { bridgeIntoNetns } from './netns-bridge.ts';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -44,6 +45,9 @@ export interface StartOptions {
   startTimeoutMs?: number;
   /** gridhost.yaml text, written in the workspace (gridhost's cwd, where it reads it from). */
   config?: string;
+  /** Run gridhost inside this network namespace (`ip netns exec`); `api` then goes through a
+   *  loopback bridge into it (netns-bridge.ts). */
+  netns?: string;
 }
 
 /** Prepare a temp workspace: policies/, templates/ (copy of the repo's images), data/. */
@@ -62,7 +66,10 @@ export function workspace(opts: StartOptions): string {
 export async function startGridhost(opts: StartOptions): Promise<GridhostProcess> {
   const dir = workspace(opts);
   const apiPort = await freePort();
-  const child = spawn(process.execPath, [join(REPO, 'bin', 'gridhost.js'), 'run'], {
+  const argv = [process.execPath, join(REPO, 'bin', 'gridhost.js'), 'run'];
+  // `ip netns exec` execs the command: the child's PID is gridhost's own, signals reach it.
+  const [cmd, ...args] = opts.netns !== undefined ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv;
+  const child = spawn(cmd!, args, {
     cwd: dir,
     env: {
       ...process.env,
@@ -72,6 +79,8 @@ export async function startGridhost(opts: StartOptions): Promise<GridhostProcess
       GRIDHOST_DATA_DIR: join(dir, 'data'),
       GRIDHOST_LOG_FORMAT: 'json',
       GRIDHOST_LOG_LEVEL: 'debug',
+      // A crashed gridhost's pools are taken up by the next one when its lease runs out.
+      GRIDHOST_LEASE: '5s',
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -94,24 +103,35 @@ export async function startGridhost(opts: StartOptions): Promise<GridhostProcess
   });
   child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const api = `http://127.0.0.1:${apiPort}`;
+  const bridge = opts.netns !== undefined ? await bridgeIntoNetns(opts.netns, '127.0.0.1', apiPort) : undefined;
+  const api = bridge?.url ?? `http://127.0.0.1:${apiPort}`;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
+  // A start that fails must not leave gridhost (or the guests it launched) running.
+  const abandon = async (why: string): Promise<never> => {
+    await bridge?.stop();
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await exited;
+    killGuests(join(dir, 'data', 'guests'));
+    throw new Error(why);
+  };
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`gridhost exited early (${child.exitCode}): ${stderr.join('')}`);
+    if (child.exitCode !== null) await abandon(`gridhost exited early (${child.exitCode}): ${stderr.join('')}`);
     try {
       const r = await getJson(`${api}/healthz`);
       if (r.status === 200) break;
     } catch {
       /* not up yet */
     }
-    if (Date.now() > deadline) throw new Error(`gridhost API did not come up: ${stderr.join('')}`);
+    if (Date.now() > deadline) await abandon(`gridhost API did not come up within ${opts.startTimeoutMs ?? 30_000} ms: ${stderr.join('')}`);
     await sleep(100);
   }
   return {
     dir, apiPort, api, logs, stderr, child,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);
-      return exited;
+      const code = await exited;
+      await bridge?.stop();
+      return code;
     },
     cleanup() {
       killGuests(join(dir, 'data', 'guests'));
@@ -144,16 +164,25 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-export function request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
+export function request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}, retried = false): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
-    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent, timeout: opts.timeoutMs ?? 10_000 }, (r) => {
+    const method = opts.method ?? 'GET';
+    const req = http.request(url, { method, headers: opts.headers, agent, timeout: opts.timeoutMs ?? 10_000 }, (r) => {
       const chunks: Buffer[] = [];
       r.on('data', (c: Buffer) => chunks.push(c));
       r.on('end', () => res({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
       r.on('error', rej);
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', rej);
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      // A kept-alive socket the server closed as idle just as it was reused: the request never
+      // reached the server, so a GET is sent once more, as Node's docs advise (req.reusedSocket).
+      if (!retried && req.reusedSocket && e.code === 'ECONNRESET' && (method === 'GET' || method === 'HEAD')) {
+        request(url, opts, true).then(res, rej);
+        return;
+      }
+      rej(e);
+    });
     req.end(opts.body);
   });
 }

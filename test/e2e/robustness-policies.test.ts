@@ -2,6 +2,7 @@
 // with one good policy and five bad ones beside it, `gridhost validate` on the same folder,
 // then live reloads (change, break, delete) and the retire API on the pool left behind.
 import test from 'ava';
+import { POLICY_TOP_KEYS } from '../../src/policy/parse-policy.ts';
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -67,7 +68,7 @@ const BAD: Record<string, { text: string; issue: (file: string, goodFile: string
   },
   'unknown-key.yaml': {
     text: `pool: unk\n${GUEST}colour: red\n${RULES}`,
-    issue: (f) => `${f}:5:1: colour: unknown key; allowed here: pool, min, max, guest, balancer, sampling, warmup, scale_out, scale_in, on_missing, breaker, rules, schedules (found "colour")`,
+    issue: (f) => `${f}:5:1: colour: unknown key; allowed here: ${POLICY_TOP_KEYS.join(', ')} (found "colour")`,
   },
   // Sorts after good.yaml, so good.yaml holds the pool and this one is the duplicate.
   'zz-dup.yaml': {
@@ -150,10 +151,11 @@ test.serial('bad policy files are rejected with located errors while the good po
   t.regex(served.body, new RegExp(`^(${ids.join('|')}) worked \\d+ ms\\n$`));
   t.is(view.bounds.max, 8);
 
-  // 3. Live reload: max 8 -> 4 applies, with a "policy reloaded" line.
+  // 3. Live reload: max 8 -> 4 applies, with a "policy reloaded" line naming what changed.
   replaceFile(goodFile, goodPolicy(lbPort, 4));
   await waitUntil(async () => (await getJson(`${gh.api}/api/pools/${POOL}`)).json.bounds.max === 4, 15_000, 'max 4 in force');
-  await waitUntil(() => gh.logs.find((l) => l.msg === 'policy reloaded' && l.pool === POOL && l.file === goodFile), 10_000, 'policy reloaded line');
+  const reloaded = await waitUntil(() => gh.logs.find((l) => String(l.msg).startsWith('policy reloaded') && l.pool === POOL && l.file === goodFile), 10_000, 'policy reloaded line');
+  t.like(reloaded, { level: 'info', msg: 'policy reloaded: max 8 -> 4', changes: ['max 8 -> 4'] });
 
   // 4. A broken version is rejected (an error line) and the last good version stays in force.
   const brokenText = goodPolicy(lbPort, 4).replace('max: 4', 'max: many');

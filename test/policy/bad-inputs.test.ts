@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatIssue, PolicyError, type ValidationIssue } from '../../src/errors/errors.ts';
-import { checkPolicyFile, loadPolicyDir, loadPolicyFile, type PolicyLoadOptions } from '../../src/policy/load-policy.ts';
+import { checkPolicyFile, loadPolicyDir, loadPolicyFile, POLICY_MAX_BYTES, type PolicyLoadOptions } from '../../src/policy/load-policy.ts';
 
 const FIX = path.join(import.meta.dirname, 'fixtures');
 const OPTS: PolicyLoadOptions = { templatesDir: '/srv/gridhost/templates', exists: () => true };
@@ -133,4 +133,73 @@ test('a missing folder is a failure for the folder, not an exception', (t) => {
   const r = loadPolicyDir(dir, OPTS);
   t.deepEqual(r.policies, []);
   t.deepEqual(r.failures[0]!.issues.map(formatIssue), [`${dir}:1:1: cannot read policy folder (ENOENT)`]);
+});
+
+// Files that must not be parsed or quoted: links out of the folder, oversize files, binaries.
+
+const VALID = 'pool: web\nguest:\n  template: web.local.yaml\n  image: images/web\nrules:\n  - {strategy: threshold, metric: cpu, above: 70, step: +1}\n';
+
+test('a policy symlinked to a file outside the policies folder is refused, naming the target, contents unread', (t) => {
+  const root = tempDir(t);
+  const dir = path.join(root, 'policies');
+  fs.mkdirSync(dir);
+  const secret = path.join(root, 'passwd');
+  fs.writeFileSync(secret, 'root:x:0:0:root:/root:/bin/bash\n');
+  fs.symlinkSync(secret, path.join(dir, 'web.yaml'));
+  const r = loadPolicyDir(dir, OPTS);
+  t.deepEqual(r.policies, []);
+  t.deepEqual(r.failures.map((f) => f.issues.map(formatIssue)), [
+    [`${path.join(dir, 'web.yaml')}:1:1: is a symlink to ${secret}, outside the policies folder ${dir}; refused: a policy file must be in the policies folder (a link may point only to a file inside it)`],
+  ]);
+});
+
+test('a symlink to a file inside the policies folder is read like the file', (t) => {
+  const dir = tempDir(t);
+  fs.mkdirSync(path.join(dir, 'versions'));
+  fs.writeFileSync(path.join(dir, 'versions', 'web-v2.txt'), VALID);
+  fs.symlinkSync('versions/web-v2.txt', path.join(dir, 'web.yaml'));
+  const r = loadPolicyDir(dir, OPTS);
+  t.deepEqual(r.failures, []);
+  t.deepEqual(r.policies.map((p) => p.pool), ['web']);
+});
+
+test('a policy file over the size limit is refused with its size and the limit', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'web.yaml');
+  fs.writeFileSync(file, VALID + `# ${'x'.repeat(POLICY_MAX_BYTES)}\n`);
+  const size = fs.statSync(file).size;
+  t.deepEqual(checkPolicyFile(file, OPTS), { ok: false, issues: [{ file, line: 1, col: 1, path: '', message: `policy file is ${size} bytes; the limit is 65536 bytes (64 KiB)` }] });
+  fs.writeFileSync(file, VALID + `# ${'x'.repeat(POLICY_MAX_BYTES - VALID.length - 3)}\n`);
+  t.true(checkPolicyFile(file, OPTS).ok, 'a file of exactly the limit is read');
+});
+
+test('a found value is cut to a short prefix: a text file or a binary never lands whole in an issue', (t) => {
+  const dir = tempDir(t);
+  const passwd = Array.from({ length: 40 }, (_, i) => `user${i}:x:${1000 + i}:${1000 + i}::/home/user${i}:/bin/sh`).join('\n');
+  const binary = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7919) % 256).filter((b) => b !== 0x0a && b !== 0x23)).toString('latin1');
+  for (const [name, text] of [['passwd.yaml', passwd], ['bin.yaml', `pool: ${binary}\n`], ['rule.yaml', VALID.replace('metric: cpu', `metric: ${'m'.repeat(5000)}`)]] as const) {
+    fs.writeFileSync(path.join(dir, name), text);
+    const r = checkPolicyFile(path.join(dir, name), OPTS);
+    t.false(r.ok, name);
+    for (const line of (r.ok ? [] : r.issues).map(formatIssue)) t.true(line.length < 400, `${name}: ${line.length} characters: ${line.slice(0, 200)}`);
+  }
+  const [issue] = issuesOfText(t, passwd);
+  // YAML folds the lines into one plain scalar of 1,6xx characters: 40 of them are kept.
+  t.regex(String(issue?.found), /^user0:x:1000:1000::\/home\/user0:\/bin\/sh u\.\.\. \(16\d\d characters\)$/);
+});
+
+function issuesOfText(t: { teardown: (fn: () => void) => void }, text: string): ValidationIssue[] {
+  const file = path.join(tempDir(t), 'x.yaml');
+  fs.writeFileSync(file, text);
+  const r = checkPolicyFile(file, OPTS);
+  return r.ok ? [] : r.issues;
+}
+
+test('an entry named like a policy that is a directory is a failure of its own', (t) => {
+  const dir = tempDir(t);
+  fs.writeFileSync(path.join(dir, 'web.yaml'), VALID);
+  fs.mkdirSync(path.join(dir, 'api.yaml'));
+  const r = loadPolicyDir(dir, OPTS);
+  t.deepEqual(r.policies.map((p) => p.pool), ['web']);
+  t.deepEqual(r.failures.map((f) => f.issues.map(formatIssue)), [[`${path.join(dir, 'api.yaml')}:1:1: is a directory, not a policy file`]]);
 });

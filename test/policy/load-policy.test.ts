@@ -2,7 +2,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_BALANCER, type Policy } from '../../src/domain/policy.ts';
+import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, type Policy } from '../../src/domain/policy.ts';
 import { PolicyError } from '../../src/errors/errors.ts';
 import { loadPolicyDir, loadPolicyFile } from '../../src/policy/load-policy.ts';
 import { parsePolicy } from '../../src/policy/parse-policy.ts';
@@ -23,6 +23,7 @@ test('the shipped example policies/web.yaml parses to the expected canonical pol
   const want: Policy = {
     file,
     pool: 'web',
+    mode: 'act',
     min: 2,
     max: 8,
     guest: {
@@ -32,6 +33,7 @@ test('the shipped example policies/web.yaml parses to the expected canonical pol
       clone: 'auto',
       healthPath: '/healthz',
       metricsPath: '/metrics',
+      metrics: ['rps', 'inflight', 'requests_total', 'cpu_seconds'],
       bootTimeoutMs: 30_000,
       stopTimeoutMs: 10_000,
       drainTimeoutMs: 30_000,
@@ -39,15 +41,19 @@ test('the shipped example policies/web.yaml parses to the expected canonical pol
     balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:8080' },
     sampling: { intervalMs: 5_000, windowMs: 300_000 },
     warmupMs: 0,
-    scaleOut: { cooldownMs: 30_000 },
-    scaleIn: { cooldownMs: 60_000, stabilizationMs: 120_000 },
+    scaleOut: { cooldownMs: 30_000, whileBooting: 'add' },
+    scaleIn: { cooldownMs: 60_000, stabilizationMs: 120_000, victims: 'newest' },
     onMissing: 'hold',
+    unknownGuests: 'retire',
     breaker: { failures: 3, openMs: 300_000 },
+    autoHeal: { ...DEFAULT_AUTO_HEAL },
     rules: [
-      { name: 'rps', strategy: 'target-tracking', metric: 'rps', aggregate: 'mean', target: 45, tolerance: 0.1, for: 1 },
-      { name: 'cpu', strategy: 'target-tracking', metric: 'cpu', aggregate: 'mean', target: 75, tolerance: 0.1, for: 2 },
+      { name: 'rps', strategy: 'target-tracking', metric: 'rps', source: 'guest', aggregate: 'mean', target: 45, tolerance: 0.1, for: 1 },
+      { name: 'cpu', strategy: 'target-tracking', metric: 'cpu', source: 'hypervisor', aggregate: 'mean', target: 75, tolerance: 0.1, for: 2 },
+      { name: 'inflight', strategy: 'target-tracking', metric: 'inflight', source: 'balancer', aggregate: 'mean', target: 3, tolerance: 0.1, for: 2 },
     ],
     schedules: [],
+    hooks: {},
   };
   t.deepEqual(p, want);
 });
@@ -67,18 +73,22 @@ test('defaults are applied to a file with only the required keys', (t) => {
     {
       file,
       pool: 'api',
+      mode: 'act',
       min: 2,
       max: 8,
       guest: undefined,
       balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:8080' },
       sampling: { intervalMs: 5_000, windowMs: 300_000 },
       warmupMs: 10_000,
-      scaleOut: { cooldownMs: 60_000 },
-      scaleIn: { cooldownMs: 120_000, stabilizationMs: 300_000 },
+      scaleOut: { cooldownMs: 60_000, whileBooting: 'add' },
+      scaleIn: { cooldownMs: 120_000, stabilizationMs: 300_000, victims: 'newest' },
       onMissing: 'hold',
+      unknownGuests: 'retire',
       breaker: { failures: 3, openMs: 300_000 },
+      autoHeal: { ...DEFAULT_AUTO_HEAL },
       rules: undefined,
       schedules: [],
+      hooks: {},
     },
   );
   t.deepEqual(p.guest, {
@@ -88,11 +98,12 @@ test('defaults are applied to a file with only the required keys', (t) => {
     clone: 'auto',
     healthPath: '/healthz',
     metricsPath: '/metrics',
+    metrics: ['rps', 'inflight', 'requests_total', 'cpu_seconds'],
     bootTimeoutMs: 60_000,
     stopTimeoutMs: 10_000,
     drainTimeoutMs: 30_000,
   });
-  t.deepEqual(p.rules, [{ name: 'rule-0', strategy: 'threshold', metric: 'cpu', aggregate: 'mean', above: 80, for: 1, step: { kind: 'count', value: 1 } }]);
+  t.deepEqual(p.rules, [{ name: 'rule-0', strategy: 'threshold', metric: 'cpu', source: 'hypervisor', aggregate: 'mean', above: 80, for: 1, step: { kind: 'count', value: 1 } }]);
 });
 
 test('the loaded policy is deeply frozen', (t) => {
@@ -129,10 +140,19 @@ test('a file whose top level is not a mapping is rejected', (t) => {
   t.is(e?.message, 'list.yaml:1:1: must be a mapping, found a list');
 });
 
-test('a duplicate key is a YAML error at the second key', (t) => {
+test('a duplicate key is an error at the second key, naming the line of the first', (t) => {
   const e = t.throws(() => parsePolicy('pool: web\nmin: 2\nmin: 3\n', 'dup.yaml', { templatesDir: T }), { instanceOf: PolicyError });
-  t.regex(e!.issues[0]!.message, /Map keys must be unique/);
-  t.deepEqual([e!.issues[0]!.line, e!.issues[0]!.col], [3, 1]);
+  t.is(e?.message, 'dup.yaml:3:1: min: duplicate key; it is already set at line 2');
+});
+
+test('duplicate keys are found at every depth, in lists too, each at its second occurrence', (t) => {
+  const text = ['pool: web', 'guest:', '  template: a', '  template: b', 'rules:', '  - {strategy: threshold, metric: cpu, metric: rps}', 'pool: api', ''].join('\n');
+  const e = t.throws(() => parsePolicy(text, 'dup.yaml', { templatesDir: T }), { instanceOf: PolicyError });
+  t.deepEqual(e?.issues.map((i) => [i.line, i.path, i.message]), [
+    [4, 'guest.template', 'duplicate key; it is already set at line 3'],
+    [6, 'rules.0.metric', 'duplicate key; it is already set at line 6'],
+    [7, 'pool', 'duplicate key; it is already set at line 1'],
+  ]);
 });
 
 test('a bad file never stops the good ones in the same folder; .yml counts, dotfiles do not', (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
-import type { PoolSample, ScaleEvent } from '../../src/domain/types.ts';
-import { estimateCapacity, parseWhen, recordedActions, recordedTrace } from '../../src/simulator/replay.ts';
+import type { Guest, PoolSample, ScaleEvent } from '../../src/domain/types.ts';
+import { estimateCapacity, parseWhen, recordedActions, recordedTimings, recordedTrace, replayTimes } from '../../src/simulator/replay.ts';
 
 const T0 = Date.UTC(2026, 0, 6, 3, 0, 0);
 const tick = (s: number, guests: Record<string, Record<string, number>>): PoolSample => ({ at: T0 + s * 1000, guests });
@@ -40,6 +40,14 @@ test('the step is the median tick spacing; missing ticks and ticks without the m
   t.deepEqual(Array.from(r.values), [1, 2, 3, 3, 3, 7]);
   t.deepEqual(Array.from(r.guests), [1, 1, 1, 1, 1, 2]);
   t.is(r.filled, 2);
+  // The replay decides at the recorded tick times; a filled step has none.
+  t.deepEqual(Array.from(r.tickAt), [T0, T0 + 10_000, T0 + 20_000, NaN, NaN, T0 + 50_000]);
+});
+
+test('each step keeps the time of its recorded tick, off the grid as the loop\'s timers were', (t) => {
+  const r = recordedTrace([tick(0, { a: { rps: 1 } }), tick(1.04, { a: { rps: 2 } }), tick(2.31, { a: { rps: 3 } })], 'rps', 1);
+  t.is(r.stepSeconds, 1);
+  t.deepEqual(Array.from(r.tickAt), [T0, T0 + 1_040, T0 + 2_310]);
 });
 
 test('a single tick uses the fallback step', (t) => {
@@ -99,3 +107,64 @@ for (const [text, want] of whens) {
     t.is(parseWhen(text, T0, dur), want);
   });
 }
+
+const guest = (id: string, createdS: number, upS: number | undefined, goneS?: number): Guest => ({
+  id,
+  pool: 'web',
+  state: upS === undefined ? 'failed' : goneS === undefined ? 'healthy' : 'gone',
+  driver: 'local',
+  host: 'localhost',
+  createdAt: T0 + createdS * 1000,
+  ...(upS !== undefined ? { healthyAt: T0 + (createdS + upS) * 1000 } : {}),
+  updatedAt: T0 + (goneS ?? createdS + (upS ?? 1)) * 1000,
+  meta: {},
+});
+const scaleIn = (s: number, from: number, to: number, outcome: ScaleEvent['outcome'] = 'done'): ScaleEvent => ({
+  pool: 'web',
+  at: T0 + s * 1000,
+  direction: 'scale-in',
+  from,
+  to,
+  reason: 'x',
+  inputs: { series: {}, min: 2, max: 8, schedules: [] },
+  outcome,
+});
+
+test('recorded boot time: median creation-to-healthy of the guests created in the range; failed launches left out', (t) => {
+  const r = recordedTimings([guest('a', -7200, 40), guest('b', 10, 1), guest('c', 20, 3), guest('d', 30, 2), guest('e', 40, undefined)], [], T0, T0 + 3_600_000);
+  t.is(r.upSeconds, 2);
+  t.is(r.upGuests, 3);
+  t.true(r.upInRange);
+});
+
+test('recorded boot time falls back to every guest the store kept when none was created in the range', (t) => {
+  const r = recordedTimings([guest('a', -7200, 40), guest('b', -7000, 20)], [], T0, T0 + 3_600_000);
+  t.is(r.upSeconds, 30);
+  t.false(r.upInRange);
+  t.is(recordedTimings([], [], T0, T0 + 1).upSeconds, undefined);
+});
+
+test('recorded drain time: a scale-in retires from - to guests, the first healthy before it to go after it; skipped events retire none', (t) => {
+  const guests = [
+    guest('a', -100, 1, 70), // retired by the scale-in at 60: 10 s
+    guest('b', -100, 1, 74), // and this one: 14 s
+    guest('c', -100, 1, 500), // still there after the first, retired by the one at 480: 20 s
+    guest('d', 65, 1, 200), // healthy after the scale-in at 60, gone with nothing retiring it
+    guest('e', -100, 1, 50), // gone before any scale-in
+  ];
+  const r = recordedTimings(guests, [scaleIn(60, 4, 2), scaleIn(100, 2, 1, 'skipped'), scaleIn(480, 2, 1)], T0, T0 + 3_600_000);
+  t.is(r.drainGuests, 3);
+  t.is(r.drainSeconds, 14);
+  t.true(r.drainInRange);
+});
+
+test('replay timings: recorded unless --boot/--health-delay or --drain is given', (t) => {
+  const rec = { upSeconds: 1.2, upGuests: 3, upInRange: true, drainSeconds: 8, drainGuests: 2, drainInRange: false };
+  const flags = (given: string[]) => ({ boot: 30, healthDelay: 5, drain: 10, given: new Set(given) });
+  t.like(replayTimes(flags([]), rec), { bootSeconds: 1.2, healthDelaySeconds: 0, drainSeconds: 8 });
+  t.regex(replayTimes(flags([]), rec).drainFrom, /the store kept \(none in the replayed range\)/);
+  t.like(replayTimes(flags(['--boot']), rec), { bootSeconds: 30, healthDelaySeconds: 5, bootFrom: 'given', drainSeconds: 8 });
+  t.like(replayTimes(flags(['--health-delay']), rec), { bootSeconds: 30, healthDelaySeconds: 5, bootFrom: 'given' });
+  t.like(replayTimes(flags(['--drain']), rec), { bootSeconds: 1.2, drainSeconds: 10, drainFrom: 'given' });
+  t.like(replayTimes(flags([]), { upGuests: 0, upInRange: false, drainGuests: 0, drainInRange: false }), { bootSeconds: 30, healthDelaySeconds: 5, drainSeconds: 10 });
+});

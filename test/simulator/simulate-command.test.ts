@@ -70,6 +70,26 @@ test('--plot writes an SVG file', async (t) => {
   });
 });
 
+test('--plot of a trace that says when it began (CSV with dates) has a UTC date axis; one that does not counts time since the start', async (t) => {
+  await withTmp(async (dir) => {
+    const start = Date.UTC(1995, 6, 1);
+    const rows = ['time,rps'];
+    // Three days of 60 s steps.
+    for (let i = 0; i < 3 * 1440; i++) rows.push(`${new Date(start + i * 60_000).toISOString()},${20 + 15 * Math.sin(i / 200)}`);
+    await writeFile(join(dir, 'dated.csv'), rows.join('\n'));
+    // The same rates with the time in seconds: nothing says when it began.
+    await writeFile(join(dir, 'plain.txt'), rows.slice(1).map((r, i) => `${i * 60},${r.split(',')[1]}`).join('\n'));
+    const dated = await cli(['--policy', WEB, '--trace', join(dir, 'dated.csv'), '--plot', join(dir, 'dated.svg'), '--json']);
+    t.is(dated.code, 0, dated.err);
+    t.is(JSON.parse(dated.out).trace.startAt, '1995-07-01T00:00:00.000Z');
+    t.true((await readFile(join(dir, 'dated.svg'), 'utf8')).includes('>time (UTC), from 1995-07-01 00:00<'));
+    const plain = await cli(['--policy', WEB, '--trace', join(dir, 'plain.txt'), '--plot', join(dir, 'plain.svg'), '--json']);
+    t.is(plain.code, 0, plain.err);
+    t.is(JSON.parse(plain.out).trace.startAt, undefined);
+    t.true((await readFile(join(dir, 'plain.svg'), 'utf8')).includes('>time (days since the start)<'));
+  });
+});
+
 test('a bad trace is GH_TRACE_INVALID naming the file and line, exit 1', async (t) => {
   await withTmp(async (dir) => {
     const trace = join(dir, 'bad.txt');
@@ -119,5 +139,20 @@ test('--step 0 keeps the trace step and --peak-guests scales the peak to N x cap
     t.is(j.trace.stepSeconds, 1);
     t.is(j.trace.steps, 8);
     t.is(j.trace.peakRps, 80);
+  });
+});
+
+test('--noise sets the per-guest measurement noise (default 0.05 for a trace); a negative one is a usage error', async (t) => {
+  await withTmp(async (dir) => {
+    const trace = join(dir, 't.txt');
+    await writeFile(trace, stepTraceText());
+    const byDefault = JSON.parse((await cli(['--policy', WEB, '--trace', trace, '--json'])).out);
+    t.is(byDefault.model.noise, 0.05);
+    const quiet = await cli(['--policy', WEB, '--trace', trace, '--json', '--noise', '0']);
+    t.is(quiet.code, 0, quiet.err);
+    t.is(JSON.parse(quiet.out).model.noise, 0);
+    const bad = await cli(['--policy', WEB, '--trace', trace, '--noise', '-1']);
+    t.is(bad.code, 2);
+    t.regex(bad.err, /--noise must be a number >= 0 \(found "-1"\)/);
   });
 });

@@ -35,6 +35,12 @@ for (const [name, text, values, step] of formats) {
   });
 }
 
+test('a CSV whose time column holds dates says when the trace began; plain seconds and numbers do not', (t) => {
+  t.is(parseTrace('time,rps\n2021-08-01T00:00:00Z,7\n2021-08-01T00:00:10Z,8\n').startAt, Date.UTC(2021, 7, 1));
+  t.is(parseTrace('0,10\n5,20\n').startAt, undefined);
+  t.is(parseTrace('1 2 3').startAt, undefined);
+});
+
 const bad: [string, string, RegExp][] = [
   ['an empty file', '', /x\.txt: empty trace/],
   ['a file of blanks and comments', '\n  \n# nothing\n', /empty trace/],
@@ -117,4 +123,11 @@ test('scaleToPeak makes the peak need exactly targetGuests guests', (t) => {
 
 test('scaleToPeak refuses an all-zero trace', (t) => {
   t.throws(() => scaleToPeak({ values: Float64Array.from([0, 0]), stepSeconds: 1 }, 40), { instanceOf: GridhostError });
+});
+
+test('aggregate and scaleToPeak keep the start time', (t) => {
+  const tr = { values: Float64Array.from([1, 3, 5, 7]), stepSeconds: 1, startAt: Date.UTC(2021, 7, 1) };
+  t.is(aggregate(tr, 2).startAt, tr.startAt);
+  t.is(aggregate(tr, 1).startAt, tr.startAt);
+  t.is(scaleToPeak(tr, 10, 2).startAt, tr.startAt);
 });

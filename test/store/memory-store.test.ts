@@ -7,12 +7,12 @@ runStoreContract('memory', async () => new MemoryStore());
 
 test('failNext makes the next call of that method reject with GH_STORE_FAILED and change nothing', async (t) => {
   const s = new MemoryStore();
-  s.failNext('putGuest');
-  const e = await t.throwsAsync(s.putGuest(guest('web-1')));
+  s.failNext('saveGuest');
+  const e = await t.throwsAsync(s.saveGuest(guest('web-1')));
   t.true(e instanceof GridhostError);
   t.is((e as GridhostError).code, 'GH_STORE_FAILED');
   t.is(await s.getGuest('web-1'), undefined);
-  await s.putGuest(guest('web-1'));
+  await s.saveGuest(guest('web-1'));
   t.is((await s.getGuest('web-1'))?.id, 'web-1');
 });
 
@@ -29,11 +29,11 @@ test('failNext only affects the named method and queues one failure per call', a
 
 test('calls records each method and its arguments in order', async (t) => {
   const s = new MemoryStore();
-  await s.putGuest(guest('web-1'));
+  await s.saveGuest(guest('web-1'));
   await s.listGuests({ pool: 'web' });
   t.deepEqual(
     s.calls.map((c) => c.method),
-    ['putGuest', 'listGuests'],
+    ['saveGuest', 'listGuests'],
   );
   t.deepEqual(s.calls[1]!.args, [{ pool: 'web' }]);
 });

@@ -12,7 +12,7 @@ test('openStore with kind sqlite opens a working SQLite store at the path', asyn
   const s = await openStore({ kind: 'sqlite', path: join(dir, 'nested', 'state.db') });
   t.teardown(() => s.close());
   t.is(s.name, 'sqlite');
-  await s.putGuest(guest('web-1'));
+  await s.saveGuest(guest('web-1'));
   t.is((await s.getGuest('web-1'))?.id, 'web-1');
 });
 

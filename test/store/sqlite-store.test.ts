@@ -19,18 +19,18 @@ test('a guest written by one store instance is read by a second instance opened 
   const path = fresh();
   const g = guest('web-d1', { state: 'booting', meta: { pid: '123', clonePath: '/tmp/x' }, address: '127.0.0.1:9' });
   const a = openSqliteStore(path);
-  await a.putGuest(g);
+  await a.saveGuest(g);
   await a.close();
   const b = openSqliteStore(path);
   t.teardown(() => b.close());
-  t.deepEqual(await b.getGuest('web-d1'), g);
+  t.deepEqual(await b.getGuest('web-d1'), { ...g, version: 1 });
 });
 
 test('a write is visible to another connection as soon as the promise resolves (no close needed)', async (t) => {
   const path = fresh();
   const a = openSqliteStore(path);
   t.teardown(() => a.close());
-  await a.putGuest(guest('web-c1', { state: 'cloning' }));
+  await a.saveGuest(guest('web-c1', { state: 'cloning' }));
   const b = openSqliteStore(path);
   t.teardown(() => b.close());
   t.is((await b.getGuest('web-c1'))?.state, 'cloning');
@@ -47,7 +47,7 @@ test('open uses WAL with synchronous=FULL and records the schema version', async
   const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[])
     .map((r) => r.name)
     .sort();
-  t.deepEqual(indexes, ['events_at', 'events_pool_at', 'guests_pool_state', 'guests_state_updated', 'samples_at', 'samples_pool_at']);
+  t.deepEqual(indexes, ['events_at', 'events_pool_at', 'guests_pool_state', 'guests_state_updated', 'history_at', 'history_pool_at', 'samples_at', 'samples_pool_at']);
 });
 
 test('synchronous is FULL on the store connection', async (t) => {
@@ -70,11 +70,14 @@ test('reopening an up-to-date database applies no migration twice', async (t) =>
 test('a version 1 database is migrated to the (state, updated_at) index and keeps its rows', async (t) => {
   const path = fresh();
   const a = openSqliteStore(path);
-  await a.putGuest(guest('web-old', { state: 'gone', updatedAt: 5 }));
+  await a.saveGuest(guest('web-old', { state: 'gone', updatedAt: 5 }));
   await a.close();
   // Put the file back to what version 1 left: its index, no guests_state_updated.
   const raw = new Database(path);
-  raw.exec("DROP INDEX guests_state_updated; CREATE INDEX guests_state ON guests (state); DELETE FROM schema_version WHERE version > 1;");
+  raw.exec(`DROP INDEX guests_state_updated; CREATE INDEX guests_state ON guests (state);
+    ALTER TABLE guests DROP COLUMN version; ALTER TABLE pools DROP COLUMN version;
+    DROP TABLE leases; DROP TABLE members; DROP TABLE history;
+    DELETE FROM schema_version WHERE version > 1;`);
   raw.close();
   const b = openSqliteStore(path);
   t.teardown(() => b.close());
@@ -84,6 +87,37 @@ test('a version 1 database is migrated to the (state, updated_at) index and keep
   t.true(names.includes('guests_state_updated'), names.join(', '));
   t.false(names.includes('guests_state'), names.join(', '));
   t.deepEqual(await b.pruneHistory(10), { guests: 1, events: 0 });
+});
+
+test('rows written before versions read as version 0 and take a compare-and-set from it', async (t) => {
+  const path = fresh();
+  const a = openSqliteStore(path);
+  await a.saveGuest(guest('web-old', { state: 'healthy' }));
+  await a.close();
+  const raw = new Database(path);
+  raw.exec('UPDATE guests SET version = 0');
+  raw.close();
+  const b = openSqliteStore(path);
+  t.teardown(() => b.close());
+  const old = await b.getGuest('web-old');
+  t.is(old?.version, 0);
+  t.is((await b.saveGuest({ ...old!, state: 'draining' })).version, 1);
+});
+
+test('two store instances on one file (two processes) see each other\'s leases, and fencing holds across them', async (t) => {
+  const path = fresh();
+  const a = openSqliteStore(path);
+  const b = openSqliteStore(path);
+  t.teardown(async () => { await a.close(); await b.close(); });
+  const la = await a.acquireLease('web', 'proc-a', 60_000);
+  t.is(await b.acquireLease('web', 'proc-b', 60_000), undefined);
+  const g = await a.saveGuest(guest('web-1', { state: 'healthy' }), { pool: 'web', token: la!.token });
+  await a.releaseLease('web', 'proc-a', la!.token);
+  const lb = await b.acquireLease('web', 'proc-b', 60_000);
+  t.is(lb?.token, la!.token + 1);
+  const e = await t.throwsAsync(a.saveGuest({ ...g, state: 'gone' }, { pool: 'web', token: la!.token }));
+  t.is((e as { code?: string }).code, 'GH_FENCED');
+  t.is((await b.getGuest('web-1'))?.state, 'healthy');
 });
 
 test('pruneHistory finds finished guests and old events through indexes, not table scans', async (t) => {

@@ -49,6 +49,21 @@ export interface LabOptions {
   bootTimeoutS?: number;
   /** Progress lines (build/boot logs). */
   log?: (line: string) => void;
+  /**
+   * Join the guests' bridge to this network namespace (made if missing; removed by stop() then):
+   * processes run in it with `ip netns exec NAME ...` reach the domUs and dom0's sshd
+   * (lab.routed.dom0Address) directly, as a balancer on a routed guest network would.
+   */
+  netns?: string;
+}
+
+/** The namespace side of the guest network (startLab({ netns })). */
+export interface LabRouted {
+  netns: string;
+  /** The namespace's own address on the guests' network. */
+  address: string;
+  /** dom0 on the guests' network: its sshd answers here too. */
+  dom0Address: string;
 }
 
 export interface SshResult {
@@ -90,6 +105,8 @@ export interface Lab {
   readonly bridge: string;
   readonly guestNet: string;
   readonly guestGateway: string;
+  /** Set when the lab was booted with a network namespace on the guests' bridge. */
+  readonly routed?: LabRouted;
   /** Every KEY=VALUE of lab.env. */
   readonly env: Readonly<Record<string, string>>;
   ssh(command: string, opts?: { timeoutMs?: number; input?: string }): Promise<SshResult>;
@@ -166,6 +183,22 @@ export async function gridhostLeftovers(lab: Lab, cfgDir = '/etc/xen/gridhost'):
   return out.split('\n').filter((l) => l.trim() !== '').sort();
 }
 
+/** This process and its ancestors up to (not including) init: the lab lives only while all do. */
+export function ownerPids(): number[] {
+  const pids: number[] = [];
+  for (let pid = process.pid; pid > 1 && pids.length < 32;) {
+    pids.push(pid);
+    try {
+      // Field 4 of /proc/PID/stat, after the command name in parentheses (which may hold spaces).
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  return pids;
+}
+
 /** Build (cached) and boot a lab, or attach to GRIDHOST_LAB_ENV. */
 export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   const log = opts.log;
@@ -179,7 +212,14 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     if (build.code !== 0) throw new Error(`xen-lab build.sh failed (exit ${build.code}):\n${build.stderr.slice(-4000)}`);
     const labBuild = parseEnv(build.stdout).LAB_BUILD;
     if (!labBuild) throw new Error(`xen-lab build.sh printed no LAB_BUILD:\n${build.stdout}`);
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, LAB_BUILD: labBuild, LAB_BOOT_TIMEOUT: String(opts.bootTimeoutS ?? 300) };
+    const childEnv: NodeJS.ProcessEnv = {
+      ...process.env, LAB_BUILD: labBuild, LAB_BOOT_TIMEOUT: String(opts.bootTimeoutS ?? 300),
+      // A runner killed from outside (SIGKILL, a timeout) runs no teardown: boot.sh's watchdog
+      // stops the lab when this process or any of its ancestors is gone.
+      LAB_OWNER_PIDS: ownerPids().join(' '),
+    };
+    if (opts.netns) childEnv.LAB_NETNS = opts.netns;
+    else delete childEnv.LAB_NETNS;
     if (opts.sshPort) childEnv.LAB_SSH_PORT = String(opts.sshPort);
     else delete childEnv.LAB_SSH_PORT;
     // The run dir is chosen here so that a boot that fails or times out can still be stopped.
@@ -265,6 +305,7 @@ function makeLab(env: Record<string, string>, owned: boolean): Lab {
     bridge: need(env, 'LAB_BRIDGE'),
     guestNet: need(env, 'LAB_GUEST_NET'),
     guestGateway: need(env, 'LAB_GUEST_GW'),
+    ...(env.LAB_NETNS ? { routed: { netns: env.LAB_NETNS, address: need(env, 'LAB_NETNS_ADDR'), dom0Address: need(env, 'LAB_DOM0_GUEST_ADDR') } } : {}),
     env,
     ssh,
     sshOk,

@@ -74,16 +74,22 @@ guest:
 balancer:
   listen: 127.0.0.1:${lbPort}
   check:                      # each check costs a domU ~50 ms of emulated CPU and dom0 a channel
-    interval: 3s
+    interval: 5s
     timeout: 5s
     rise: 1                   # gridhost already waited for /healthz before registering
     fall: 3
 sampling:
-  interval: 3s                # the same for /metrics
+  interval: 5s                # the same for /metrics (the guests' rps window is 5 s)
   window: 2m
-warmup: 20s                   # a booting domU's own CPU is not load
+warmup: 5s                    # a booting domU's own CPU is not load; its rps is at once. Longer, and
+                              # each round's busy rule fires while the last round's guests warm up,
+                              # stepping from the older guests only: +1 a round instead of +2
 scale_out:
   cooldown: 2s
+  # Rounds of +2 that wait for their guests (the default, add, starts more launches beside ones
+  # still booting). On this one emulated dom0, clones and xl creates piled up that way slowed each
+  # other from 12 s to over 2 min and hit libxl's block hotplug timeout.
+  while_booting: hold
 scale_in:
   cooldown: 5s
   stabilization: 10s
@@ -310,11 +316,12 @@ test('a xen pool grows 2 -> N on domU CPU (xentop) then guest rps, and shrinks b
   t.is(counter('scale-out'), events.filter((e) => e.direction === 'scale-out').length);
   t.is(counter('scale-in'), ins.length);
   for (const action of ['clone', 'boot', 'health', 'register', 'drain', 'stop', 'delete-clone']) {
-    t.true(gh.logs.some((l) => l.event === 'guest' && l.pool === POOL && l.action === action && l.to !== 'failed'), `no guest log line for ${action}`);
+    t.true(gh.logs.some((l) => l.event === 'guest' && l.pool === POOL && l.action === action && !l.error), `no guest log line for ${action}`);
   }
   const steps = gh.logs.filter((l) => l.event === 'guest' && l.pool === POOL && typeof l.duration_ms === 'number');
   const median = (action: string): string => {
-    const d = steps.filter((l) => l.action === action).map((l) => Number(l.duration_ms)).sort((a, b) => a - b);
+    // A transition line (clone, register) carries its step's own time as <step>_ms.
+    const d = steps.filter((l) => l.action === action).map((l) => Number(l[`${action.replace(/-/g, '_')}_ms`] ?? l.duration_ms)).sort((a, b) => a - b);
     return d.length ? `${(d[Math.floor(d.length / 2)]! / 1000).toFixed(1)} s (n=${d.length})` : 'n/a';
   };
   t.log(`median per guest: clone ${median('clone')}, xl create ${median('boot')}, healthy ${median('health')}, register ${median('register')}, stop ${median('stop')}, delete-clone ${median('delete-clone')}`);
@@ -331,11 +338,12 @@ test('a xen pool grows 2 -> N on domU CPU (xentop) then guest rps, and shrinks b
   t.is(retired.status, 200, retired.body);
   const retiredIds = (JSON.parse(retired.body).retired as string[]).sort();
   for (const id of live) t.true(retiredIds.includes(id), `${id} was not retired: ${retired.body}`);
-  // Open bug, seen once in five CI runs (2026-11-27): the retire also listed a guest that the
-  // scale-in to 2 had retired (no error logged, its domain already gone from dom0), i.e. its
-  // store record was live again. Logged, not failed, until it is understood; dom0 is checked below.
-  const extra = retiredIds.filter((id) => !live.includes(id));
-  if (extra.length > 0) t.log(`OPEN BUG: retire also listed ${extra.join(', ')}, retired earlier by scale-in`);
+  // Exactly the live guests: a guest retired earlier by scale-in must never be live again. (Seen
+  // once in five CI runs before issue 10: a tick that listed the scale-in's victim while it was
+  // stopping retried its cleanup from that old copy after the retirement had finished, writing
+  // it back to `stopping`. The retry now re-reads its guests and every write is a
+  // compare-and-set, which refuses a write from an old copy.)
+  t.deepEqual(retiredIds, live, `retire listed ${retiredIds.join(', ')}; live were ${live.join(', ')}`);
   mark('retired');
   t.deepEqual(await leftovers(lab), [], 'no domU, rendered config or clone is left on dom0');
   mark('done');

@@ -5,7 +5,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_BALANCER, type CloneMethod, type Policy } from '../../src/domain/policy.ts';
+import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, type CloneMethod, type Policy } from '../../src/domain/policy.ts';
 import type { Guest } from '../../src/domain/types.ts';
 import { XenHosts } from '../../src/drivers/xen/xen-hosts.ts';
 import { XenHypervisor } from '../../src/drivers/xen/xen-hypervisor.ts';
@@ -40,16 +40,18 @@ function policy(clone: CloneMethod, image: string): Policy {
     pool: 'cm',
     min: 2,
     max: 8,
-    guest: { driver: 'xen', template: join(dir, 'web.xl.cfg'), image, clone, healthPath: '/healthz', metricsPath: '/metrics', bootTimeoutMs: 1, stopTimeoutMs: 1, drainTimeoutMs: 1 },
+    guest: { driver: 'xen', template: join(dir, 'web.xl.cfg'), image, clone, healthPath: '/healthz', metricsPath: '/metrics', metrics: ['rps', 'inflight'], bootTimeoutMs: 1, stopTimeoutMs: 1, drainTimeoutMs: 1 },
     balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:0' },
     sampling: { intervalMs: 5000, windowMs: 60_000 },
     warmupMs: 0,
-    scaleOut: { cooldownMs: 0 },
-    scaleIn: { cooldownMs: 0, stabilizationMs: 0 },
+    scaleOut: { cooldownMs: 0, whileBooting: 'hold' },
+    scaleIn: { cooldownMs: 0, stabilizationMs: 0, victims: 'newest' },
     onMissing: 'hold',
+    unknownGuests: 'retire',
     rules: [],
     schedules: [],
     breaker: { failures: 3, openMs: 60_000 },
+    autoHeal: { ...DEFAULT_AUTO_HEAL },
   };
 }
 

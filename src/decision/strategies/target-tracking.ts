@@ -1,11 +1,13 @@
-// Target tracking, the Kubernetes HPA rule: desired = ceil(ready * value / target), held when
-// the ratio is within `tolerance` of 1. With aggregate `sum` the metric is the pool total, so
-// desired = ceil(sum / target).
+// Target tracking, the Kubernetes HPA's proportional rule: desired = ceil(ready * value / target),
+// held when the ratio is within `tolerance` of 1. With aggregate `sum` the metric is the pool
+// total, so desired = ceil(sum / target).
 //
-// Like the HPA, guests that are counted but not ready (warming up) are assumed to carry no load
-// when scaling out and to sit exactly at target when scaling in, and a result that would move
-// the pool against the direction of the ratio is dropped (held at current). This keeps a pool
-// with fresh guests from scaling in while the metric is above target.
+// Guests that are counted but not ready (booting or warming up): on a scale-out they are
+// assumed to carry no load (as the HPA assumes of unready pods), so they count as capacity
+// coming rather than being sized again. On a scale-in gridhost assumes they sit at target, one
+// guest each, where the HPA leaves unready pods out and sizes from the ready ones alone; with
+// while_booting `add` a scale-in waits for them anyway (decide.ts). A result that would move the
+// pool against the direction of the ratio is dropped (held at current), as the HPA does.
 import type { TargetTrackingRule } from '../../domain/policy.ts';
 import { ceilSafe, fmt1, fmtConf, unitOf } from '../format.ts';
 import type { Opinion, Strategy } from '../strategy.ts';
@@ -13,12 +15,21 @@ import type { Opinion, Strategy } from '../strategy.ts';
 export const targetTracking: Strategy<TargetTrackingRule> = ({ config, series, current, ready }) => {
   const n = config.for;
   if (n < 1 || config.target <= 0) return undefined;
-  const values = series.slice(Math.max(0, series.length - n)).filter((v): v is number => v !== null);
-  if (values.length === 0) return undefined;
-  const v = values.reduce((a, b) => a + b, 0) / values.length;
+  // Plain loops: this runs for every rule of every pool at every tick.
+  let sum = 0;
+  let count = 0;
+  for (let i = series.length > n ? series.length - n : 0; i < series.length; i++) {
+    const x = series[i];
+    if (x === null || x === undefined) continue;
+    sum += x;
+    count++;
+  }
+  if (count === 0) return undefined;
+  const v = sum / count;
   const unit = unitOf(config.metric);
   const ratio = v / config.target;
-  const head = `${config.metric} ${config.aggregate} ${fmt1(v)}${unit} / target ${fmtConf(config.target)}${unit} = ${ratio.toFixed(2)}`;
+  const ratio2 = ratio.toFixed(2);
+  const head = `${config.metric} ${config.aggregate} ${fmt1(v)}${unit} / target ${fmtConf(config.target)}${unit} = ${ratio2}`;
 
   if (config.aggregate === 'sum') {
     // The sum is the pool's total, so the ratio is already a guest count; the tolerance band
@@ -28,7 +39,7 @@ export const targetTracking: Strategy<TargetTrackingRule> = ({ config, series, c
       return { desired: current, reason: `${head} for ${current} guests (within tolerance ${fmtConf(config.tolerance)})` };
     }
     const desired = ceilSafe(ratio);
-    return { desired, reason: `${head} -> ceil(${ratio.toFixed(2)}) = ${desired}` };
+    return { desired, reason: `${head} -> ceil(${ratio2}) = ${desired}` };
   }
 
   // Per-guest values say nothing about the pool when no guest is ready to report them.
@@ -42,10 +53,10 @@ export const targetTracking: Strategy<TargetTrackingRule> = ({ config, series, c
   let reason: string;
   if (ratio > 1 || unready === 0) {
     desired = ceilSafe(ready * ratio);
-    reason = `${head} -> ceil(${ready} x ${ratio.toFixed(2)}) = ${desired}`;
+    reason = `${head} -> ceil(${ready} x ${ratio2}) = ${desired}`;
   } else {
     desired = ceilSafe(ready * ratio + unready);
-    reason = `${head} -> ceil(${ready} x ${ratio.toFixed(2)} + ${unready} warming up) = ${desired}`;
+    reason = `${head} -> ceil(${ready} x ${ratio2} + ${unready} warming up) = ${desired}`;
   }
   return guardDirection(ratio, current, desired, reason);
 };

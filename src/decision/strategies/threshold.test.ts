@@ -4,7 +4,7 @@ import { busyRule, idleRule } from '../test-helpers.ts';
 import { stepDelta, threshold } from './threshold.ts';
 
 const run = (config: ReturnType<typeof busyRule>, series: (number | null)[], current = 3) =>
-  threshold({ config, series, current, ready: current });
+  threshold({ config, series, current, ready: current, eligible: current, coming: 0 });
 
 test('bounds are exclusive: a value equal to the bound does not trigger', (t) => {
   const cases: { name: string; rule: ReturnType<typeof busyRule>; series: number[]; triggers: boolean }[] = [

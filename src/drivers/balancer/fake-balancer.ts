@@ -1,9 +1,10 @@
 // A Balancer for unit tests of its callers: keeps the contract's bookkeeping in memory, records
 // every call, lets tests set health and requests in flight per backend, and injects errors.
 import { GridhostError } from '../../errors/errors.ts';
-import type { Balancer, BackendStatus, PoolSettings } from './balancer.ts';
+import type { Balancer, BackendServing, BackendStatus, PoolServing, PoolSettings, ServingStats } from './balancer.ts';
+import { emptyStats } from './serving-stats.ts';
 
-export type BalancerMethod = 'ensurePool' | 'removePool' | 'add' | 'setDrain' | 'remove' | 'list' | 'close';
+export type BalancerMethod = 'ensurePool' | 'removePool' | 'add' | 'setDrain' | 'remove' | 'list' | 'serving' | 'close';
 
 export interface BalancerCall {
   method: BalancerMethod;
@@ -18,7 +19,11 @@ export interface FakeBalancerOptions {
 interface FakePool {
   listen: string;
   healthPath: string;
-  backends: Map<string, BackendStatus>;
+  backends: Map<string, BackendServing>;
+  frontend: ServingStats;
+  noBackend: number;
+  failOpen: boolean;
+  failOpenEntered: number;
   /** id -> values list() reports for `active`, one per call; the last one sticks. */
   scripted: Map<string, number[]>;
 }
@@ -28,6 +33,7 @@ export class FakeBalancer implements Balancer {
   readonly calls: BalancerCall[] = [];
   private readonly pools = new Map<string, FakePool>();
   private readonly injected = new Map<BalancerMethod, Error[]>();
+  private readonly blocks = new Map<string, GridhostError>();
   private readonly healthyOnAdd: boolean;
 
   constructor(opts: FakeBalancerOptions = {}) {
@@ -41,8 +47,38 @@ export class FakeBalancer implements Balancer {
     this.injected.set(method, q);
   }
 
+  /** blocked(pool) answers `error` until called again without one. */
+  setBlocked(pool: string, error?: GridhostError): void {
+    if (error) this.blocks.set(pool, error);
+    else this.blocks.delete(pool);
+  }
+
+  blocked(pool: string): GridhostError | undefined {
+    return this.blocks.get(pool);
+  }
+
   setHealth(pool: string, id: string, healthy: boolean): void {
     this.backend(pool, id).healthy = healthy;
+  }
+
+  /** The backend fails its check `fall` times after being healthy, as a real balancer reports it. */
+  fall(pool: string, id: string, detail = 'HTTP 503', at = 0): void {
+    const b = this.backend(pool, id);
+    if (b.healthy) b.downs++;
+    b.healthy = false;
+    b.lastCheck = { at, ok: false, detail };
+    b.changedAt = at;
+  }
+
+  /** Merge into a backend's serving figures (what serving() reports for it). */
+  setStats(pool: string, id: string, stats: Partial<ServingStats>): void {
+    const b = this.backend(pool, id);
+    b.stats = { ...b.stats, ...stats };
+  }
+
+  /** Pool-level figures serving() reports. */
+  setPoolServing(pool: string, patch: Partial<Pick<PoolServing, 'frontend' | 'noBackend' | 'failOpen' | 'failOpenEntered'>>): void {
+    Object.assign(this.pool(pool), patch);
   }
 
   setActive(pool: string, id: string, active: number): void {
@@ -61,8 +97,8 @@ export class FakeBalancer implements Balancer {
   }
 
   /** Current state without recording a call. */
-  snapshot(pool: string): BackendStatus[] {
-    return [...(this.pools.get(pool)?.backends.values() ?? [])].map((b) => ({ ...b }));
+  snapshot(pool: string): BackendServing[] {
+    return [...(this.pools.get(pool)?.backends.values() ?? [])].map((b) => structuredClone(b));
   }
 
   /** Mirrors BuiltinBalancer.frontendAddress: the listen address the pool was ensured with. */
@@ -86,7 +122,7 @@ export class FakeBalancer implements Balancer {
       p.healthPath = healthPath;
       return;
     }
-    this.pools.set(pool, { listen, healthPath, backends: new Map(), scripted: new Map() });
+    this.pools.set(pool, { listen, healthPath, backends: new Map(), scripted: new Map(), frontend: emptyStats(), noBackend: 0, failOpen: false, failOpenEntered: 0 });
   }
 
   async removePool(pool: string): Promise<void> {
@@ -94,12 +130,12 @@ export class FakeBalancer implements Balancer {
     this.pools.delete(pool);
   }
 
-  async add(pool: string, id: string, address: string): Promise<void> {
-    this.record('add', [pool, id, address]);
+  async add(pool: string, id: string, address: string, via?: string): Promise<void> {
+    this.record('add', via === undefined ? [pool, id, address] : [pool, id, address, via]);
     const p = this.pool(pool);
     const b = p.backends.get(id);
     if (b !== undefined && b.address === address) return;
-    p.backends.set(id, { id, address, admin: 'ready', healthy: this.healthyOnAdd, active: 0, served: 0, failed: 0 });
+    p.backends.set(id, { id, address, admin: 'ready', healthy: this.healthyOnAdd, active: 0, served: 0, failed: 0, downs: 0, stats: emptyStats() });
   }
 
   async setDrain(pool: string, id: string): Promise<void> {
@@ -124,7 +160,20 @@ export class FakeBalancer implements Balancer {
       if (b === undefined) continue;
       b.active = values.length > 1 ? values.shift()! : (values[0] ?? b.active);
     }
-    return [...p.backends.values()].map((b) => ({ ...b }));
+    return [...p.backends.values()].map((b) => ({ id: b.id, address: b.address, admin: b.admin, healthy: b.healthy, active: b.active, served: b.served, failed: b.failed }));
+  }
+
+  async serving(pool: string): Promise<PoolServing> {
+    this.record('serving', [pool]);
+    const p = this.pool(pool);
+    return {
+      pool,
+      frontend: structuredClone(p.frontend),
+      noBackend: p.noBackend,
+      failOpen: p.failOpen,
+      failOpenEntered: p.failOpenEntered,
+      backends: [...p.backends.values()].map((b) => structuredClone({ ...b, stats: { ...b.stats, inFlight: b.active } })),
+    };
   }
 
   async close(): Promise<void> {
@@ -144,7 +193,7 @@ export class FakeBalancer implements Balancer {
     return p;
   }
 
-  private backend(pool: string, id: string): BackendStatus {
+  private backend(pool: string, id: string): BackendServing {
     const b = this.pools.get(pool)?.backends.get(id);
     if (b === undefined) throw new Error(`FakeBalancer: add ${pool}/${id} before setting its state`);
     return b;

@@ -140,24 +140,24 @@ async function until(what: string, fn: () => Promise<boolean>): Promise<void> {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-test('builtin balancer: connectFor is asked once per add, and the backend is health-checked and proxied through it', async (t) => {
+test('builtin balancer: connectVia is asked once per add that names a host, and the backend is health-checked and proxied through it', async (t) => {
   const g = await fakeGuest(t);
   const { connect, asked } = tunnel(g.port);
   const calls: string[] = [];
   const lb = new BuiltinBalancer({
     healthIntervalMs: 20,
     riseCount: 1,
-    connectFor: async (b) => {
-      calls.push(`${b.pool}/${b.id}@${b.address}`);
-      return b.id === 'far' ? connect : undefined;
+    connectVia: (host) => {
+      calls.push(host);
+      return host === 'dom0-a' ? connect : undefined;
     },
   });
   t.teardown(() => lb.close());
   await lb.ensurePool('web', '127.0.0.1:0', '/healthz');
   const port = Number(lb.frontendAddress('web').split(':').pop());
-  await lb.add('web', 'far', `${UNROUTABLE}:80`);
-  await lb.add('web', 'far', `${UNROUTABLE}:80`); // same backend again: nothing new
-  t.deepEqual(calls, [`web/far@${UNROUTABLE}:80`]);
+  await lb.add('web', 'far', `${UNROUTABLE}:80`, 'dom0-a');
+  await lb.add('web', 'far', `${UNROUTABLE}:80`, 'dom0-a'); // same backend again: nothing new
+  t.deepEqual(calls, ['dom0-a']);
   await until('far healthy', async () => (await lb.list('web'))[0]?.healthy === true);
   t.true(g.hits.includes('/healthz'), 'the health check went through the tunnel');
   const r = await frontGet(port, '/hello');
@@ -165,7 +165,7 @@ test('builtin balancer: connectFor is asked once per add, and the backend is hea
   t.true(g.hits.includes('/hello'));
   t.true(asked.every((a) => a === `${UNROUTABLE}:80`));
 
-  // A backend for which connectFor says "direct" is dialled as addressed.
+  // A backend added without a host to go through is dialled as addressed.
   await lb.remove('web', 'far');
   const before = asked.length;
   await lb.add('web', 'near', `127.0.0.1:${g.port}`);
@@ -178,11 +178,11 @@ test('builtin balancer: connectFor is asked once per add, and the backend is hea
 test('builtin balancer: a backend whose connect is refused never becomes healthy and gets no traffic', async (t) => {
   let tries = 0;
   const counting: GuestConnect = (h, p) => { tries++; return refusing(h, p); };
-  const lb = new BuiltinBalancer({ healthIntervalMs: 10, riseCount: 1, connectFor: () => counting });
+  const lb = new BuiltinBalancer({ healthIntervalMs: 10, riseCount: 1, connectVia: () => counting });
   t.teardown(() => lb.close());
   await lb.ensurePool('web', '127.0.0.1:0', '/healthz');
   const port = Number(lb.frontendAddress('web').split(':').pop());
-  await lb.add('web', 'far', `${UNROUTABLE}:80`);
+  await lb.add('web', 'far', `${UNROUTABLE}:80`, 'dom0-a');
   await until('three checks tried', async () => tries >= 3);
   t.false((await lb.list('web'))[0]?.healthy);
   t.is((await frontGet(port, '/')).status, 503);

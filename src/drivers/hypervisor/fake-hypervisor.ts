@@ -4,7 +4,7 @@ import type { Guest } from '../../domain/types.ts';
 import { GridhostError } from '../../errors/errors.ts';
 import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from './hypervisor.ts';
 
-export type HypervisorMethod = 'clone' | 'boot' | 'stop' | 'deleteClone' | 'discover' | 'close';
+export type HypervisorMethod = 'clone' | 'boot' | 'stop' | 'deleteClone' | 'discover' | 'gone' | 'close';
 
 export interface FakeCall {
   method: HypervisorMethod;
@@ -133,6 +133,18 @@ export class FakeHypervisor implements Hypervisor {
     return [...this.guests.values()]
       .filter((g) => g.cloned || g.running)
       .map((g) => ({ id: g.id, pool: g.pool, host: 'fakehost', meta: { ...g.meta }, running: g.running, ...(g.address ? { address: g.address } : {}) }));
+  }
+
+  /** A booted guest dies behind the controller's back (as `kill -9` from outside). */
+  crash(id: string): void {
+    const g = this.guests.get(id);
+    if (!g) throw new Error(`FakeHypervisor: no guest ${id} to crash`);
+    g.running = false;
+  }
+
+  async gone(guests: readonly Guest[]): Promise<Set<string>> {
+    await this.enter('gone', '');
+    return new Set(guests.filter((x) => this.guests.get(x.id)?.running !== true).map((x) => x.id));
   }
 
   async close(): Promise<void> {

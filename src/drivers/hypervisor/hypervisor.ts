@@ -24,6 +24,9 @@ export interface GuestSpec {
   id: string;
   pool: string;
   policy: Policy;
+  /** The pool leader's fencing token and holder, recorded with what the driver makes, so a
+   *  guest started by a deposed leader can be told apart. Absent outside leadership (tests, CLI). */
+  fence?: { token: number; holder: string };
 }
 
 export interface StepResult {
@@ -65,4 +68,11 @@ export interface Hypervisor {
    * and count again if the host comes back. Drivers without remote hosts leave it out.
    */
   hostUp?(host: string): boolean;
+  /**
+   * Which of these guests (all of this driver) are known to be gone: their process or domain
+   * no longer exists although the store says they serve (killed from outside, crashed). Guests
+   * it could not look at (host down) are left out: unknown is not gone. Rejects only with
+   * GridhostError (transport codes); callers then know nothing new. Cheap: called every tick.
+   */
+  gone?(guests: readonly Guest[]): Promise<Set<string>>;
 }

@@ -36,10 +36,15 @@ export function assertSafeName(s: string): string {
   return s;
 }
 
+/** Does the path climb out of where it is put (a `..` segment)? The one rule for every path check. */
+export function hasDotDotSegment(s: string): boolean {
+  return s.split('/').includes('..');
+}
+
 /** Absolute paths without control characters or `..` segments. */
 export function assertSafePath(s: string): string {
   // eslint-disable-next-line no-control-regex
-  const bad = typeof s !== 'string' || !s.startsWith('/') || /[\u0000-\u001f\u007f]/.test(s) || s.split('/').includes('..');
+  const bad = typeof s !== 'string' || !s.startsWith('/') || /[\u0000-\u001f\u007f]/.test(s) || hasDotDotSegment(s);
   if (bad) {
     throw new GridhostError(
       'GH_UNSAFE_ARGUMENT',

@@ -1,13 +1,6 @@
-// Which guest IPs and MACs are taken on a dom0, and the next free IP of its range. Pure: the
+// Which guest IPs and MACs are taken on a dom0 (guest-network.ts picks a free one). Pure: the
 // driver gathers the inputs (`xl list -l`, gridhost's rendered configs) over SSH.
 import type { XlDomain } from './xl-parse.ts';
-
-export interface GuestIpRange {
-  /** First three octets, e.g. "192.168.100". */
-  prefix: string;
-  from: number;
-  to: number;
-}
 
 export interface TakenAddresses {
   ips: Set<string>;
@@ -29,13 +22,4 @@ export function takenAddresses(domains: readonly XlDomain[], cfgHeaders: Iterabl
     if (h['mac']) macs.add(h['mac'].toLowerCase());
   }
   return { ips, macs };
-}
-
-/** The lowest address of the range not in `taken`; undefined when the range is full. */
-export function freeIp(range: GuestIpRange, taken: ReadonlySet<string>): string | undefined {
-  for (let n = range.from; n <= range.to; n++) {
-    const ip = `${range.prefix}.${n}`;
-    if (!taken.has(ip)) return ip;
-  }
-  return undefined;
 }

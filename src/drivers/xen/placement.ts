@@ -8,6 +8,8 @@ export interface HostLoad {
   freeMemoryMb: number;
   /** Guests of the same pool already on this host (counted states). */
   guestsOfPool: number;
+  /** Why it is not up, when it is not. */
+  error?: string;
 }
 
 /**

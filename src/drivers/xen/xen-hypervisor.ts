@@ -2,6 +2,9 @@
 // SSH. State lives on the dom0s, not here: each guest's rendered xl.cfg (kept in cfgDir for
 // debugging) starts with `# gridhost.*` header lines naming its pool, IP, MAC and clone, so
 // discover() and a restarted gridhost can find and clean up everything the driver made.
+// Memory placed but not yet in a domain is reserved on dom0 too (`<id>.reserve` in cfgDir, from
+// placement until xl create ends), so gridhost processes leading other pools on the same dom0
+// count it; the window left is one SSH round trip between one's `xl info` and another's write.
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import type { Guest } from '../../domain/types.ts';
@@ -11,11 +14,12 @@ import { assertSafeName, assertSafePath } from '../ssh/shell-quote.ts';
 import type { HttpResult } from '../ssh/ssh-connection.ts';
 import { clonePlan } from './clone-commands.ts';
 import { KeyedLock } from './keyed-lock.ts';
-import { freeIp, takenAddresses, type GuestIpRange, type TakenAddresses } from './guest-addresses.ts';
+import { takenAddresses, type TakenAddresses } from './guest-addresses.ts';
+import { DEFAULT_GUEST_NETWORK, describeRange, freeGuestIp, networkVars, type GuestNetwork } from './guest-network.ts';
 import { placeGuest, type HostLoad } from './placement.ts';
 import { cfgHeader, cfgMemoryMb, parseCfgHeader, renderXlCfg, uniqueMac, uuidFor } from './xl-cfg.ts';
 import type { XenHosts } from './xen-hosts.ts';
-import { classifyXlError, isNoSuchDomain, parseXlInfo, parseXlListLong, xlErrorSummary, type XlDomain } from './xl-parse.ts';
+import { classifyXlError, isNoSuchDomain, parseXlInfo, parseXlList, parseXlListLong, xlErrorSummary, type XlDomain } from './xl-parse.ts';
 
 export interface XenHypervisorOptions {
   hosts: XenHosts;
@@ -25,11 +29,10 @@ export interface XenHypervisorOptions {
   cfgDir?: string;
   /** Domain name = prefix + guest id; marks the domains gridhost owns. */
   namePrefix?: string;
-  /** Guest addresses handed out per dom0 (each dom0 has its own bridge). */
-  ipRange?: GuestIpRange;
-  ipRangeByHost?: Record<string, GuestIpRange>;
-  /** Port the guest's service listens on (address = ip:port). */
-  guestPort?: number;
+  /** Each dom0's guest network (bridge, addresses handed out, prefix, gateway, service port). */
+  networkByHost?: Record<string, GuestNetwork>;
+  /** The network of a dom0 not in networkByHost (default: the Xen lab's). */
+  network?: GuestNetwork;
   /** Value of {{memory}} when the template uses it. */
   memoryMb?: number;
   lvmSnapshotSize?: string;
@@ -38,17 +41,16 @@ export interface XenHypervisorOptions {
   createTimeoutMs?: number;
   /** `xl destroy` (2-3 s on the lab when idle; much longer under load). */
   destroyTimeoutMs?: number;
-  /** After shutdown/destroy, how long to wait for the domain to leave `xl list`. */
+  /** After shutdown/destroy, how long to wait for the domain to leave `xl list`: device teardown
+   *  took 54 s on the loaded lab (scripts/xen-lab/README.md); default 120 s. */
   goneTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
-const DEFAULT_RANGE: GuestIpRange = { prefix: '192.168.100', from: 10, to: 250 };
-
 export class XenHypervisor implements Hypervisor {
   readonly name = 'xen';
   private readonly hosts: XenHosts;
-  private readonly o: Required<Omit<XenHypervisorOptions, 'hosts' | 'ipRangeByHost'>> & { ipRangeByHost: Record<string, GuestIpRange> };
+  private readonly o: Required<Omit<XenHypervisorOptions, 'hosts' | 'networkByHost'>> & { networkByHost: Record<string, GuestNetwork> };
   /** Memory promised to guests cloned but not yet visible in `xl list` (guest id -> host, MiB). */
   private readonly reserved = new Map<string, { host: string; mb: number }>();
   private placing: Promise<unknown> = Promise.resolve();
@@ -66,16 +68,15 @@ export class XenHypervisor implements Hypervisor {
       xlPath: opts.xlPath ?? '/usr/lib/xen-4.17/bin/xl',
       cfgDir: opts.cfgDir ?? '/etc/xen/gridhost',
       namePrefix: opts.namePrefix ?? 'gh-',
-      ipRange: opts.ipRange ?? DEFAULT_RANGE,
-      ipRangeByHost: opts.ipRangeByHost ?? {},
-      guestPort: opts.guestPort ?? 80,
+      network: opts.network ?? DEFAULT_GUEST_NETWORK,
+      networkByHost: opts.networkByHost ?? {},
       memoryMb: opts.memoryMb ?? 128,
       lvmSnapshotSize: opts.lvmSnapshotSize ?? '256M',
       commandTimeoutMs: opts.commandTimeoutMs ?? 30_000,
       cloneTimeoutMs: opts.cloneTimeoutMs ?? 300_000,
       createTimeoutMs: opts.createTimeoutMs ?? 120_000,
       destroyTimeoutMs: opts.destroyTimeoutMs ?? 120_000,
-      goneTimeoutMs: opts.goneTimeoutMs ?? 30_000,
+      goneTimeoutMs: opts.goneTimeoutMs ?? 120_000,
       sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
     };
     assertSafePath(this.o.xlPath);
@@ -105,7 +106,8 @@ export class XenHypervisor implements Hypervisor {
     const image = assertSafePath(g.image);
     const template = await this.readTemplate(g.template);
     // A dry render validates the template and tells how much memory the guest will take.
-    const probe = this.render(template, { id, pool: spec.pool, ip: '192.0.2.1', mac: '00:16:3e:00:00:00', disk: image, format: 'raw' });
+    // (The host is not chosen yet: the probe's network has every placeholder; cloneOn renders for real.)
+    const probe = this.render(template, { id, pool: spec.pool, ip: '192.0.2.1', mac: '00:16:3e:00:00:00', disk: image, format: 'raw', network: { ...this.o.network, gateway: '192.0.2.254' } });
     const needMb = cfgMemoryMb(probe) ?? this.o.memoryMb;
     const host = await this.placeAndReserve(id, spec.pool, needMb);
     try {
@@ -113,6 +115,7 @@ export class XenHypervisor implements Hypervisor {
     } catch (e) {
       this.reserved.delete(id);
       this.placedWith.delete(id);
+      await this.bestEffort(host, ['rm', '-f', '--', this.reservationPath(id)]);
       // Keep to the interface's clone codes: a failed listing or parse is a failed clone.
       if (isGridhostError(e) && e.code === 'GH_COMMAND_FAILED') throw new GridhostError('GH_CLONE_FAILED', e.message, { ...e.details, host }, { cause: e });
       throw isGridhostError(e) ? e : wrapError('GH_CLONE_FAILED', e, { host });
@@ -124,9 +127,9 @@ export class XenHypervisor implements Hypervisor {
     const cfgPath = `${this.o.cfgDir}/${id}.cfg`;
     const { ips, macs } = await this.addressesInUse(host, this.placedWith.get(id));
     this.placedWith.delete(id);
-    const range = this.o.ipRangeByHost[host] ?? this.o.ipRange;
-    const ip = freeIp(range, ips);
-    if (ip === undefined) throw new GridhostError('GH_OUT_OF_CAPACITY', `${host}: every guest address in ${range.prefix}.${range.from}-${range.to} is taken`, { host });
+    const network = this.networkOf(host);
+    const ip = freeGuestIp(network, ips);
+    if (ip === undefined) throw new GridhostError('GH_OUT_OF_CAPACITY', `${host}: every guest address in ${describeRange(network)} is taken`, { host });
     const mac = uniqueMac(id, macs);
     const meta: Record<string, string> = {
       host,
@@ -137,15 +140,20 @@ export class XenHypervisor implements Hypervisor {
       disk: plan.target,
       cloneMethod: plan.method,
       ip,
+      port: String(network.port),
       mac,
     };
-    const text = `${cfgHeader({ guest: id, ...meta })}\n${this.render(template, { id, pool: spec.pool, ip, mac, disk: plan.target, format: plan.format })}\n`;
+    const text = `${cfgHeader({ guest: id, ...meta })}\n${this.render(template, { id, pool: spec.pool, ip, mac, disk: plan.target, format: plan.format, network })}\n`;
     // The config first: it reserves the IP and MAC on the host and names the clone for cleanup.
     await this.run(host, ['mkdir', '-p', this.o.cfgDir], 'GH_CLONE_FAILED');
     await this.run(host, ['sh', '-c', 'cat > "$1.tmp" && mv -f "$1.tmp" "$1"', 'sh', cfgPath], 'GH_CLONE_FAILED', { stdin: text });
     try {
-      // Refuse to overwrite an existing disk (a leftover of a crash must go through deleteClone).
-      const create = ['sh', '-c', 'test ! -e "$1" || { echo "clone target $1 already exists" >&2; exit 17; }; shift; exec "$@"', 'sh', plan.target, ...plan.create];
+      // Refuse to overwrite an existing disk (a leftover of a crash must go through deleteClone),
+      // except a complete copy of the base: the guest id is new, so that can only be this very
+      // command's own earlier run (an exec the SSH layer retried after the server reported it
+      // refused, though it had started it; seen on the Xen lab's Dropbear under load).
+      const sameAsBase = plan.format === 'raw' && (plan.method === 'copy' || plan.method === 'reflink' || plan.method === 'auto') ? image : '';
+      const create = ['sh', '-c', 'if [ -e "$1" ]; then [ -n "$2" ] && cmp -s "$2" "$1" && exit 0; echo "clone target $1 already exists" >&2; exit 17; fi; shift 2; exec "$@"', 'sh', plan.target, sameAsBase, ...plan.create];
       await this.run(host, create, 'GH_CLONE_FAILED', { timeoutMs: this.o.cloneTimeoutMs });
     } catch (e) {
       // Nothing left behind: the cfg, and a partial clone unless it was someone else's file.
@@ -153,7 +161,7 @@ export class XenHypervisor implements Hypervisor {
       await this.bestEffort(host, existed ? ['rm', '-f', '--', cfgPath] : ['sh', '-c', 'rm -f -- "$1"; shift; "$@"', 'sh', cfgPath, ...plan.remove]);
       throw e;
     }
-    return { meta, host, address: `${ip}:${this.o.guestPort}` };
+    return { meta, host, address: `${ip}:${network.port}` };
   }
 
   async boot(spec: GuestSpec, meta: Record<string, string>): Promise<StepResult> {
@@ -182,11 +190,13 @@ export class XenHypervisor implements Hypervisor {
       }
       const id = await this.run(host, [this.o.xlPath, 'domid', domain], 'GH_BOOT_FAILED');
       const out: StepResult = { meta: { domid: id.stdout.trim() }, host };
-      const ip = meta['ip'];
-      if (ip) out.address = `${ip}:${this.o.guestPort}`;
+      const address = this.addressOf(host, meta);
+      if (address) out.address = address;
       return out;
     } finally {
+      // The domain exists now (xl list counts it) or the create failed: the reservation is done.
       this.reserved.delete(spec.id);
+      await this.bestEffort(host, ['rm', '-f', '--', this.reservationPath(assertSafeName(spec.id))]);
     }
   }
 
@@ -251,7 +261,30 @@ export class XenHypervisor implements Hypervisor {
         }
       }
     }
-    await this.run(host, ['rm', '-f', '--', assertSafePath(cfg)], 'GH_CLONE_FAILED');
+    await this.run(host, ['rm', '-f', '--', assertSafePath(cfg), this.reservationPath(assertSafeName(guest.id))], 'GH_CLONE_FAILED');
+  }
+
+  /** The guest's memory reservation on its dom0, from placement until its domain exists. */
+  private reservationPath(id: string): string {
+    return `${this.o.cfgDir}/${id}.reserve`;
+  }
+
+  /**
+   * Reservations on `host` written by any gridhost (several processes, each leading other pools,
+   * may place on one dom0): `<id> <pool> <MiB>` per file. One older than a clone and a create
+   * may take is a crashed placement's leftover and no longer counts.
+   */
+  private async dom0Reservations(host: string): Promise<{ id: string; pool: string; mb: number }[]> {
+    const script = 'now=$(date +%s); for f in "$1"/*.reserve; do [ -f "$f" ] || continue; printf "%s %s %s\\n" "$(stat -c %Y "$f")" "$now" "$(head -c 200 "$f" | head -1)"; done; true';
+    const r = await this.run(host, ['sh', '-c', script, 'sh', this.o.cfgDir], 'GH_COMMAND_FAILED');
+    const maxAgeS = (this.o.cloneTimeoutMs + this.o.createTimeoutMs) / 1000 + 60;
+    const out: { id: string; pool: string; mb: number }[] = [];
+    for (const line of r.stdout.split('\n')) {
+      const [mtime, now, id, pool, mb] = line.trim().split(/\s+/);
+      if (!id || !pool || !/^\d+$/.test(mb ?? '') || Number(now) - Number(mtime) > maxAgeS) continue;
+      out.push({ id, pool, mb: Number(mb) });
+    }
+    return out;
   }
 
   async discover(): Promise<DiscoveredGuest[]> {
@@ -275,13 +308,15 @@ export class XenHypervisor implements Hypervisor {
         const meta: Record<string, string> = { ...withoutGuest(header), host, domain: d.name, domid: String(d.domid) };
         const pool = header['pool'] ?? id.slice(0, Math.max(0, id.lastIndexOf('-')));
         const g: DiscoveredGuest = { id, pool, host, meta, running: true };
-        if (header['ip']) g.address = `${header['ip']}:${this.o.guestPort}`;
+        const address = this.addressOf(host, header);
+        if (address) g.address = address;
         found.push(g);
       }
       for (const [id, header] of cfgs) {
         if (seen.has(id)) continue;
         const g: DiscoveredGuest = { id, pool: header['pool'] ?? '', host, meta: { ...withoutGuest(header), host }, running: false };
-        if (header['ip']) g.address = `${header['ip']}:${this.o.guestPort}`;
+        const address = this.addressOf(host, header);
+        if (address) g.address = address;
         found.push(g);
       }
     }
@@ -292,6 +327,29 @@ export class XenHypervisor implements Hypervisor {
     await this.hosts.close();
   }
 
+  /** Guests whose domain `xl list` on their dom0 no longer shows (one short listing per host);
+   *  a host that does not answer is skipped: its guests are lost, not gone (hostUp). */
+  async gone(guests: readonly Guest[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    const byHost = new Map<string, Guest[]>();
+    for (const g of guests) {
+      if (!g.host) continue;
+      byHost.set(g.host, [...(byHost.get(g.host) ?? []), g]);
+    }
+    for (const [host, list] of byHost) {
+      let names: Set<string>;
+      try {
+        const r = await this.run(host, [this.o.xlPath, 'list'], 'GH_COMMAND_FAILED');
+        names = new Set(parseXlList(r.stdout).map((d) => d.name));
+      } catch (e) {
+        if (isGridhostError(e) && (e.code === 'GH_HOST_UNREACHABLE' || e.code === 'GH_HOST_KEY_MISMATCH' || e.code === 'GH_COMMAND_TIMEOUT')) continue;
+        throw e;
+      }
+      for (const g of list) if (!names.has(g.meta.domain ?? this.domainName(g.id))) out.add(g.id);
+    }
+    return out;
+  }
+
   /** A dom0 whose SSH transport failed is down until a command gets through again. */
   hostUp(host: string): boolean {
     return this.hosts.isUp(host);
@@ -299,8 +357,19 @@ export class XenHypervisor implements Hypervisor {
 
   // ---------------------------------------------------------------- helpers
 
-  private render(template: string, v: { id: string; pool: string; ip: string; mac: string; disk: string; format: string }): string {
+  /** The dom0's guest network. */
+  networkOf(host: string): GuestNetwork {
+    return this.o.networkByHost[host] ?? this.o.network;
+  }
+
+  /** ip:port of a guest from its config header (the port it was cloned with; older headers have none). */
+  private addressOf(host: string, header: Record<string, string>): string | undefined {
+    return header['ip'] ? `${header['ip']}:${header['port'] ?? this.networkOf(host).port}` : undefined;
+  }
+
+  private render(template: string, v: { id: string; pool: string; ip: string; mac: string; disk: string; format: string; network: GuestNetwork }): string {
     return renderXlCfg(template, {
+      ...networkVars(v.network),
       name: this.domainName(v.id),
       guest: v.id,
       pool: v.pool,
@@ -310,7 +379,7 @@ export class XenHypervisor implements Hypervisor {
       disk: v.disk,
       format: v.format,
       memory: this.o.memoryMb,
-    });
+    }, { gateway: "this dom0's network has no gateway (set network.gateway in gridhost.yaml)" });
   }
 
   private async readTemplate(path: string): Promise<string> {
@@ -330,9 +399,14 @@ export class XenHypervisor implements Hypervisor {
         // Every dom0 refused for its host key: say so (an operator must check the keys, not the network).
         const states = this.hosts.states();
         const code = states.length > 0 && states.every((s) => s.code === 'GH_HOST_KEY_MISMATCH') ? 'GH_HOST_KEY_MISMATCH' : 'GH_HOST_UNREACHABLE';
-        throw new GridhostError(code, `no dom0 answers: ${states.map((s) => `${s.name}: ${s.error ?? 'down'}`).join('; ')}`);
+        // Each host's own reason: its connection's error, else what its placement query met
+        // (a dom0 that answers SSH but whose xl info timed out is not "down").
+        const why = (name: string, error?: string): string => (error ?? loads.find((l) => l.name === name)?.error ?? 'down').replace(`${name}: `, '');
+        throw new GridhostError(code, `no dom0 answers: ${states.map((s) => `${s.name}: ${why(s.name, s.error)}`).join('; ')}`);
       }
       const host = placeGuest(loads, needMb);
+      // On dom0 too, for the other gridhost processes placing there (see dom0Reservations).
+      await this.run(host, ['sh', '-c', 'mkdir -p "$1" && printf "%s\\n" "$2" > "$1/$3.reserve"', 'sh', this.o.cfgDir, `${id} ${pool} ${needMb}`, id], 'GH_CLONE_FAILED');
       this.reserved.set(id, { host, mb: needMb });
       const domains = listed.get(host);
       if (domains) this.placedWith.set(id, domains);
@@ -344,9 +418,10 @@ export class XenHypervisor implements Hypervisor {
 
   private async hostLoad(host: string, pool: string, listed: Map<string, XlDomain[]>): Promise<HostLoad> {
     try {
-      const [info, domains] = await Promise.all([
+      const [info, domains, onDom0] = await Promise.all([
         this.run(host, [this.o.xlPath, 'info'], 'GH_CLONE_FAILED').then((r) => parseXlInfo(r.stdout)),
         this.listDomains(host),
+        this.dom0Reservations(host),
       ]);
       listed.set(host, domains);
       const names = new Set(domains.map((d) => d.name));
@@ -357,10 +432,16 @@ export class XenHypervisor implements Hypervisor {
         free -= r.mb;
         if (gid.startsWith(`${pool}-`)) ofPool++;
       }
+      // Another process's guests between placement and xl create (ours are counted above).
+      for (const r of onDom0) {
+        if (this.reserved.has(r.id) || names.has(this.domainName(r.id))) continue;
+        free -= r.mb;
+        if (r.pool === pool) ofPool++;
+      }
       return { name: host, up: true, freeMemoryMb: free, guestsOfPool: ofPool };
     } catch (e) {
       if (isGridhostError(e) && (e.code === 'GH_HOST_UNREACHABLE' || e.code === 'GH_HOST_KEY_MISMATCH' || e.code === 'GH_COMMAND_TIMEOUT')) {
-        return { name: host, up: false, freeMemoryMb: 0, guestsOfPool: 0 };
+        return { name: host, up: false, freeMemoryMb: 0, guestsOfPool: 0, error: e.message };
       }
       throw e;
     }

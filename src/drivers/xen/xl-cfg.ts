@@ -22,8 +22,9 @@ function checkValue(key: string, v: string | number): string {
   return s;
 }
 
-/** Render an xl.cfg template. Unknown placeholders are GH_TEMPLATE_INVALID. */
-export function renderXlCfg(templateText: string, vars: CfgVars): string {
+/** Render an xl.cfg template. Unknown placeholders are GH_TEMPLATE_INVALID; `unset` says why a
+ *  known one has no value here (e.g. {{gateway}} on a dom0 whose network has none). */
+export function renderXlCfg(templateText: string, vars: CfgVars, unset: Record<string, string> = {}): string {
   return templateText
     .split('\n')
     .map((line, lineNo) => {
@@ -36,7 +37,8 @@ export function renderXlCfg(templateText: string, vars: CfgVars): string {
           const end = line.indexOf('}}', i + 2);
           const key = end < 0 ? '' : line.slice(i + 2, end).trim();
           if (!/^[a-z][a-z0-9_]*$/.test(key) || !(key in vars)) {
-            throw new GridhostError('GH_TEMPLATE_INVALID', `xl.cfg template line ${lineNo + 1}: unknown placeholder ${line.slice(i, end < 0 ? undefined : end + 2)}`, {
+            const why = Object.hasOwn(unset, key) ? `placeholder {{${key}}} has no value: ${unset[key]}` : `unknown placeholder ${line.slice(i, end < 0 ? undefined : end + 2)}`;
+            throw new GridhostError('GH_TEMPLATE_INVALID', `xl.cfg template line ${lineNo + 1}: ${why}`, {
               line: lineNo + 1,
             });
           }

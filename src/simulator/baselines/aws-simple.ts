@@ -6,8 +6,7 @@
 // cooldown (DefaultCooldown, 300 s) must pass before the policy responds to an alarm again:
 // alarms during the cooldown are ignored, not queued.
 // Expressed with gridhost's threshold strategy (each sample is the mean over its 60 s period).
-// decide()'s cooldowns: scale-out waits 300 s after the last scale-out, scale-in 300 s after
-// any scale action (AWS also blocks a scale-out right after a scale-in; see the report).
+// The cooldown is the group's, so a scale-out also waits for it after a scale-in.
 import type { Policy, ThresholdRule } from '../../domain/policy.ts';
 import { baselinePolicy } from './base-policy.ts';
 
@@ -21,6 +20,12 @@ export function awsSimplePolicy(like: Policy, o: AwsSimpleOptions = {}): Policy 
   const inn: ThresholdRule = { name: 'alarm-low', strategy: 'threshold', metric: 'cpu', aggregate: 'mean', below: o.lowCpu ?? 30, for: 3, step: { kind: 'count', value: -1 } };
   return baselinePolicy(like, 'aws-simple', {
     intervalMs: 60_000,
+    // "the policy must wait for the scaling activity ... to complete and the cooldown period to
+    // expire before responding to additional alarms": it holds while instances launch, and the
+    // cooldown starts when the activity has completed.
+    whileBooting: 'hold',
+    // The cooldown is the group's: after any scaling activity, not only a scale-out.
+    peer: { cooldownAfterAny: true },
     scaleOutCooldownMs: 300_000,
     scaleInCooldownMs: 300_000,
     rules: [out, inn],

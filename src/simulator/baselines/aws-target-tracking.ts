@@ -49,9 +49,14 @@ export function awsTargetTrackingPolicy(like: Policy, o: { targetCpu?: number } 
   });
   return baselinePolicy(like, 'aws-target-tracking', {
     intervalMs: 60_000,
-    // Scale-out is not held back by a cooldown beyond the boot of the guests it started.
+    // Instance warm-up instead of a cooldown: instances warming up count towards the capacity
+    // but not towards the metric, a scale-out adds only what exceeds them, and scale-in is blocked
+    // until they are warmed up. Without a default instance warmup set, the warm-up is the
+    // group's default cooldown, 300 s. (Cooldowns are for simple scaling only.)
+    whileBooting: 'add',
+    warmupMs: 300_000,
     scaleOutCooldownMs: 0,
-    scaleInCooldownMs: 300_000,
+    scaleInCooldownMs: 0,
     rules: [alarm('high', 3), alarm('low', 15)],
   });
 }

@@ -1,7 +1,7 @@
 // Builds the Policy objects of the baseline autoscalers. Baselines use strategies that the YAML
 // loader does not accept (they exist to be compared with, not deployed), so their policies are
 // built here from a gridhost policy's pool, bounds and guest settings; nothing else carries over.
-import type { Policy, Rule } from '../../domain/policy.ts';
+import type { PeerBehaviour, Policy, Rule, WhileBooting } from '../../domain/policy.ts';
 
 /** A rule of a baseline strategy: the fields decide() reads from every rule, plus its config. */
 export interface BaselineRuleBase {
@@ -16,6 +16,9 @@ export interface BaselineRuleBase {
 export interface BaselineParts {
   /** Sampling (sync / evaluation / alarm period) interval. */
   intervalMs: number;
+  /** What the peer does while guests are on their way up (see WhileBooting, PeerBehaviour). */
+  whileBooting: WhileBooting;
+  peer?: PeerBehaviour;
   scaleOutCooldownMs: number;
   scaleInCooldownMs: number;
   stabilizationMs?: number;
@@ -30,13 +33,15 @@ export function baselinePolicy(like: Policy, name: string, parts: BaselineParts)
     file: `baseline:${name}`,
     sampling: { intervalMs: parts.intervalMs, windowMs: Math.max(like.sampling.windowMs, longest * parts.intervalMs) },
     warmupMs: parts.warmupMs ?? 0,
-    scaleOut: { cooldownMs: parts.scaleOutCooldownMs },
-    scaleIn: { cooldownMs: parts.scaleInCooldownMs, stabilizationMs: parts.stabilizationMs ?? 0 },
+    scaleOut: { cooldownMs: parts.scaleOutCooldownMs, whileBooting: parts.whileBooting },
+    scaleIn: { cooldownMs: parts.scaleInCooldownMs, stabilizationMs: parts.stabilizationMs ?? 0, victims: 'newest' },
     onMissing: 'hold',
+    unknownGuests: 'retire',
     // Baseline rules are not part of the YAML Rule union; decide() runs them through the registry.
     rules: parts.rules as Rule[],
     // Baselines scale on load only: no time-of-day schedules.
     schedules: [],
+    ...(parts.peer !== undefined ? { peer: parts.peer } : {}),
   };
 }
 

@@ -1,9 +1,12 @@
-// Apache CloudStack AutoScale (VM groups), from the published admin guide:
-// https://docs.cloudstack.apache.org/en/latest/adminguide/autoscale_without_netscaler.html
-// A scale-up / scale-down policy has conditions (counter, relational operator GT/GE/LT/LE/EQ,
+// Apache CloudStack AutoScale (VM groups), from the published admin guide
+// (source/adminguide/autoscale_with_virtual_router.rst and autoscale_without_netscaler.rst,
+// apache/cloudstack-documentation at 08181bb7bedd3d0e44dc349818f9230948283be7):
+// a scale-up / scale-down policy has conditions (counter, relational operator GT/GE/LT/LE/EQ,
 // threshold), all of which must hold for the policy's duration; it then deploys or destroys
-// one VM; after an action the policy's quiet time (default 300 s) must pass. The group polls
-// its counters every polling interval (default 30 s).
+// one VM. "Quiet Time: This is the cool down period after an AutoScale action is initiated. The
+// time includes the time taken to complete provisioning an Instance ... before any action can
+// take place" (default 300 s): it starts with the action, covers the boot, and blocks both
+// directions. The group polls its counters every polling interval (default 30 s).
 import type { Policy } from '../../domain/policy.ts';
 import { fmt1 } from '../../decision/format.ts';
 import type { Strategy } from '../../decision/strategy.ts';
@@ -55,6 +58,11 @@ export function cloudStackPolicy(like: Policy, o: { highCpu?: number; lowCpu?: n
   });
   return baselinePolicy(like, 'cloudstack', {
     intervalMs: interval,
+    // "Quiet Time: the cool down period after an AutoScale action is initiated. The time
+    // includes the time taken to complete provisioning an Instance ...": it starts with the
+    // action and covers the boot; nothing else holds the group.
+    whileBooting: 'add',
+    peer: { ignoreInFlight: true, cooldownFrom: 'started', cooldownAfterAny: true },
     scaleOutCooldownMs: 300_000,
     scaleInCooldownMs: 300_000,
     rules: [

@@ -1,8 +1,13 @@
 // Example guest: a plain-Node HTTP service (no dependencies) whose every request burns real
 // CPU, so the autoscaler has something to measure. Run from its clone directory.
 //   /healthz  200 "ok" (503 while shutting down or when a file `unhealthy` exists in the cwd)
-//   /metrics  JSON {rps, inflight, requests_total, cpu_seconds}
+//   /metrics  JSON {rps, inflight, requests_total, cpu_seconds}; with ?format=prometheus the same
+//             as Prometheus text (guest_rps, guest_inflight, guest_requests_total, guest_cpu_seconds_total)
 //   anything else: busy-loop WORK_MS ms (or ?ms=N, capped at MAX_WORK_MS), then 200
+// The work is burnt in SLICE_MS slices (default 2), yielding between them, so requests share the
+// CPU and /healthz and /metrics answer between slices. SLICE_MS equal to WORK_MS makes a guest
+// that serves one request at a time and answers its health and metrics only in between, as a
+// single-worker application server does: overloaded, it cannot report.
 import http from 'node:http';
 import { existsSync } from 'node:fs';
 
@@ -11,6 +16,7 @@ const port = Number(process.env.PORT || 0);
 const guest = process.env.GUEST_ID || 'guest';
 const workMs = Number(process.env.WORK_MS || 15);
 const maxWorkMs = Number(process.env.MAX_WORK_MS || 5000);
+const sliceMs = Math.max(0.1, Number(process.env.SLICE_MS || 2));
 const RATE_WINDOW_MS = Number(process.env.RATE_WINDOW_MS || 5000);
 const startedAt = Date.now();
 
@@ -33,12 +39,12 @@ function burn(ms) {
   return new Promise((resolve) => {
     let left = ms;
     const slice = () => {
-      const sliceMs = Math.min(left, 2);
+      const now = Math.min(left, sliceMs);
       const start = process.hrtime.bigint();
-      const end = start + BigInt(Math.round(sliceMs * 1e6));
+      const end = start + BigInt(Math.round(now * 1e6));
       let x = 0;
       while (process.hrtime.bigint() < end) x += Math.sqrt(x + 1);
-      left -= sliceMs;
+      left -= now;
       if (left > 0) setImmediate(slice);
       else resolve(x);
     };
@@ -62,6 +68,16 @@ const server = http.createServer((req, res) => {
   }
   if (url.pathname === '/metrics') {
     const cpu = process.cpuUsage();
+    if (url.searchParams.get('format') === 'prometheus') {
+      const lines = [
+        ['guest_rps', 'gauge', 'Requests per second over the rate window.', rps(Date.now())],
+        ['guest_inflight', 'gauge', 'Requests being served.', inflight],
+        ['guest_requests_total', 'counter', 'Requests served since start.', requestsTotal],
+        ['guest_cpu_seconds_total', 'counter', 'CPU seconds used since start.', (cpu.user + cpu.system) / 1e6],
+      ].map(([name, type, help, v]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${v}\n`);
+      send(res, 200, 'text/plain; version=0.0.4', lines.join(''));
+      return;
+    }
     const body = JSON.stringify({
       rps: rps(Date.now()),
       inflight,

@@ -72,3 +72,18 @@ test('injected errors reject the next calls of that method only, as many times a
   t.is(lb.callsOf('add').length, 3, 'failed calls are recorded too');
   t.is(lb.snapshot('web').length, 1, 'a failed remove changes nothing');
 });
+
+test('the fake reports serving figures: a fall counts a down with its check, and set figures show', async (t) => {
+  const lb = new FakeBalancer();
+  await lb.ensurePool('web', '127.0.0.1:8080', '/healthz');
+  await lb.add('web', 'a', '127.0.0.1:1');
+  lb.fall('web', 'a', 'timeout after 2000 ms', 5);
+  lb.fall('web', 'a', 'timeout after 2000 ms', 6); // already down: not a second fall
+  lb.setStats('web', 'a', { requests: 7 });
+  lb.setPoolServing('web', { failOpen: true, noBackend: 2 });
+  const s = await lb.serving('web');
+  t.like(s, { pool: 'web', failOpen: true, noBackend: 2 });
+  t.like(s.backends[0], { healthy: false, downs: 1, lastCheck: { at: 6, ok: false, detail: 'timeout after 2000 ms' } });
+  t.is(s.backends[0]!.stats.requests, 7);
+  t.deepEqual(lb.callsOf('serving'), [['web']]);
+});

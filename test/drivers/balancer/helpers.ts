@@ -12,7 +12,7 @@ export interface TestBackend {
   checks: number;
   /** What /healthz answers. */
   healthy: boolean;
-  /** Delay before answering non-health requests. */
+  /** Delay before answering non-health requests (`/status/NNN` answers with that status). */
   delayMs: number;
   /** While true, non-health requests wait for release(). */
   held: boolean;
@@ -42,6 +42,8 @@ export async function startBackend(id: string, opts: { healthy?: boolean; delayM
         const body = Buffer.concat(chunks);
         res.setHeader('x-backend', id);
         res.setHeader('x-seen-forwarded-for', String(req.headers['x-forwarded-for'] ?? ''));
+        const status = /^\/status\/(\d{3})$/.exec(req.url ?? '');
+        if (status) res.statusCode = Number(status[1]);
         if (req.url === '/echo') res.end(body);
         else res.end(id);
       };

@@ -252,3 +252,26 @@ test('an unsafe guest id is refused before anything is created', async (t) => {
   }
   t.deepEqual(await readdir(dir), []);
 });
+
+test('gone names a guest killed from outside, not one that runs or is only stopped (SIGSTOP)', async (t) => {
+  const dir = await guestsDir(t);
+  const hv = new LocalHypervisor({ guestsDir: dir });
+  const boot = async (id: string) => {
+    const s = spec(id, makePolicy());
+    const c = await hv.clone(s);
+    const b = await hv.boot(s, c.meta);
+    return guestOf(s, c, b);
+  };
+  const [running, stopped, killed] = await Promise.all([boot('web-g1'), boot('web-g2'), boot('web-g3')]);
+  process.kill(-Number(stopped.meta.pid), 'SIGSTOP');
+  process.kill(-Number(killed.meta.pid), 'SIGKILL');
+  await eventually(async () => !(await alive(Number(killed.meta.pid))));
+  t.deepEqual([...(await hv.gone([running, stopped, killed]))], ['web-g3']);
+  // A pid reused by another process is not the guest: its start time differs.
+  t.deepEqual([...(await hv.gone([{ ...running, meta: { ...running.meta, startTime: '1' } }]))], ['web-g1']);
+  process.kill(-Number(stopped.meta.pid), 'SIGCONT');
+  for (const g of [running, stopped, killed]) {
+    await hv.stop(g, 2000);
+    await hv.deleteClone(g);
+  }
+});

@@ -7,7 +7,8 @@
 # xl shutdown), create_fails_hotplug (create fails like a hotplug script timeout), create_slow
 # (create takes 0.5 s and, like the real block hotplug lock under contention, fails when another
 # create is running; each overlap is counted in $XL_STATE/overlaps), create_delay (seconds a
-# create takes before the domain exists; it touches $XL_STATE/create_started first).
+# create takes before the domain exists; it touches $XL_STATE/create_started first), info_delay
+# (seconds `xl info` takes, as on a dom0 too busy to answer).
 set -u
 S=${XL_STATE:?}
 D=$S/domains
@@ -18,6 +19,7 @@ cfgval() { sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"\{0,1\}\([^\"]*\)
 cmd=${1:-}; shift || true
 case $cmd in
 info)
+  [ -f "$S/info_delay" ] && sleep "$(cat "$S/info_delay")"
   printf 'host                   : (none)\nnr_cpus                : 2\ntotal_memory           : 3071\nfree_memory            : %s\nxen_version            : 4.17.7\n' "$free"
   ;;
 list)
@@ -33,6 +35,12 @@ list)
   elif [ -n "${1:-}" ]; then
     [ -f "$D/$1" ] || invalid "$1"
     printf 'Name                                        ID   Mem VCPUs\tState\tTime(s)\n%-40s %5s %5s     1     -b----       1.0\n' "$1" "$(cut -d' ' -f1 "$D/$1")" "$(cut -d' ' -f2 "$D/$1")"
+  else
+    printf 'Name                                        ID   Mem VCPUs\tState\tTime(s)\n%-40s %5s %5s     2     r-----      12.3\n' Domain-0 0 1023
+    for f in "$D"/*; do
+      [ -f "$f" ] || continue
+      printf '%-40s %5s %5s     1     -b----       1.0\n' "$(basename "$f")" "$(cut -d' ' -f1 "$f")" "$(cut -d' ' -f2 "$f")"
+    done
   fi
   ;;
 create)

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { freeIp, takenAddresses } from '../../../src/drivers/xen/guest-addresses.ts';
+import { takenAddresses } from '../../../src/drivers/xen/guest-addresses.ts';
 import type { XlDomain } from '../../../src/drivers/xen/xl-parse.ts';
 
 const domain = (name: string, cmdline: string, macs: string[]): XlDomain => ({ domid: 1, name, memoryMb: 128, maxMemoryMb: 128, vcpus: 1, cmdline, disks: [], macs });
@@ -21,15 +21,4 @@ test('a rendered config reserves its IP and MAC before its domain exists', (t) =
 
 test('an ip= inside another word does not count (myip=...)', (t) => {
   t.is(takenAddresses([domain('x', 'myip=192.168.100.30', [])], []).ips.size, 0);
-});
-
-test('freeIp gives the lowest address of the range not taken; both bounds are inclusive', (t) => {
-  const range = { prefix: '10.0.0', from: 10, to: 12 };
-  t.is(freeIp(range, new Set()), '10.0.0.10');
-  t.is(freeIp(range, new Set(['10.0.0.10', '10.0.0.11'])), '10.0.0.12');
-  t.is(freeIp(range, new Set(['10.0.0.11'])), '10.0.0.10');
-});
-
-test('freeIp is undefined when every address of the range is taken', (t) => {
-  t.is(freeIp({ prefix: '10.0.0', from: 10, to: 11 }, new Set(['10.0.0.10', '10.0.0.11'])), undefined);
 });

@@ -3,15 +3,16 @@
 // IP/MAC allocation, and that every failure path leaves nothing behind. Real Xen: test/xen/.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_BALANCER, type CloneMethod, type Policy } from '../../../src/domain/policy.ts';
+import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, type CloneMethod, type Policy } from '../../../src/domain/policy.ts';
 import type { Guest } from '../../../src/domain/types.ts';
 import { clonePlan } from '../../../src/drivers/xen/clone-commands.ts';
 import { XenHosts } from '../../../src/drivers/xen/xen-hosts.ts';
-import { XenHypervisor } from '../../../src/drivers/xen/xen-hypervisor.ts';
+import { ipv4ToInt } from '../../../src/drivers/xen/guest-network.ts';
+import { XenHypervisor, type XenHypervisorOptions } from '../../../src/drivers/xen/xen-hypervisor.ts';
 import { GridhostError } from '../../../src/errors/errors.ts';
 import { startSshd, type SshdFixture } from '../ssh/sshd-fixture.ts';
 
@@ -61,6 +62,7 @@ function policy(dir: string, over: Partial<Policy['guest']> = {}): Policy {
       clone: 'copy',
       healthPath: '/healthz',
       metricsPath: '/metrics',
+      metrics: ['rps', 'inflight'],
       bootTimeoutMs: 30_000,
       stopTimeoutMs: 2_000,
       drainTimeoutMs: 1_000,
@@ -69,16 +71,18 @@ function policy(dir: string, over: Partial<Policy['guest']> = {}): Policy {
     balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:0' },
     sampling: { intervalMs: 5000, windowMs: 60_000 },
     warmupMs: 0,
-    scaleOut: { cooldownMs: 0 },
-    scaleIn: { cooldownMs: 0, stabilizationMs: 0 },
+    scaleOut: { cooldownMs: 0, whileBooting: 'hold' },
+    scaleIn: { cooldownMs: 0, stabilizationMs: 0, victims: 'newest' },
     onMissing: 'hold',
+    unknownGuests: 'retire',
     rules: [],
     schedules: [],
     breaker: { failures: 3, openMs: 60_000 },
+    autoHeal: { ...DEFAULT_AUTO_HEAL },
   };
 }
 
-async function setup(extraDom0 = false): Promise<Env> {
+async function setup(extraDom0 = false, over: Partial<XenHypervisorOptions> = {}): Promise<Env> {
   const sshd = await startSshd();
   const dir = mkdtempSync(join(tmpdir(), 'gridhost-xen-'));
   const state = join(dir, 'state');
@@ -95,7 +99,7 @@ async function setup(extraDom0 = false): Promise<Env> {
     dom0s.push({ name: 'dom0-dead', address: '127.0.0.1', port: 1, user: sshd.user, privateKeyPath: sshd.privateKeyPath, hostKeyFingerprint: sshd.hostKeyFingerprint });
   }
   const hosts = new XenHosts(dom0s, { ssh: { connectAttempts: 1 } });
-  const hv = new XenHypervisor({ hosts, xlPath: join(dir, 'xl'), cfgDir, goneTimeoutMs: 5000, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))) });
+  const hv = new XenHypervisor({ hosts, xlPath: join(dir, 'xl'), cfgDir, goneTimeoutMs: 5000, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))), ...over });
   const env = { sshd, dir, state, images, cfgDir, hv, hosts, policy: policy(dir) };
   envs.push(env);
   return env;
@@ -122,6 +126,7 @@ test('clone, boot, stop and deleteClone run the whole lifecycle and leave nothin
   t.true(cfg.includes('# gridhost.pool = web'));
   const b = await e.hv.boot(spec, c.meta);
   t.deepEqual(domains(e), ['gh-web-a1']);
+  t.deepEqual(readdirSync(e.cfgDir).filter((f) => f.endsWith('.reserve')), [], 'a created domain leaves no reservation behind');
   t.regex(b.meta['domid'] ?? '', /^\d+$/);
   const g = guestOf('web-a1', 'dom0-a', { ...c.meta, ...b.meta });
   await e.hv.stop(g, 2000);
@@ -192,6 +197,65 @@ test('deleteClone waits for a clone command still running on the host (as a cras
   await ended;
   t.false(existsSync(disk), 'the late copy was removed, not left behind');
   t.deepEqual(leftovers(e), []);
+});
+
+test("a dom0's configured network: bridge, address, prefix, gateway and port reach the config and the guest's address, and a rediscovered guest keeps the port it was cloned with", async (t) => {
+  const network = { bridge: 'br-guests', first: ipv4ToInt('10.20.0.1')!, last: ipv4ToInt('10.20.0.3')!, prefixLength: 22, gateway: '10.20.0.1', port: 8080 };
+  const e = await setup(false, { networkByHost: { 'dom0-a': network } });
+  writeFileSync(join(e.dir, 'web.xl.cfg'), TEMPLATE.replace('guestip={{ip}}"', 'guestip={{ip}}/{{prefix_length}} guestgw={{gateway}} mask={{netmask}}"').replace('bridge=xenbr0', 'bridge={{bridge}}').replace('memory  = 128', 'memory  = {{memory}}'));
+  const c = await e.hv.clone({ id: 'web-n1', pool: 'web', policy: e.policy });
+  // The gateway is in the range, and is never handed out.
+  t.is(c.address, '10.20.0.2:8080');
+  const cfg = readFileSync(join(e.cfgDir, 'web-n1.cfg'), 'utf8');
+  t.true(cfg.includes('guestip=10.20.0.2/22 guestgw=10.20.0.1 mask=255.255.252.0"'), cfg);
+  t.true(cfg.includes("'bridge=br-guests,mac="), cfg);
+  t.true(cfg.includes('memory  = 128'), cfg);
+  t.true(cfg.includes('# gridhost.port = 8080'), cfg);
+  const b = await e.hv.boot({ id: 'web-n1', pool: 'web', policy: e.policy }, c.meta);
+  t.is(b.address, '10.20.0.2:8080');
+  // A later gridhost configured with another port still finds the guest where it listens.
+  const again = new XenHypervisor({ hosts: e.hosts, xlPath: join(e.dir, 'xl'), cfgDir: e.cfgDir, networkByHost: { 'dom0-a': { ...network, port: 9090 } } });
+  const found = await again.discover();
+  t.deepEqual(found.map((g) => [g.id, g.address]), [['web-n1', '10.20.0.2:8080']]);
+  const g = guestOf('web-n1', 'dom0-a', { ...c.meta, ...b.meta });
+  await e.hv.stop(g, 2000);
+  await e.hv.deleteClone(g);
+  t.deepEqual(leftovers(e), []);
+});
+
+test("a dom0 whose guest addresses are all taken is GH_OUT_OF_CAPACITY naming the range, and nothing is left", async (t) => {
+  const network = { bridge: 'xenbr0', first: ipv4ToInt('10.30.0.5')!, last: ipv4ToInt('10.30.0.5')!, prefixLength: 24, port: 80 };
+  const e = await setup(false, { networkByHost: { 'dom0-a': network } });
+  const c = await e.hv.clone({ id: 'web-f1', pool: 'web', policy: e.policy });
+  t.is(c.address, '10.30.0.5:80');
+  const err = await t.throwsAsync(e.hv.clone({ id: 'web-f2', pool: 'web', policy: e.policy }));
+  t.is((err as GridhostError).code, 'GH_OUT_OF_CAPACITY');
+  t.regex(err!.message, /10\.30\.0\.5-10\.30\.0\.5 is taken/);
+  await e.hv.deleteClone(guestOf('web-f1', 'dom0-a', c.meta));
+  t.deepEqual(leftovers(e), []);
+});
+
+test('a dom0 that answers SSH but whose xl info times out is not called "down": the clone error says what timed out', async (t) => {
+  const e = await setup(false, { commandTimeoutMs: 300 });
+  writeFileSync(join(e.state, 'info_delay'), '2');
+  const err = await t.throwsAsync(e.hv.clone({ id: 'web-slow', pool: 'web', policy: e.policy }));
+  t.is((err as GridhostError).code, 'GH_HOST_UNREACHABLE');
+  t.regex(err!.message, /^no dom0 answers: dom0-a: `\S+ info` did not finish within 300 ms$/);
+  t.notRegex(err!.message, /dom0-a: down/);
+  t.deepEqual(leftovers(e), []);
+});
+
+test('a clone whose target already holds a complete copy of the base (the same command run twice) succeeds; any other file there is refused and kept', async (t) => {
+  const e = await setup();
+  const first = await e.hv.clone({ id: 'web-twice', pool: 'web', policy: e.policy });
+  const again = await e.hv.clone({ id: 'web-twice', pool: 'web', policy: e.policy });
+  t.is(again.meta['disk'], first.meta['disk']);
+  t.is(readFileSync(first.meta['disk']!, 'utf8'), 'base image bytes\n');
+  writeFileSync(join(e.images, 'web-other.img'), 'a disk gridhost did not make\n');
+  const err = await t.throwsAsync(e.hv.clone({ id: 'web-other', pool: 'web', policy: e.policy }));
+  t.is((err as GridhostError).code, 'GH_CLONE_FAILED');
+  t.regex(err!.message, /already exists/);
+  t.is(readFileSync(join(e.images, 'web-other.img'), 'utf8'), 'a disk gridhost did not make\n', 'the existing file is kept');
 });
 
 test('a guest needing more memory than any host has is GH_OUT_OF_CAPACITY before anything is made', async (t) => {
@@ -288,6 +352,27 @@ test('discover finds running guests and leftover clones, and skips a dead dom0',
   t.deepEqual(leftovers(e), []);
 });
 
+test('gone names the guests whose domain xl list no longer shows, and skips a dom0 that does not answer', async (t) => {
+  const e = await setup(true);
+  const s1 = { id: 'web-g1', pool: 'web', policy: e.policy };
+  const s2 = { id: 'web-g2', pool: 'web', policy: e.policy };
+  const c1 = await e.hv.clone(s1);
+  const b1 = await e.hv.boot(s1, c1.meta);
+  const c2 = await e.hv.clone(s2);
+  const b2 = await e.hv.boot(s2, c2.meta);
+  const g1 = { ...guestOf('web-g1', 'dom0-a', { ...c1.meta, ...b1.meta }), state: 'healthy' as const };
+  const g2 = { ...guestOf('web-g2', 'dom0-a', { ...c2.meta, ...b2.meta }), state: 'healthy' as const };
+  const far = { ...guestOf('web-g3', 'dom0-dead', {}), state: 'healthy' as const };
+  t.deepEqual([...(await e.hv.gone([g1, g2, far]))], [], 'both run; the dead dom0 tells nothing');
+  rmSync(join(e.state, 'domains', 'gh-web-g2')); // destroyed behind gridhost's back
+  t.deepEqual([...(await e.hv.gone([g1, g2, far]))], ['web-g2']);
+  for (const g of [g1, g2]) {
+    await e.hv.stop(g, 1000);
+    await e.hv.deleteClone(g);
+  }
+  t.deepEqual(leftovers(e), []);
+});
+
 test('placement spreads a pool: the host counts its guests of the pool and reserved clones', async (t) => {
   const e = await setup();
   // One host only: every clone lands there, but memory reservations stop over-commit.
@@ -296,4 +381,35 @@ test('placement spreads a pool: the host counts its guests of the pool and reser
   t.is(r.filter((x) => x.status === 'fulfilled').length, 2);
   const failed = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
   t.is((failed?.reason as GridhostError).code, 'GH_OUT_OF_CAPACITY');
+});
+
+test('two gridhost processes placing on one dom0 count each other\'s reservations (between placement and xl create), and a stale one expires', async (t) => {
+  const e = await setup();
+  // A second process: its own hosts and driver, the same dom0, xl and config folder.
+  const dom0 = { name: 'dom0-a', address: '127.0.0.1', port: e.sshd.port, user: e.sshd.user, privateKeyPath: e.sshd.privateKeyPath, hostKeyFingerprint: e.sshd.hostKeyFingerprint };
+  const other = new XenHypervisor({ hosts: new XenHosts([dom0], { ssh: { connectAttempts: 1 } }), xlPath: join(e.dir, 'xl'), cfgDir: e.cfgDir, goneTimeoutMs: 5000, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))) });
+  t.teardown(() => other.close());
+  writeFileSync(join(e.state, 'free_memory'), '300'); // room for two 128 MiB guests
+  const spec = (hv: XenHypervisor, id: string) => hv.clone({ id, pool: 'web', policy: e.policy });
+  const first = await spec(e.hv, 'web-m1'); // placed and cloned, not created: only a reservation
+  t.true(readdirSync(e.cfgDir).includes('web-m1.reserve'));
+  const second = await spec(other, 'web-m2');
+  const err = await t.throwsAsync(spec(other, 'web-m3'));
+  t.is((err as GridhostError).code, 'GH_OUT_OF_CAPACITY', 'the other process saw web-m1 reserved: 300 - 2 x 128 leaves 44 MiB');
+  t.regex((err as GridhostError).message, /44 MiB free/);
+
+  // Its clone deleted, web-m1's reservation is gone: the other process may place again.
+  await e.hv.deleteClone(guestOf('web-m1', 'dom0-a', first.meta));
+  t.false(readdirSync(e.cfgDir).includes('web-m1.reserve'));
+  const third = await spec(other, 'web-m3');
+
+  // A reservation older than a clone and a create may take (a crashed placement) no longer counts.
+  await other.deleteClone(guestOf('web-m3', 'dom0-a', third.meta));
+  writeFileSync(join(e.cfgDir, 'web-m9.reserve'), 'web-m9 web 256\n');
+  const old = new Date(Date.now() - 3_600_000);
+  utimesSync(join(e.cfgDir, 'web-m9.reserve'), old, old);
+  const fourth = await spec(e.hv, 'web-m4');
+  for (const [hv, id, c] of [[other, 'web-m2', second], [e.hv, 'web-m4', fourth]] as const) await hv.deleteClone(guestOf(id, 'dom0-a', c.meta));
+  rmSync(join(e.cfgDir, 'web-m9.reserve'));
+  t.deepEqual(leftovers(e), []);
 });

@@ -84,3 +84,9 @@ test('a repeated memory setting counts its last value, as xl reads it', (t) => {
   t.is(cfgMemoryMb('memory = 128\nvcpus = 1\nmemory = "512" # override\n'), 512);
   t.is(cfgMemoryMb('# memory = 4096\nmaxmem = 1024\n'), undefined);
 });
+
+test('a known placeholder without a value here says why instead of "unknown"', (t) => {
+  const e = t.throws(() => renderXlCfg('extra = "guestgw={{gateway}}"', {}, { gateway: 'the network has no gateway' }));
+  t.is((e as GridhostError).code, 'GH_TEMPLATE_INVALID');
+  t.is(e!.message, 'xl.cfg template line 1: placeholder {{gateway}} has no value: the network has no gateway');
+});

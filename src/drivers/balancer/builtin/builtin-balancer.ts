@@ -7,24 +7,18 @@ import type { AddressInfo } from 'node:net';
 import type { HealthCheckSettings } from '../../../domain/policy.ts';
 import { GridhostError } from '../../../errors/errors.ts';
 import { createConnectionVia, type GuestConnect } from '../../guest-net/guest-net.ts';
-import type { Balancer, BackendStatus, PoolSettings } from '../balancer.ts';
+import type { Balancer, BalancerChange, BackendStatus, PoolServing, PoolSettings } from '../balancer.ts';
 import { formatHostPort, parseHostPort } from './address.ts';
 import { applyCheck, probe } from './health-check.ts';
-import { handleRequest, releaseIfIdle, wireError, type ProxyBackend, type ProxyPool } from './proxy.ts';
+import { reassessPool, servingSnapshot, type ServingPool } from './pool-serving.ts';
+import { handleRequest, releaseIfIdle, wireError, type ProxyBackend } from './proxy.ts';
+import { ServingCounter } from './serving-counter.ts';
 
-export type BalancerChangeKind = 'pool-up' | 'pool-down' | 'added' | 'removed' | 'drain' | 'healthy' | 'unhealthy';
-
-export interface BalancerChange {
-  kind: BalancerChangeKind;
-  pool: string;
-  /** Backend id, for backend events. */
-  id?: string;
-  /** Backend address, or the bound front end address for pool events. */
-  address?: string;
-}
+export type { BalancerChange, BalancerChangeKind } from '../balancer.ts';
 
 export interface BuiltinBalancerOptions {
-  /** Time between the end of one health check and the start of the next. Default 1000. */
+  /** Time between the starts of two health checks of a backend (a check still running when
+   *  the next is due delays it). Default 1000. */
   healthIntervalMs?: number;
   /** A check that has not answered by then fails. Default 2000 (generous: a busy guest is not a dead one). */
   healthTimeoutMs?: number;
@@ -34,6 +28,9 @@ export interface BuiltinBalancerOptions {
   riseCount?: number;
   /** Consecutive failing checks that make a backend unhealthy. Default 2. */
   fallCount?: number;
+  /** Fail open when fewer than this percentage of a pool's proven backends pass their checks
+   *  (panic.ts); 0 never fails open. Default 50, as Envoy's healthy_panic_threshold. */
+  panicThresholdPercent?: number;
   /** Concurrent connections to one backend. Default 128. */
   maxSocketsPerBackend?: number;
   /** Idle keep-alive sockets to a backend are closed after this (below node's 5 s server default). Default 4000. */
@@ -43,14 +40,14 @@ export interface BuiltinBalancerOptions {
   /** State changes (for logs). Never called per request. */
   onChange?: (change: BalancerChange) => void;
   /**
-   * How to open connections to a backend that is not reachable directly (a guest behind its
-   * dom0's SSH: drivers/guest-net). Asked once per add(); undefined = connect directly. Both the
-   * proxied requests and the health checks of that backend then use it.
+   * How to open connections through the host an add() names as `via` (a guest behind its dom0's
+   * SSH: drivers/guest-net). Asked once per add() that names one; undefined (or no `via`) =
+   * connect directly. Both the proxied requests and the health checks of that backend use it.
    */
-  connectFor?: (backend: { pool: string; id: string; address: string }) => GuestConnect | undefined | Promise<GuestConnect | undefined>;
+  connectVia?: (host: string) => GuestConnect | undefined;
 }
 
-interface PoolEntry extends ProxyPool {
+interface PoolEntry extends ServingPool {
   listen: string;
   healthPath: string;
   check: HealthCheckSettings;
@@ -73,11 +70,12 @@ export class BuiltinBalancer implements Balancer {
   private readonly responseTimeoutMs: number;
   private readonly rise: number;
   private readonly fall: number;
+  private readonly panicThresholdPercent: number;
   private readonly maxSockets: number;
   private readonly idleSocketMs: number;
   private readonly closeTimeoutMs: number;
   private readonly onChange: ((c: BalancerChange) => void) | undefined;
-  private readonly connectFor: BuiltinBalancerOptions['connectFor'];
+  private readonly connectVia: BuiltinBalancerOptions['connectVia'];
 
   constructor(opts: BuiltinBalancerOptions = {}) {
     this.interval = opts.healthIntervalMs ?? 1000;
@@ -85,17 +83,19 @@ export class BuiltinBalancer implements Balancer {
     this.responseTimeoutMs = opts.responseTimeoutMs ?? 60_000;
     this.rise = Math.max(1, opts.riseCount ?? 2);
     this.fall = Math.max(1, opts.fallCount ?? 2);
+    this.panicThresholdPercent = opts.panicThresholdPercent ?? 50;
     this.maxSockets = opts.maxSocketsPerBackend ?? 128;
     this.idleSocketMs = opts.idleSocketMs ?? 4000;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
     this.onChange = opts.onChange;
-    this.connectFor = opts.connectFor;
+    this.connectVia = opts.connectVia;
   }
 
   ensurePool(pool: string, listen: string, healthPath: string, settings: PoolSettings = {}): Promise<void> {
     const c = { intervalMs: this.interval, timeoutMs: this.timeout, rise: this.rise, fall: this.fall, ...definedOnly(settings.check ?? {}) };
     const responseMs = settings.responseTimeoutMs ?? this.responseTimeoutMs;
-    return this.serialise(pool, () => this.doEnsurePool(pool, listen, healthPath, c, responseMs));
+    const panic = settings.panicThresholdPercent ?? this.panicThresholdPercent;
+    return this.serialise(pool, () => this.doEnsurePool(pool, listen, healthPath, c, responseMs, panic));
   }
 
   removePool(pool: string): Promise<void> {
@@ -108,21 +108,18 @@ export class BuiltinBalancer implements Balancer {
     return formatHostPort(p.host, (p.server.address() as AddressInfo).port);
   }
 
-  async add(pool: string, id: string, address: string): Promise<void> {
+  async add(pool: string, id: string, address: string, via?: string): Promise<void> {
     const p = this.pool(pool);
     const hp = parseHostPort(address);
     if (hp === undefined) {
       throw failed(`backend ${id} of pool ${pool}: address ${JSON.stringify(address)} is not host:port`, { pool, id, address });
     }
-    if (p.byId.get(id)?.address === address) return;
-    const connect = this.connectFor ? await this.connectFor({ pool, id, address }) : undefined;
-    // Re-read after the await: the pool or the backend may have changed meanwhile.
-    if (this.pools.get(pool) !== p) throw failed(`pool ${pool} was removed while backend ${id} was being added`, { pool, id });
     const existing = p.byId.get(id);
     if (existing !== undefined) {
       if (existing.address === address) return;
       this.forget(p, existing); // same id, new address: a different guest; start from unhealthy
     }
+    const connect = via !== undefined ? this.connectVia?.(via) : undefined;
     const agent = new http.Agent({
       keepAlive: true,
       maxSockets: this.maxSockets,
@@ -144,6 +141,9 @@ export class BuiltinBalancer implements Balancer {
       active: 0,
       served: 0,
       failed: 0,
+      proven: false,
+      downs: 0,
+      stats: new ServingCounter(),
       agent,
       removed: false,
       timer: undefined,
@@ -151,6 +151,7 @@ export class BuiltinBalancer implements Balancer {
     p.byId.set(id, b);
     p.backends.push(b);
     this.emit({ kind: 'added', pool, id, address });
+    this.updatePanic(p);
     this.scheduleCheck(p, b, 0);
   }
 
@@ -163,6 +164,7 @@ export class BuiltinBalancer implements Balancer {
     if (b.admin === 'drain') return;
     b.admin = 'drain';
     this.emit({ kind: 'drain', pool, id, address: b.address });
+    this.updatePanic(p);
   }
 
   async remove(pool: string, id: string): Promise<void> {
@@ -171,6 +173,12 @@ export class BuiltinBalancer implements Balancer {
     if (p === undefined || b === undefined) return;
     this.forget(p, b);
     this.emit({ kind: 'removed', pool, id, address: b.address });
+    this.updatePanic(p);
+  }
+
+  /** The builtin balancer never waits on anything outside the process: a pool it has is never blocked. */
+  blocked(): undefined {
+    return undefined;
   }
 
   async list(pool: string): Promise<BackendStatus[]> {
@@ -184,6 +192,10 @@ export class BuiltinBalancer implements Balancer {
       served: b.served,
       failed: b.failed,
     }));
+  }
+
+  async serving(pool: string): Promise<PoolServing> {
+    return servingSnapshot(this.pool(pool));
   }
 
   async close(): Promise<void> {
@@ -209,7 +221,7 @@ export class BuiltinBalancer implements Balancer {
     return next;
   }
 
-  private async doEnsurePool(pool: string, listen: string, healthPath: string, check: HealthCheckSettings, responseTimeoutMs: number): Promise<void> {
+  private async doEnsurePool(pool: string, listen: string, healthPath: string, check: HealthCheckSettings, responseTimeoutMs: number, panicThresholdPercent: number): Promise<void> {
     const hp = parseHostPort(listen, true);
     if (hp === undefined) throw failed(`pool ${pool}: listen ${JSON.stringify(listen)} is not host:port`, { pool, listen });
     if (!healthPath.startsWith('/')) {
@@ -220,6 +232,8 @@ export class BuiltinBalancer implements Balancer {
       existing.healthPath = healthPath;
       existing.check = check;
       existing.responseTimeoutMs = responseTimeoutMs;
+      existing.panicThresholdPercent = panicThresholdPercent;
+      this.updatePanic(existing);
       return;
     }
     const entry: PoolEntry = existing ?? {
@@ -227,6 +241,12 @@ export class BuiltinBalancer implements Balancer {
       backends: [],
       cursor: 0,
       closing: false,
+      failOpen: false,
+      stats: new ServingCounter(),
+      noBackend: 0,
+      panicThresholdPercent,
+      wasRoutable: false,
+      failOpenEntered: 0,
       noBackendBody: wireError('GH_NO_BACKEND', `no healthy backend is ready in pool ${pool}`, pool),
       badGatewayBody: wireError('GH_BAD_GATEWAY', `the backend failed before answering (pool ${pool})`, pool),
       gatewayTimeoutBody: wireError('GH_GATEWAY_TIMEOUT', `the backend did not begin its answer within balancer.response_timeout (pool ${pool})`, pool),
@@ -247,6 +267,7 @@ export class BuiltinBalancer implements Balancer {
     entry.healthPath = healthPath;
     entry.check = check;
     entry.responseTimeoutMs = responseTimeoutMs;
+    entry.panicThresholdPercent = panicThresholdPercent;
     this.pools.set(pool, entry);
     this.emit({ kind: 'pool-up', pool, address: this.frontendAddress(pool) });
     // Moved to a new address: the old front end stops taking connections.
@@ -280,13 +301,31 @@ export class BuiltinBalancer implements Balancer {
 
   private async check(p: PoolEntry, b: ProxyBackend): Promise<void> {
     b.timer = undefined;
+    const started = Date.now();
     const c = p.check;
-    const ok = await probe(b.host, b.port, p.healthPath, c.timeoutMs, b.connect);
+    const r = await probe(b.host, b.port, p.healthPath, c.timeoutMs, b.connect);
     if (b.removed) return;
-    if (applyCheck(b, ok, c.rise, c.fall)) {
-      this.emit({ kind: b.healthy ? 'healthy' : 'unhealthy', pool: p.name, id: b.id, address: b.address });
+    const now = Date.now();
+    b.lastCheck = { at: now, ok: r.ok, detail: r.detail };
+    if (applyCheck(b, r.ok, c.rise, c.fall)) {
+      b.changedAt = now;
+      if (b.healthy) b.proven = true;
+      else b.downs++;
+      const reason = b.healthy
+        ? `${c.rise} consecutive health check${c.rise === 1 ? '' : 's'} of ${p.healthPath} passed (${r.detail})`
+        : `${c.fall} consecutive health check${c.fall === 1 ? '' : 's'} of ${p.healthPath} failed, the last: ${r.detail}`;
+      this.emit({ kind: b.healthy ? 'healthy' : 'unhealthy', pool: p.name, id: b.id, address: b.address, reason });
+      this.updatePanic(p);
     }
-    this.scheduleCheck(p, b, c.intervalMs);
+    // Start to start, as HAProxy's inter: a hung backend is out after about fall x interval
+    // when the check timeout is within the interval.
+    this.scheduleCheck(p, b, Math.max(0, c.intervalMs - (now - started)));
+  }
+
+  /** Re-evaluate fail-open and whether the pool can serve at all; report the changes. */
+  private updatePanic(p: PoolEntry): void {
+    if (this.pools.get(p.name) !== p) return;
+    for (const change of reassessPool(p)) this.emit(change);
   }
 
   private emit(change: BalancerChange): void {

@@ -39,7 +39,7 @@ test('a success between failures restarts the fall count', (t) => {
   t.true(s.healthy);
 });
 
-test('probe passes on 2xx/3xx and fails on 5xx, refused connections and timeouts', async (t) => {
+test('probe passes on 2xx/3xx and fails on 5xx, refused connections and timeouts, saying which', async (t) => {
   const server = http.createServer((req, res) => {
     if (req.url === '/ok') res.end('ok');
     else if (req.url === '/moved') { res.statusCode = 302; res.end(); }
@@ -49,13 +49,13 @@ test('probe passes on 2xx/3xx and fails on 5xx, refused connections and timeouts
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   try {
-    t.true(await probe('127.0.0.1', port, '/ok', 1000));
-    t.true(await probe('127.0.0.1', port, '/moved', 1000));
-    t.false(await probe('127.0.0.1', port, '/bad', 1000));
-    t.false(await probe('127.0.0.1', port, '/slow', 50));
+    t.deepEqual(await probe('127.0.0.1', port, '/ok', 1000), { ok: true, detail: 'HTTP 200' });
+    t.deepEqual(await probe('127.0.0.1', port, '/moved', 1000), { ok: true, detail: 'HTTP 302' });
+    t.deepEqual(await probe('127.0.0.1', port, '/bad', 1000), { ok: false, detail: 'HTTP 503' });
+    t.deepEqual(await probe('127.0.0.1', port, '/slow', 50), { ok: false, detail: 'timeout after 50 ms' });
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   }
-  t.false(await probe('127.0.0.1', port, '/ok', 1000));
+  t.deepEqual(await probe('127.0.0.1', port, '/ok', 1000), { ok: false, detail: 'connection refused (ECONNREFUSED)' });
 });

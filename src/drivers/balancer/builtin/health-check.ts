@@ -31,32 +31,48 @@ export function applyCheck(s: HealthState, ok: boolean, rise: number, fall: numb
   return true;
 }
 
+export interface ProbeResult {
+  ok: boolean;
+  /** What the check saw: `HTTP 200`, `HTTP 503`, `timeout after 2000 ms`, `connection refused (ECONNREFUSED)`. */
+  detail: string;
+}
+
+function describeError(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ECONNREFUSED': return 'connection refused (ECONNREFUSED)';
+    case 'ECONNRESET': return 'connection reset (ECONNRESET)';
+    case 'EHOSTUNREACH': return 'host unreachable (EHOSTUNREACH)';
+    case 'ETIMEDOUT': return 'connect timed out (ETIMEDOUT)';
+    default: return err.code ? `${err.message} (${err.code})` : err.message;
+  }
+}
+
 /**
  * One HTTP check: GET `path`; 2xx and 3xx pass (as in HAProxy). Never rejects. With `connect`
  * the connection is opened through the backend's host (guest-net) instead of directly.
  */
-export function probe(host: string, port: number, path: string, timeoutMs: number, connect?: GuestConnect): Promise<boolean> {
+export function probe(host: string, port: number, path: string, timeoutMs: number, connect?: GuestConnect): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let settled = false;
-    const done = (ok: boolean): void => {
+    const done = (ok: boolean, detail: string): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve(ok);
+      resolve({ ok, detail });
     };
     // A fresh connection per check (agent: false) so a check also proves the guest accepts connections.
     const how = connect ? { createConnection: createConnectionVia(connect) } : { agent: false as const };
     const req = http.request({ host, port, path, method: 'GET', ...how, headers: { connection: 'close' } }, (res) => {
       const code = res.statusCode ?? 0;
       res.resume();
-      res.on('end', () => done(code >= 200 && code < 400));
-      res.on('error', () => done(false));
+      res.on('end', () => done(code >= 200 && code < 400, `HTTP ${code}`));
+      res.on('error', (err: NodeJS.ErrnoException) => done(false, `HTTP ${code}, then ${describeError(err)}`));
     });
     const timer = setTimeout(() => {
       req.destroy();
-      done(false);
+      done(false, `timeout after ${timeoutMs} ms`);
     }, timeoutMs);
-    req.on('error', () => done(false));
+    req.on('error', (err: NodeJS.ErrnoException) => done(false, describeError(err)));
     req.end();
   });
 }

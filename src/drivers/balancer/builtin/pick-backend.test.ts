@@ -45,3 +45,22 @@ test('pickBackend: advancing the cursor after each pick spreads idle traffic rou
   }
   t.deepEqual(seen, [0, 1, 2, 0, 1, 2]);
 });
+
+const proven = (active: number): PickCandidate => ({ admin: 'ready', healthy: false, proven: true, active });
+
+const failOpenCases: Array<[string, PickCandidate[], number]> = [
+  ['fail-open picks a proven unhealthy backend', [proven(0)], 0],
+  ['fail-open still prefers the least outstanding, healthy or not', [r(2), proven(0)], 1],
+  ['fail-open never picks a backend that has not passed a check yet', [down(0), proven(3)], 1],
+  ['fail-open never picks a draining backend', [{ admin: 'drain', healthy: false, proven: true, active: 0 }], -1],
+];
+
+for (const [title, backends, expected] of failOpenCases) {
+  test(`pickBackend: ${title}`, (t) => {
+    t.is(pickBackend(backends, 0, undefined, true), expected);
+  });
+}
+
+test('pickBackend: outside fail-open a proven but unhealthy backend is not picked', (t) => {
+  t.is(pickBackend([proven(0)], 0), -1);
+});

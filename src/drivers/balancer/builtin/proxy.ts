@@ -1,12 +1,15 @@
 // The builtin balancer's hot path: one proxied exchange per client request. Streams bodies both
-// ways, picks the least loaded ready+healthy backend, retries a bodyless GET/HEAD once on another
-// backend when the connection failed before any response byte. No logging here on purpose.
+// ways, picks the least loaded ready+healthy backend (any proven one in fail-open), retries a
+// bodyless GET/HEAD once on another backend when the connection failed before any response
+// byte, and counts what it served (serving-counter.ts). No logging here on purpose.
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import type { BackendAdmin } from '../balancer.ts';
+import type { BackendAdmin, CheckResult } from '../balancer.ts';
 import type { GuestConnect } from '../../guest-net/guest-net.ts';
 import type { HealthState } from './health-check.ts';
 import { pickBackend } from './pick-backend.ts';
+import type { ServingCounter } from './serving-counter.ts';
 
 export interface ProxyBackend extends HealthState {
   id: string;
@@ -17,6 +20,15 @@ export interface ProxyBackend extends HealthState {
   active: number;
   served: number;
   failed: number;
+  /** Has passed its health check since it was added (fail-open routes only to these). */
+  proven: boolean;
+  /** healthy -> unhealthy transitions since it was added. */
+  downs: number;
+  lastCheck?: CheckResult;
+  changedAt?: number;
+  /** Epoch ms its last request completed (auto-heal tells a busy guest from a broken one). */
+  servedAt?: number;
+  stats: ServingCounter;
   /** One keep-alive agent per backend, so a removed backend's idle sockets can be closed. */
   agent: http.Agent;
   /** Set when the backend is reached through its host (guest-net); the agent already uses it. */
@@ -32,6 +44,11 @@ export interface ProxyPool {
   cursor: number;
   /** Set while the front end shuts down: responses then close their connection. */
   closing: boolean;
+  /** Too few backends pass their checks: route to every proven ready one (panic.ts). */
+  failOpen: boolean;
+  stats: ServingCounter;
+  /** Requests answered 503 because no backend could take them. */
+  noBackend: number;
   noBackendBody: Buffer;
   badGatewayBody: Buffer;
   gatewayTimeoutBody: Buffer;
@@ -47,23 +64,10 @@ export function wireError(code: string, message: string, pool: string): Buffer {
 }
 
 function choose(pool: ProxyPool, skip: ProxyBackend | undefined): ProxyBackend | undefined {
-  const i = pickBackend(pool.backends, pool.cursor, skip);
+  const i = pickBackend(pool.backends, pool.cursor, skip, pool.failOpen);
   if (i < 0) return undefined;
   pool.cursor = i + 1;
   return pool.backends[i];
-}
-
-function reply(res: ServerResponse, status: number, body: Buffer, closing: boolean): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': body.length,
-    ...(closing ? { connection: 'close' } : {}),
-  });
-  res.end(body);
 }
 
 /** Release a backend's sockets once it is removed and idle. */
@@ -72,6 +76,11 @@ export function releaseIfIdle(b: ProxyBackend): void {
 }
 
 export function handleRequest(pool: ProxyPool, req: IncomingMessage, res: ServerResponse): void {
+  const arrived = performance.now();
+  const fe = pool.stats;
+  fe.requests++;
+  fe.inFlightBy(1);
+  res.once('close', () => fe.inFlightBy(-1));
   const h = req.headers;
   const ip = req.socket.remoteAddress;
   if (ip !== undefined) {
@@ -87,11 +96,28 @@ export function handleRequest(pool: ProxyPool, req: IncomingMessage, res: Server
   const b = choose(pool, undefined);
   if (b === undefined) {
     req.resume();
-    reply(res, 503, pool.noBackendBody, pool.closing);
+    pool.noBackend++;
+    reply(pool, res, arrived, 503, pool.noBackendBody);
     return;
   }
   const canRetry = !hasBody && (req.method === 'GET' || req.method === 'HEAD');
-  new Exchange(pool, req, res, hasBody, canRetry).start(b);
+  new Exchange(pool, req, res, arrived, hasBody, canRetry).start(b);
+}
+
+/** An answer the balancer makes itself (503/502/504), counted at the front end. */
+function reply(pool: ProxyPool, res: ServerResponse, arrived: number, status: number, body: Buffer): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  pool.stats.response(status);
+  pool.stats.observeLatency(arrived);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': body.length,
+    ...(pool.closing ? { connection: 'close' } : {}),
+  });
+  res.end(body);
 }
 
 class Exchange {
@@ -100,11 +126,15 @@ class Exchange {
   private settled = true;
   private responded = false;
   private timer: NodeJS.Timeout | undefined;
+  /** performance.now() the current try began, and whether it still waits for a socket. */
+  private tryStart = 0;
+  private waiting = false;
 
   constructor(
     private readonly pool: ProxyPool,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
+    private readonly arrived: number,
     private readonly hasBody: boolean,
     private canRetry: boolean,
   ) {
@@ -115,6 +145,12 @@ class Exchange {
     this.backend = b;
     this.settled = false;
     b.active++;
+    b.stats.requests++;
+    b.stats.inFlightBy(1);
+    b.stats.queued++;
+    this.pool.stats.queued++;
+    this.tryStart = performance.now();
+    this.waiting = true;
     const preq = http.request({
       host: b.host,
       port: b.port,
@@ -131,20 +167,41 @@ class Exchange {
       this.onBackendError(preq, Object.assign(new Error('response timeout'), { code: 'GH_GATEWAY_TIMEOUT' }));
       preq.destroy();
     }, this.pool.responseTimeoutMs);
+    preq.once('socket', () => {
+      if (preq === this.preq) this.dequeue(true);
+    });
     preq.on('response', this.onResponse);
     preq.on('error', (err: NodeJS.ErrnoException) => this.onBackendError(preq, err));
     if (this.hasBody) this.req.pipe(preq);
     else preq.end();
   }
 
+  /** The try got its connection (or ended without one). */
+  private dequeue(gotSocket: boolean): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    const s = this.backend!.stats;
+    const fe = this.pool.stats;
+    s.queued--;
+    fe.queued--;
+    if (gotSocket) {
+      s.observeQueue(this.tryStart);
+      fe.observeQueue(this.tryStart);
+    }
+  }
+
   private settle(ok: boolean): void {
     if (this.settled) return;
     this.settled = true;
     this.clearTimer();
+    this.dequeue(false);
     const b = this.backend!;
     b.active--;
-    if (ok) b.served++;
-    else b.failed++;
+    b.stats.inFlightBy(-1);
+    if (ok) {
+      b.served++;
+      b.servedAt = Date.now();
+    }    else b.failed++;
     releaseIfIdle(b);
   }
 
@@ -156,12 +213,18 @@ class Exchange {
   private readonly onResponse = (pres: IncomingMessage): void => {
     this.responded = true;
     this.clearTimer();
+    const status = pres.statusCode ?? 502;
+    const b = this.backend!;
+    b.stats.response(status);
+    b.stats.observeLatency(this.tryStart);
     const h = pres.headers;
     delete h.connection;
     delete h['keep-alive'];
     if (this.pool.closing) h.connection = 'close';
     const res = this.res;
-    res.writeHead(pres.statusCode ?? 502, pres.statusMessage, h);
+    this.pool.stats.response(status);
+    this.pool.stats.observeLatency(this.arrived);
+    res.writeHead(status, pres.statusMessage, h);
     const preq = this.preq!;
     pres.on('error', (err: NodeJS.ErrnoException) => this.onBackendError(preq, err));
     pres.pipe(res);
@@ -169,6 +232,16 @@ class Exchange {
 
   private onBackendError(preq: ClientRequest, err: NodeJS.ErrnoException): void {
     if (preq !== this.preq || this.settled) return;
+    const b = this.backend!;
+    const timedOut = err.code === 'GH_GATEWAY_TIMEOUT';
+    const fe = this.pool.stats;
+    if (timedOut) fe.upstreamTimeouts++;
+    else fe.upstreamErrors++;
+    if (timedOut) {
+      b.stats.upstreamTimeouts++;
+      // It took that long to give up: a hung guest must not look fast.
+      b.stats.observeLatency(this.tryStart);
+    } else b.stats.upstreamErrors++;
     this.settle(false);
     if (this.responded) {
       // Mid-body failure: the client must see a broken response, not a truncated "success".
@@ -177,7 +250,7 @@ class Exchange {
     }
     if (this.canRetry && err.code !== undefined && RETRYABLE.has(err.code)) {
       this.canRetry = false;
-      const next = choose(this.pool, this.backend);
+      const next = choose(this.pool, b);
       if (next !== undefined) {
         this.start(next);
         return;
@@ -187,8 +260,10 @@ class Exchange {
       this.req.unpipe(preq);
       this.req.resume();
     }
-    if (err.code === 'GH_GATEWAY_TIMEOUT') reply(this.res, 504, this.pool.gatewayTimeoutBody, this.pool.closing);
-    else reply(this.res, 502, this.pool.badGatewayBody, this.pool.closing);
+    const status = timedOut ? 504 : 502;
+    // The answer the client gets because of this backend counts at it too (HAProxy does so).
+    if (!this.res.headersSent) b.stats.response(status);
+    reply(this.pool, this.res, this.arrived, status, timedOut ? this.pool.gatewayTimeoutBody : this.pool.badGatewayBody);
   }
 
   private readonly onClientClose = (): void => {

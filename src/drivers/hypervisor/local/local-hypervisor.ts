@@ -5,6 +5,7 @@
 // Processes are identified by pid + start time (/proc field 22) so a reused pid is never signalled.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { findMarked, markerEnv } from './guest-marker.ts';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Guest } from '../../../domain/types.ts';
@@ -32,6 +33,9 @@ export interface LocalHypervisorOptions {
   bootGraceMs?: number;
   /** How long to wait for death after SIGKILL before reporting GH_STOP_FAILED. Default 5 s. */
   killWaitMs?: number;
+  /** Test hook (kill tests): awaited right after a guest is spawned, before its guest.json is
+   *  written (the spawn-to-record gap). Never set in production. */
+  afterSpawn?: (guest: string) => Promise<void>;
 }
 
 /** What boot() records in `<clone>/guest.json` for adoption after a restart. */
@@ -64,12 +68,15 @@ export class LocalHypervisor implements Hypervisor {
   private readonly bootGraceMs: number;
   private readonly killWaitMs: number;
 
+  private readonly afterSpawn?: (guest: string) => Promise<void>;
+
   constructor(opts: LocalHypervisorOptions) {
     this.guestsDir = path.resolve(opts.guestsDir);
     this.host = opts.host ?? '127.0.0.1';
     this.log = opts.logger ?? silent;
     this.bootGraceMs = opts.bootGraceMs ?? 200;
     this.killWaitMs = opts.killWaitMs ?? 5000;
+    this.afterSpawn = opts.afterSpawn;
   }
 
   /** Where the clone of guest `id` in `pool` lives. */
@@ -121,7 +128,11 @@ export class LocalHypervisor implements Hypervisor {
       throw new GridhostError('GH_BOOT_FAILED', `cannot open ${logPath}: ${(e as Error).message}`, { guest: spec.id }, { cause: e });
     }
     // A minimal environment: the template's variables, not gridhost's (which may hold secrets).
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: dir, LANG: process.env.LANG ?? 'C.UTF-8', ...run.env };
+    // The marker (guest-marker.ts) makes the process findable before guest.json is written.
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: dir, LANG: process.env.LANG ?? 'C.UTF-8', ...run.env,
+      ...markerEnv(this.guestsDir, spec.id, spec.pool),
+    };
     const child = spawn(run.command, run.args, { cwd: dir, env, detached: true, stdio: ['ignore', logFd, logFd] });
     const exited = new Promise<string>((resolve) => child.once('exit', (code, sig) => resolve(sig ? `killed by ${sig}` : `exited with code ${code}`)));
     // A ChildProcess 'error' with no listener would crash gridhost: always listen.
@@ -142,6 +153,7 @@ export class LocalHypervisor implements Hypervisor {
     child.unref(); // gridhost may exit; the guest lives on (its handle still reaps it while we run)
 
     const pid = child.pid as number;
+    await this.afterSpawn?.(spec.id);
     const stat0 = await readProcStat(pid);
     if (!stat0) {
       throw await this.bootError(spec, logPath, `${run.command} ${await exited} immediately`);
@@ -186,9 +198,16 @@ export class LocalHypervisor implements Hypervisor {
       // Booted but the meta was not stored (crash): the clone's record still names it.
       const dir = guest.meta.clonePath ?? this.clonePathFor(guest.pool, guest.id);
       const rec = isInside(this.guestsDir, dir) ? await readRecord(dir) : undefined;
-      if (!rec || rec.id !== guest.id) return; // never started
-      pid = rec.pid;
-      startTime = rec.startTime;
+      if (rec && rec.id === guest.id) {
+        pid = rec.pid;
+        startTime = rec.startTime;
+      } else {
+        // No record: killed between spawn and guest.json, or never started. Its marker says.
+        const marked = (await findMarked(this.guestsDir)).get(guest.id);
+        if (!marked) return;
+        pid = marked.stat.pid;
+        startTime = marked.stat.startTime;
+      }
     }
     await this.kill(pid, startTime, timeoutMs, guest.id);
   }
@@ -201,13 +220,22 @@ export class LocalHypervisor implements Hypervisor {
 
   async discover(): Promise<DiscoveredGuest[]> {
     const found: DiscoveredGuest[] = [];
+    const marked = await findMarked(this.guestsDir);
+    const markedFound = (id: string, pool: string, dir: string | undefined): DiscoveredGuest | undefined => {
+      const m = marked.get(id);
+      if (!m || m.pool !== pool) return undefined;
+      return { id, pool, host: 'localhost', meta: { ...(dir ? { clonePath: dir } : {}), pid: String(m.stat.pid), startTime: String(m.stat.startTime) }, running: true };
+    };
+    const seen = new Set<string>();
     for (const pool of await dirNames(this.guestsDir)) {
       for (const id of await dirNames(path.join(this.guestsDir, pool))) {
         const dir = path.join(this.guestsDir, pool, id);
+        seen.add(id);
         const rec = await readRecord(dir);
         if (!rec || rec.id !== id || rec.pool !== pool) {
-          // A leftover clone that never booted (or whose record is unreadable).
-          found.push({ id, pool, host: 'localhost', meta: { clonePath: dir }, running: false });
+          // A process started but not recorded (the spawn-to-record gap), or a leftover clone
+          // that never booted (or whose record is unreadable).
+          found.push(markedFound(id, pool, dir) ?? { id, pool, host: 'localhost', meta: { clonePath: dir }, running: false });
           continue;
         }
         const running = isSameLiveProcess(await readProcStat(rec.pid), rec.startTime);
@@ -227,7 +255,23 @@ export class LocalHypervisor implements Hypervisor {
         });
       }
     }
+    // A marked process whose clone folder is gone (deleted after a crash, the process missed).
+    for (const m of marked.values()) {
+      if (!seen.has(m.id)) found.push(markedFound(m.id, m.pool, undefined)!);
+    }
     return found;
+  }
+
+  /** A guest whose recorded process (pid and start time, so a reused pid does not fool it) is no
+   *  longer alive. A stopped (SIGSTOP) process is alive: its health check tells about it. */
+  async gone(guests: readonly Guest[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const g of guests) {
+      const pid = metaInt(g.meta.pid);
+      if (pid === undefined) continue;
+      if (!isSameLiveProcess(await readProcStat(pid), metaInt(g.meta.startTime))) out.add(g.id);
+    }
+    return out;
   }
 
   async close(): Promise<void> {
