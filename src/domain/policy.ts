@@ -168,7 +168,26 @@ export interface Policy {
    *  how another autoscaler differs from gridhost where its own project defines it so. */
   peer?: PeerBehaviour;
   autoHeal: AutoHealSettings;
+  /** Replacing guests made from another template or base image (controller/rollout.ts); absent
+   *  (hand-built policies) = DEFAULT_ROLLOUT. */
+  rollout?: RolloutSettings;
 }
+
+/** How a pool's outdated guests are replaced: `manual` (the default) waits for `gridhost rollout
+ *  POOL` or its API twin; `auto` starts as soon as the template or base image changes. */
+export type RolloutMode = 'manual' | 'auto';
+
+export interface RolloutSettings {
+  mode: RolloutMode;
+  /** New guests launched beside the old ones per batch (never past max). */
+  maxSurge: number;
+  /** Old guests retired before their replacements serve, per batch (0: size never dips). */
+  maxUnavailable: number;
+  /** Wait between batches. */
+  pauseMs: number;
+}
+
+export const DEFAULT_ROLLOUT: RolloutSettings = Object.freeze({ mode: 'manual', maxSurge: 1, maxUnavailable: 0, pauseMs: 0 });
 
 export interface PeerBehaviour {
   /** Decide as if nothing were in flight, in both directions (the Kubernetes HPA and the Nomad

@@ -7,6 +7,7 @@ import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, VICTIM_ORDERS, type CloneMethod, t
 import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
 import { deepFreeze } from './deep-freeze.ts';
 import { parseHooks } from './parse-hooks.ts';
+import { parseRollout } from './parse-rollout.ts';
 import { parseGuestMetrics, parseRules, parseSchedules } from './parse-rules.ts';
 import { checkListen, decodeYaml, type Field, type ReaderRecorder, type YamlReader } from './yaml-reader.ts';
 import { HAPROXY_POLICY_KEYS, parseHaproxyPolicy } from '../drivers/balancer/haproxy/haproxy-config.ts';
@@ -40,7 +41,7 @@ export type PolicyResult =
     }
   | { ok: false; issues: ValidationIssue[]; /** Further issues not carried (a worker's answer is capped; absent = none). */ omitted?: number };
 
-export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'hooks', 'rules', 'schedules'] as const;
+export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'rollout', 'hooks', 'rules', 'schedules'] as const;
 const GUEST_KEYS = ['driver', 'template', 'image', 'clone', 'health_path', 'metrics_path', 'metrics', 'boot_timeout', 'stop_timeout', 'drain_timeout'] as const;
 const CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy', 'lvm-snapshot', 'qcow2'];
 const LOCAL_CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy'];
@@ -126,6 +127,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
   const healEnabled = heal ? r.bool(heal.get('enabled'), { def: DEFAULT_AUTO_HEAL.enabled }) : DEFAULT_AUTO_HEAL.enabled;
   const healMax = heal ? r.int(heal.get('max_concurrent'), { def: DEFAULT_AUTO_HEAL.maxConcurrent, min: 1, max: hardMax, maxNote: '(limits.hard_max)' }) : DEFAULT_AUTO_HEAL.maxConcurrent;
 
+  const rollout = parseRollout(r, top.get('rollout'), hardMax);
   const hooks = parseHooks(r, top.get('hooks'), { templatesDir: opts.templatesDir, ...(opts.exists ? { exists: opts.exists } : {}) });
   const rules = parseRules(r, top.get('rules'), facts, opts.prometheus !== undefined ? { prometheus: opts.prometheus } : {});
   const schedules = parseSchedules(r, top.get('schedules'), { min, max, hardMax });
@@ -150,6 +152,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
     hooks,
     breaker: { failures: failures as number, openMs: openMs as number },
     autoHeal: { enabled: healEnabled as boolean, maxConcurrent: healMax as number },
+    ...(rollout ? { rollout } : {}),
   };
   const poolAt = r.pos(top.get('pool').value);
   return { ok: true, policy: deepFreeze(policy), poolAt, warnings: fileNameWarnings(file, policy.pool, poolAt) };

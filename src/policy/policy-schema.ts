@@ -57,6 +57,7 @@ scale_in: { cooldown: 60s, stabilization: 2m }
 on_missing: hold
 breaker: { failures: 3, open_for: 5m }
 auto_heal: { enabled: true, max_concurrent: 1 }
+rollout: { mode: auto, max_surge: 1, max_unavailable: 0, pause: 10s }
 hooks:
   before_register: { command: [warm-cache, --url, "http://{{address}}/"], timeout: 30s, on_failure: abandon }
   before_retire: { http: { url: "https://monitor.example/hosts/{{guest}}", method: DELETE, headers: { Authorization: Bearer x } }, timeout: 10s, on_failure: continue }
@@ -75,6 +76,7 @@ guest:
   template: t.xl.cfg
   image: /srv/images/web.img
   clone: reflink
+rollout: auto
 rules:
   - { strategy: threshold, metric: cpu, below: 10, step: -25% }
   - { strategy: target-tracking, metric: inflight, target: 4 }

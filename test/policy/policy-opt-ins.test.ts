@@ -60,6 +60,11 @@ export const accepts: Accept[] = [
     get: (p) => p.hooks?.before_retire,
     want: { kind: 'http', url: 'https://monitor.example/api/hosts/{{guest}}', method: 'POST', headers: { Authorization: 'Bearer x' }, timeoutMs: 10_000, onFailure: 'abandon' },
   },
+  // rollout
+  { rule: 'rollout defaults to manual, max_surge 1, max_unavailable 0, no pause', patch: () => {}, get: (p) => p.rollout, want: { mode: 'manual', maxSurge: 1, maxUnavailable: 0, pauseMs: 0 } },
+  { rule: 'rollout: auto is short for rollout: { mode: auto }', patch: (p) => (p.rollout = 'auto'), get: (p) => p.rollout, want: { mode: 'auto', maxSurge: 1, maxUnavailable: 0, pauseMs: 0 } },
+  { rule: 'rollout keys: mode, max_surge, max_unavailable, pause', patch: (p) => (p.rollout = { mode: 'auto', max_surge: 2, max_unavailable: 1, pause: '30s' }), get: (p) => p.rollout, want: { mode: 'auto', maxSurge: 2, maxUnavailable: 1, pauseMs: 30_000 } },
+  { rule: 'rollout.max_surge may be 0 when max_unavailable is not', patch: (p) => (p.rollout = { max_surge: 0, max_unavailable: 1 }), get: (p) => p.rollout?.maxSurge, want: 0 },
 ];
 
 export const rejects: Reject[] = [
@@ -89,6 +94,14 @@ export const rejects: Reject[] = [
   { rule: 'a hook timeout is a positive duration', patch: (p) => (p.hooks = { before_retire: { command: ['x'], timeout: '0s' } }), path: 'hooks.before_retire.timeout', message: /longer than 0/ },
   { rule: 'a hook timeout is at most 1h', patch: (p) => (p.hooks = { before_retire: { command: ['x'], timeout: '2h' } }), path: 'hooks.before_retire.timeout', message: /at most 1h/ },
   { rule: 'on_failure is abandon or continue', patch: (p) => (p.hooks = { before_retire: { command: ['x'], on_failure: 'retry' } }), path: 'hooks.before_retire.on_failure', message: /abandon \| continue/ },
+
+  // rollout
+  { rule: 'rollout is manual or auto', patch: (p) => (p.rollout = 'always'), path: 'rollout', message: /manual \| auto/ },
+  { rule: 'rollout.mode is manual or auto', patch: (p) => (p.rollout = { mode: 'yes' }), path: 'rollout.mode', message: /manual \| auto/ },
+  { rule: 'rollout.max_surge and max_unavailable are not both 0', patch: (p) => (p.rollout = { max_surge: 0 }), path: 'rollout.max_surge', message: /cannot both be 0/ },
+  { rule: 'rollout.max_surge is at most limits.hard_max', patch: (p) => (p.rollout = { max_surge: 9 }), path: 'rollout.max_surge', message: /hard_max/ },
+  { rule: 'rollout.pause is a duration', patch: (p) => (p.rollout = { pause: 'soon' }), path: 'rollout.pause', message: /duration/ },
+  { rule: 'rollout takes only its keys', patch: (p) => (p.rollout = { surge: 1 }), path: 'rollout.surge', message: /unknown key/ },
 
   { rule: 'scale_in.victims is one of the known orders', patch: (p) => (p.scale_in = { victims: 'random' }), path: 'scale_in.victims', message: /newest \| oldest \| least-busy \| spread/ },
 ];
