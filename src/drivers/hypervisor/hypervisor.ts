@@ -18,6 +18,7 @@
 //  - stop() and deleteClone() are idempotent: a guest or clone that is already gone is success.
 import type { Guest } from '../../domain/types.ts';
 import type { Policy } from '../../domain/policy.ts';
+import type { SourceDigest } from '../../decision/rollout-plan.ts';
 
 export interface GuestSpec {
   /** Guest id; safe for shells and paths (validated by the controller). */
@@ -75,4 +76,12 @@ export interface Hypervisor {
    * GridhostError (transport codes); callers then know nothing new. Cheap: called every tick.
    */
   gone?(guests: readonly Guest[]): Promise<Set<string>>;
+  /**
+   * What a guest of `policy` made on `host` now would be made from: the digests of its template
+   * and base image, as the driver records them in each guest's meta (`templateDigest`,
+   * `imageDigest`, set by clone or boot from exactly what they used). A rollout compares the
+   * two (decision/rollout-plan.ts). Rejects only with GridhostError: GH_TEMPLATE_INVALID (the
+   * template or image cannot be read) or the transport codes. Drivers without it have no rollout.
+   */
+  sourceDigest?(policy: Policy, host: string): Promise<SourceDigest>;
 }

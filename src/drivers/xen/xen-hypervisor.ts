@@ -5,7 +5,10 @@
 // Memory placed but not yet in a domain is reserved on dom0 too (`<id>.reserve` in cfgDir, from
 // placement until xl create ends), so gridhost processes leading other pools on the same dom0
 // count it; the window left is one SSH round trip between one's `xl info` and another's write.
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { Policy } from '../../domain/policy.ts';
+import { IMAGE_DIGEST_META, TEMPLATE_DIGEST_META, type SourceDigest } from '../../decision/rollout-plan.ts';
 import type http from 'node:http';
 import type { Guest } from '../../domain/types.ts';
 import { GridhostError, isGridhostError, wrapError } from '../../errors/errors.ts';
@@ -111,7 +114,8 @@ export class XenHypervisor implements Hypervisor {
     const needMb = cfgMemoryMb(probe) ?? this.o.memoryMb;
     const host = await this.placeAndReserve(id, spec.pool, needMb);
     try {
-      return await this.cloneLock.run(host, () => this.cloneOn(host, spec, id, image, template));
+      const made = await this.cloneLock.run(host, () => this.cloneOn(host, spec, id, image, template));
+      return { ...made, meta: { ...made.meta, [TEMPLATE_DIGEST_META]: templateDigest(template) } };
     } catch (e) {
       this.reserved.delete(id);
       this.placedWith.delete(id);
@@ -143,6 +147,9 @@ export class XenHypervisor implements Hypervisor {
       port: String(network.port),
       mac,
     };
+    // The base image's digest on this dom0, taken before the copy (an image replaced during it
+    // makes the guest look older than it is, never newer). Kept out of the cfg header.
+    const imageDigest = await this.imageDigestOn(host, image, 'GH_CLONE_FAILED');
     const text = `${cfgHeader({ guest: id, ...meta })}\n${this.render(template, { id, pool: spec.pool, ip, mac, disk: plan.target, format: plan.format, network })}\n`;
     // The config first: it reserves the IP and MAC on the host and names the clone for cleanup.
     await this.run(host, ['mkdir', '-p', this.o.cfgDir], 'GH_CLONE_FAILED');
@@ -161,7 +168,29 @@ export class XenHypervisor implements Hypervisor {
       await this.bestEffort(host, existed ? ['rm', '-f', '--', cfgPath] : ['sh', '-c', 'rm -f -- "$1"; shift; "$@"', 'sh', cfgPath, ...plan.remove]);
       throw e;
     }
-    return { meta, host, address: `${ip}:${network.port}` };
+    return { meta: { ...meta, [IMAGE_DIGEST_META]: imageDigest }, host, address: `${ip}:${network.port}` };
+  }
+
+  /**
+   * The template (sha256 of the file here) and the base image as `host` has it now. The image
+   * lives on each dom0 and may be many GiB: reading it to hash it on every check would cost a
+   * full read of the disk, so its digest is `stat` on dom0 (size, mtime, inode) over the kept
+   * SSH connection: a new image copied or moved into place changes one of them; an image
+   * rewritten in place with its size and mtime kept is not seen. For lvm-snapshot the path is
+   * the origin LV's device node, which is new when the LV is recreated, not when it is written.
+   */
+  async sourceDigest(policy: Policy, host: string): Promise<SourceDigest> {
+    const template = templateDigest(await this.readTemplate(policy.guest.template));
+    return { template, image: await this.imageDigestOn(host, assertSafePath(policy.guest.image), 'GH_TEMPLATE_INVALID') };
+  }
+
+  private async imageDigestOn(host: string, image: string, failCode: 'GH_CLONE_FAILED' | 'GH_TEMPLATE_INVALID'): Promise<string> {
+    const r = await this.hosts.exec(host, ['stat', '-L', '-c', '%s:%Y:%i', '--', image], { timeoutMs: this.o.commandTimeoutMs });
+    const out = r.stdout.trim();
+    if (r.code !== 0 || !/^\d+:\d+:\d+$/.test(out)) {
+      throw new GridhostError(failCode, `${host}: cannot stat base image ${image} (exit ${r.code}): ${r.stderr.trim().slice(0, 300) || '(no error output)'}`, { host, image });
+    }
+    return `stat:${out}`;
   }
 
   async boot(spec: GuestSpec, meta: Record<string, string>): Promise<StepResult> {
@@ -534,4 +563,8 @@ exit 1`;
 function withoutGuest(h: Record<string, string>): Record<string, string> {
   const { guest: _g, ...rest } = h;
   return rest;
+}
+
+function templateDigest(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
 }

@@ -3,7 +3,7 @@
 // IP/MAC allocation, and that every failure path leaves nothing behind. Real Xen: test/xen/.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -412,4 +412,28 @@ test('two gridhost processes placing on one dom0 count each other\'s reservation
   for (const [hv, id, c] of [[other, 'web-m2', second], [e.hv, 'web-m4', fourth]] as const) await hv.deleteClone(guestOf(id, 'dom0-a', c.meta));
   rmSync(join(e.cfgDir, 'web-m9.reserve'));
   t.deepEqual(leftovers(e), []);
+});
+
+test('a clone records the digests of its template and of the base image on its dom0, and sourceDigest sees a new image or an edited template', async (t) => {
+  const e = await setup();
+  const c = await e.hv.clone({ id: 'web-r1', pool: 'web', policy: e.policy });
+  t.regex(c.meta['templateDigest'] ?? '', /^sha256:[0-9a-f]{64}$/);
+  t.regex(c.meta['imageDigest'] ?? '', /^stat:\d+:\d+:\d+$/);
+  t.deepEqual(await e.hv.sourceDigest(e.policy, 'dom0-a'), { template: c.meta['templateDigest'], image: c.meta['imageDigest'] });
+  t.false(readFileSync(join(e.cfgDir, 'web-r1.cfg'), 'utf8').includes('Digest'), 'the digests stay out of the cfg header');
+  // A new base image moved into place (a new inode), and an edited template.
+  writeFileSync(join(e.images, 'base.img.new'), 'new base image bytes\n');
+  renameSync(join(e.images, 'base.img.new'), join(e.images, 'base.img'));
+  const afterImage = await e.hv.sourceDigest(e.policy, 'dom0-a');
+  t.is(afterImage.template, c.meta['templateDigest']!);
+  t.not(afterImage.image, c.meta['imageDigest']);
+  writeFileSync(join(e.dir, 'web.xl.cfg'), `${TEMPLATE}# edited\n`);
+  t.not((await e.hv.sourceDigest(e.policy, 'dom0-a')).template, c.meta['templateDigest']);
+  await e.hv.deleteClone(guestOf('web-r1', 'dom0-a', c.meta));
+});
+
+test('sourceDigest of a base image missing on dom0 is GH_TEMPLATE_INVALID', async (t) => {
+  const e = await setup();
+  const err = await t.throwsAsync(e.hv.sourceDigest(policy(e.dir, { image: join(e.images, 'nope.img') }), 'dom0-a'), { instanceOf: GridhostError });
+  t.is(err?.code, 'GH_TEMPLATE_INVALID');
 });

@@ -15,7 +15,10 @@ import { isInside, removeClone } from '../../clone/remove-clone.ts';
 import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from '../hypervisor.ts';
 import { freePort } from './free-port.ts';
 import { groupAlive, isSameLiveProcess, metaInt, readProcStat } from './proc-stat.ts';
-import { loadProcessTemplate, renderProcessTemplate } from './process-template.ts';
+import { processTemplateDigest, readProcessTemplate, renderProcessTemplate } from './process-template.ts';
+import { directoryDigest } from '../../clone/source-digest.ts';
+import type { Policy } from '../../../domain/policy.ts';
+import { IMAGE_DIGEST_META, TEMPLATE_DIGEST_META, type SourceDigest } from '../../../decision/rollout-plan.ts';
 
 /** The subset of a winston logger the driver uses. */
 export interface DriverLogger {
@@ -92,9 +95,12 @@ export class LocalHypervisor implements Hypervisor {
     } catch (e) {
       throw new GridhostError('GH_CLONE_FAILED', `cannot create ${path.dirname(dst)}: ${(e as Error).message}`, { guest: spec.id }, { cause: e });
     }
+    // Digested before the copy: an image replaced during it leaves the guest looking older than
+    // it is (a rollout replaces it once more), never newer.
+    const imageDigest = await directoryDigest(spec.policy.guest.image);
     const method = await cloneDirectory(spec.policy.guest.image, dst, spec.policy.guest.clone);
     this.log.info('guest cloned', { guest: spec.id, pool: spec.pool, clonePath: dst, cloneMethod: method });
-    return { meta: { clonePath: dst, cloneMethod: method }, host: 'localhost' };
+    return { meta: { clonePath: dst, cloneMethod: method, [IMAGE_DIGEST_META]: imageDigest }, host: 'localhost' };
   }
 
   async boot(spec: GuestSpec, meta: Record<string, string>): Promise<StepResult> {
@@ -110,7 +116,7 @@ export class LocalHypervisor implements Hypervisor {
     if (prev && isSameLiveProcess(await readProcStat(prev.pid), prev.startTime)) {
       throw new GridhostError('GH_NAME_IN_USE', `guest ${spec.id} is already running (pid ${prev.pid}); stop it first`, { guest: spec.id, pid: prev.pid });
     }
-    const tpl = await loadProcessTemplate(spec.policy.guest.template);
+    const { template: tpl, digest: templateDigest } = await readProcessTemplate(spec.policy.guest.template);
     let port: number;
     try {
       port = await freePort(this.host);
@@ -185,10 +191,16 @@ export class LocalHypervisor implements Hypervisor {
     child.once('exit', (code, sig) => this.log.info('guest process exited', { guest: spec.id, pid, code, signal: sig }));
     this.log.info('guest booted', { guest: spec.id, pool: spec.pool, pid, address });
     return {
-      meta: { clonePath: dir, pid: String(pid), port: String(port), startTime: String(stat0.startTime) },
+      meta: { clonePath: dir, pid: String(pid), port: String(port), startTime: String(stat0.startTime), [TEMPLATE_DIGEST_META]: templateDigest },
       host: 'localhost',
       address,
     };
+  }
+
+  /** The template's bytes and the image tree as they are now (every guest here is on localhost). */
+  async sourceDigest(policy: Policy): Promise<SourceDigest> {
+    const [template, image] = await Promise.all([processTemplateDigest(policy.guest.template), directoryDigest(policy.guest.image)]);
+    return { template, image };
   }
 
   async stop(guest: Guest, timeoutMs: number): Promise<void> {

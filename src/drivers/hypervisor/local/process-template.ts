@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { GridhostError } from '../../../errors/errors.ts';
+import { sha256 } from '../../clone/source-digest.ts';
 
 export interface ProcessTemplate {
   command: string;
@@ -28,6 +29,12 @@ function invalid(file: string, why: string): GridhostError {
 
 /** Reads and validates a process template. Rejects with GH_TEMPLATE_INVALID naming the file. */
 export async function loadProcessTemplate(file: string): Promise<ProcessTemplate> {
+  return (await readProcessTemplate(file)).template;
+}
+
+/** loadProcessTemplate(), with the `sha256:` digest of exactly the bytes it read (a guest
+ *  records what it was made from; a rollout compares it with the file's digest now). */
+export async function readProcessTemplate(file: string): Promise<{ template: ProcessTemplate; digest: string }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -40,7 +47,16 @@ export async function loadProcessTemplate(file: string): Promise<ProcessTemplate
   } catch (e) {
     throw invalid(file, `not valid YAML: ${(e as Error).message}`);
   }
-  return validateProcessTemplate(doc, file);
+  return { template: validateProcessTemplate(doc, file), digest: `sha256:${sha256(text)}` };
+}
+
+/** The digest readProcessTemplate() gives, without validating (GH_TEMPLATE_INVALID when unreadable). */
+export async function processTemplateDigest(file: string): Promise<string> {
+  try {
+    return `sha256:${sha256(await readFile(file, 'utf8'))}`;
+  } catch (e) {
+    throw invalid(file, `cannot read the guest template: ${(e as Error).message}`);
+  }
 }
 
 export function validateProcessTemplate(doc: unknown, file: string): ProcessTemplate {
