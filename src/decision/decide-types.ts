@@ -1,6 +1,7 @@
 // Inputs and outputs of the pure decision core (src/decision/decide.ts).
 import type { Decision, Guest, GuestState } from '../domain/types.ts';
 import type { TickWindow } from './aggregate.ts';
+import type { SignalBook } from './signal-book.ts';
 
 export interface Recommendation {
   at: number;
@@ -17,6 +18,15 @@ export interface PoolView {
   lastScaleInAt?: number;
   /** Earlier unclamped recommendations, for the scale-in stabilization window. */
   recommendations: readonly Recommendation[];
+  /** The signals the pool was sent (its record's), for rules with strategy: signal. */
+  signals?: SignalBook;
+}
+
+/** What a signal rule asks for, and the pending signals it asks for it with. */
+export interface SignalDemand {
+  rule: string;
+  wants: number;
+  keys: string[];
 }
 
 /** What one rule made of its samples. */
@@ -70,4 +80,7 @@ export interface DecideResult {
   /** Each rule's verdict, in policy order; empty when decide() did not get to the rules
    *  (a change in flight, or the size outside the bounds). */
   rules: RuleVerdict[];
+  /** The signal rules that fire now (absent when none does): an action that gives one what it
+   *  wants serves its signals (servedSignals()). */
+  signals?: SignalDemand[];
 }

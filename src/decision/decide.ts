@@ -22,6 +22,8 @@ import { ceilSafe, fmtSeconds, fmtStabilization, plural } from './format.ts';
 import { boundsAt } from './schedule.ts';
 import type { Opinion } from './strategy.ts';
 import { CORE_STRATEGIES, runRule, type StrategyRegistry } from './strategies/index.ts';
+import { signalStrategy } from './strategies/signal.ts';
+import { pendingFor } from './signal-book.ts';
 
 export interface CooldownRemaining {
   scaleOutMs: number;
@@ -112,6 +114,30 @@ function makeDecision(policy: Policy, now: number, from: number, action: Directi
  * threshold and target-tracking); an unknown name is GH_POLICY_INVALID.
  */
 export function decide(policy: Policy, view: PoolView, now: number, strategies: StrategyRegistry = CORE_STRATEGIES): DecideResult {
+  const signalRules = policy.signalRules;
+  if (signalRules === undefined || signalRules.length === 0) return decideWith(policy, view, now, strategies, NO_SIGNALS);
+  const counted = census(policy, view.guests, now).counted;
+  const signals: SignalOutcome[] = signalRules.map((rule) => {
+    const pending = pendingFor(view.signals, rule, now);
+    const lastServedAt = view.signals?.lastServedAt[rule.name];
+    return { rule, keys: pending.map((e) => e.key), ...signalStrategy({ config: rule, pending, ...(lastServedAt !== undefined ? { lastServedAt } : {}), current: counted, now }) };
+  });
+  const result = decideWith(policy, view, now, strategies, signals);
+  const demands = signals.flatMap((o) => (o.opinion === undefined ? [] : [{ rule: o.rule.name, wants: o.opinion.desired, keys: o.keys }]));
+  return demands.length > 0 ? { ...result, signals: demands } : result;
+}
+
+/** What one signal rule made of its pending signals. */
+interface SignalOutcome {
+  rule: { name: string };
+  opinion?: Opinion;
+  note?: string;
+  keys: string[];
+}
+
+const NO_SIGNALS: readonly SignalOutcome[] = Object.freeze([]);
+
+function decideWith(policy: Policy, view: PoolView, now: number, strategies: StrategyRegistry, signals: readonly SignalOutcome[]): DecideResult {
   const c = census(policy, view.guests, now);
   const counted = c.counted;
   const comingUp = c.comingUp;
@@ -128,6 +154,7 @@ export function decide(policy: Policy, view: PoolView, now: number, strategies: 
     rules[i] = verdictOf(o);
     series[rule.name] = o.seen;
   }
+  for (const o of signals) rules.push(o.opinion ? { rule: o.rule.name, wants: o.opinion.desired, reason: o.opinion.reason } : o.note !== undefined ? { rule: o.rule.name, idle: 'not-triggered', note: o.note } : { rule: o.rule.name, idle: 'not-triggered' });
   const inputs: DecisionInputs = { series, min: bounds.min, max: bounds.max, schedules: bounds.active };
 
   // 1. changes in flight
@@ -159,14 +186,14 @@ export function decide(policy: Policy, view: PoolView, now: number, strategies: 
   }
 
   // 3. rules (evaluated above: their values go into every decision's inputs)
-  let winner: RuleOutcome | undefined;
-  for (const o of outcomes) {
+  let winner: { rule: { name: string }; opinion?: Opinion } | undefined;
+  for (const o of signals.length === 0 ? outcomes : [...outcomes, ...signals]) {
     if (o.opinion !== undefined && (winner === undefined || o.opinion.desired > winner.opinion!.desired)) winner = o;
   }
   if (winner === undefined) {
     // No rule wants a change: that is a recommendation to stay, remembered for stabilization.
     let reason = '';
-    for (const o of outcomes) if (o.note !== undefined) reason = reason === '' ? o.note : `${reason}; ${o.note}`;
+    for (const o of signals.length === 0 ? outcomes : [...outcomes, ...signals]) if (o.note !== undefined) reason = reason === '' ? o.note : `${reason}; ${o.note}`;
     return { decision: makeDecision(policy, now, counted, 'hold', counted, reason === '' ? 'no rule triggered' : reason, inputs), recommendation: { at: now, desired: counted }, hold: idleCause(rules), rules };
   }
 

@@ -28,6 +28,7 @@ import type { Replacement } from './auto-heal.ts';
 import { decide } from './decide.ts';
 import type { DecideResult, Recommendation } from './decide-types.ts';
 import type { StrategyRegistry } from './strategies/index.ts';
+import type { SignalBook } from './signal-book.ts';
 
 /** A scale action started and not finished yet. */
 export interface InFlightAction {
@@ -194,9 +195,12 @@ export function tick(
   sample: PoolSample,
   now: number,
   strategies?: StrategyRegistry,
+  /** The signals the pool was sent (its record's; signal rules fire on them). Kept in the store,
+   *  not in this memory: any process may add to them (decision/signal-book.ts). */
+  signals?: SignalBook,
 ): { memory: PoolMemory; result: DecideResult } {
   const sampled = remember(policy, memory, { kind: 'sampled', sample, guests }, now);
-  const view = { guests, ticks: sampled.ticks, recommendations: stabilizationCandidate(policy, sampled.recommendations, now), lastScaleOutAt: sampled.lastScaleOutAt, lastScaleInAt: sampled.lastScaleInAt };
+  const view = { guests, ticks: sampled.ticks, recommendations: stabilizationCandidate(policy, sampled.recommendations, now), lastScaleOutAt: sampled.lastScaleOutAt, lastScaleInAt: sampled.lastScaleInAt, ...(signals !== undefined ? { signals } : {}) };
   const result = decide(policy, view, now, strategies);
   const decided = remember(policy, sampled, result.recommendation === undefined ? { kind: 'decided' } : { kind: 'decided', recommendation: result.recommendation }, now);
   return { memory: decided, result };

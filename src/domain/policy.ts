@@ -74,7 +74,35 @@ export interface TargetTrackingRule {
   for: number;
 }
 
+/** A step asked for from outside (POST /api/pools/:pool/signal, an Alertmanager webhook): it
+ *  fires while a signal for it waits in the pool's record (decision/signal-book.ts) and reads
+ *  no metric. */
+export interface SignalRule {
+  name: string;
+  strategy: 'signal';
+  step: Step;
+  /** After the rule's signals were served, new ones wait this long before it fires again. */
+  cooldownMs: number;
+  /** A signal not served within this long after it arrived is dropped. */
+  expiresMs: number;
+}
+
+/** Rules that read a metric. Signal rules are written among them in the file (`rules:` with
+ *  strategy: signal) and kept apart in the canonical policy (Policy.signalRules): they read no
+ *  sample, and nothing that reads a rule's metric has to tell them apart. */
 export type Rule = ThresholdRule | TargetTrackingRule;
+
+/** Who may send a pool's signals besides the API token holder (policy `webhook:`). */
+export interface WebhookSettings {
+  /** Name of the environment variable of gridhost's process that holds the pool's webhook
+   *  secret (sent as `Authorization: Bearer ...`); absent: only the API token. The secret itself
+   *  never sits in the policy (policies are shown and logged; the environment is not). */
+  secretEnv?: string;
+  /** How long an accepted signal's key is kept, so a redelivery of it is known and acts not again. */
+  rememberMs: number;
+}
+
+export const DEFAULT_WEBHOOK: WebhookSettings = Object.freeze({ rememberMs: 24 * 3600_000 });
 
 export interface Schedule {
   name: string;
@@ -160,6 +188,10 @@ export interface Policy {
   unknownGuests: UnknownGuests;
   rules: Rule[];
   schedules: Schedule[];
+  /** The file's `strategy: signal` rules, in file order; absent (hand-built policies) = none. */
+  signalRules?: SignalRule[];
+  /** Who may send signals and how long their keys are kept; absent (hand-built policies) = DEFAULT_WEBHOOK. */
+  webhook?: WebhookSettings;
   /** Lifecycle hooks; absent ones do not run (absent altogether in hand-built policies: none). */
   hooks?: Partial<Record<HookName, Hook>>;
   /** Consecutive failed launches that open the pool's circuit breaker, and how long it stays open. */

@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import { DEFAULT_GUEST_METRICS, type PoolMetricFacts } from '../domain/metric-catalogue.ts';
-import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, VICTIM_ORDERS, type CloneMethod, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy, type PolicyMode, type UnknownGuests, type VictimOrder, type WhileBooting } from '../domain/policy.ts';
+import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, DEFAULT_WEBHOOK, VICTIM_ORDERS, type WebhookSettings, type CloneMethod, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy, type PolicyMode, type UnknownGuests, type VictimOrder, type WhileBooting } from '../domain/policy.ts';
 import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
 import { deepFreeze } from './deep-freeze.ts';
 import { parseHooks } from './parse-hooks.ts';
@@ -41,7 +41,7 @@ export type PolicyResult =
     }
   | { ok: false; issues: ValidationIssue[]; /** Further issues not carried (a worker's answer is capped; absent = none). */ omitted?: number };
 
-export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'rollout', 'hooks', 'rules', 'schedules'] as const;
+export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'rollout', 'hooks', 'webhook', 'rules', 'schedules'] as const;
 const GUEST_KEYS = ['driver', 'template', 'image', 'clone', 'health_path', 'metrics_path', 'metrics', 'boot_timeout', 'stop_timeout', 'drain_timeout'] as const;
 const CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy', 'lvm-snapshot', 'qcow2'];
 const LOCAL_CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy'];
@@ -129,7 +129,8 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
 
   const rollout = parseRollout(r, top.get('rollout'), hardMax);
   const hooks = parseHooks(r, top.get('hooks'), { templatesDir: opts.templatesDir, ...(opts.exists ? { exists: opts.exists } : {}) });
-  const rules = parseRules(r, top.get('rules'), facts, opts.prometheus !== undefined ? { prometheus: opts.prometheus } : {});
+  const { rules, signalRules } = parseRules(r, top.get('rules'), facts, opts.prometheus !== undefined ? { prometheus: opts.prometheus } : {});
+  const webhook = parseWebhook(r, top.get('webhook'));
   const schedules = parseSchedules(r, top.get('schedules'), { min, max, hardMax });
 
   if (r.issues.length > 0) return { ok: false, issues: sortIssues(r.issues) };
@@ -148,6 +149,8 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
     onMissing: onMissing as OnMissing,
     unknownGuests: unknownGuests as UnknownGuests,
     rules,
+    signalRules,
+    ...(webhook !== undefined ? { webhook } : {}),
     schedules,
     hooks,
     breaker: { failures: failures as number, openMs: openMs as number },
@@ -248,4 +251,22 @@ function underTemplates(
     return undefined;
   }
   return abs;
+}
+
+/** An environment variable's name: letters, digits and "_", not starting with a digit. */
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
+ * `webhook:`: who may send the pool's signals besides the API token (`secret_env`: the name of an
+ * environment variable holding a secret for this pool only; the secret itself is never in the
+ * file) and how long signal keys are remembered against redelivery (`remember`, 1m-7d).
+ */
+function parseWebhook(r: YamlReader, f: Field): WebhookSettings | undefined {
+  const w = r.map(f, ['secret_env', 'remember']);
+  if (!w) return f.value === undefined ? { ...DEFAULT_WEBHOOK } : undefined;
+  const secretEnv = w.has('secret_env') ? r.str(w.get('secret_env'), { pattern: ENV_NAME_RE, patternMsg: 'must be the name of an environment variable (letters, digits and "_"), e.g. GRIDHOST_WEBHOOK_WEB; the secret goes in that variable, never in the file' }) : undefined;
+  const rememberMs = r.duration(w.get('remember'), { def: DEFAULT_WEBHOOK.rememberMs, positive: true });
+  if (rememberMs !== undefined && (rememberMs < 60_000 || rememberMs > 7 * 24 * 3600_000)) r.issue(w.get('remember'), 'must be from 1m to 7d');
+  if (rememberMs === undefined) return undefined;
+  return { ...(secretEnv !== undefined ? { secretEnv } : {}), rememberMs };
 }

@@ -5,7 +5,7 @@ import { validateDetailed } from 'node-cron';
 import { CronExpressionParser } from 'cron-parser';
 import { isMap, isScalar } from 'yaml';
 import { describeAvailable, HYPERVISOR_METRICS, METRIC_SOURCE_NAMES, METRIC_SOURCES, RESERVED_GUEST_METRICS, sourceOf, type MetricSourceName, type PoolMetricFacts } from '../domain/metric-catalogue.ts';
-import { prometheusMetricKey, type Rule, type Schedule, type Step } from '../domain/policy.ts';
+import { prometheusMetricKey, type Rule, type Schedule, type SignalRule, type Step } from '../domain/policy.ts';
 import { unknownPlaceholders } from '../drivers/prometheus/promql-template.ts';
 import { nearest, type Field, type Fields, type YamlReader } from './yaml-reader.ts';
 
@@ -18,8 +18,12 @@ const METRIC_MSG = 'must be lowercase letters, digits and "_", starting with a l
 const MAX_QUERY = 4096;
 const THRESHOLD_KEYS = [...COMMON_KEYS, 'above', 'below', 'step'] as const;
 const TARGET_KEYS = [...COMMON_KEYS, 'target', 'tolerance'] as const;
-const ANY_RULE_KEYS = [...new Set<string>([...THRESHOLD_KEYS, ...TARGET_KEYS])];
-const STRATEGIES = ['threshold', 'target-tracking'] as const;
+const SIGNAL_KEYS = ['name', 'strategy', 'step', 'cooldown', 'expires'] as const;
+const ANY_RULE_KEYS = [...new Set<string>([...THRESHOLD_KEYS, ...TARGET_KEYS, ...SIGNAL_KEYS])];
+const STRATEGIES = ['threshold', 'target-tracking', 'signal'] as const;
+/** A signal rule's defaults: one step per 5 minutes, a signal not served in 10 minutes is dropped. */
+export const SIGNAL_DEFAULTS = Object.freeze({ cooldownMs: 300_000, expiresMs: 600_000 });
+const MAX_SIGNAL_WAIT_MS = 24 * 3600_000;
 const AGGREGATES = ['mean', 'max', 'sum'] as const;
 
 /** What a YAML editor sees of a step: `+1` and `-2` are integers to YAML, `+25%` a string. */
@@ -152,19 +156,53 @@ function parsePrometheusRule(r: YamlReader, m: Fields, name: string | undefined,
   return { ...(query !== undefined ? { promql: query } : {}), metric: name === undefined ? undefined : prometheusMetricKey(name) };
 }
 
-export function parseRules(r: YamlReader, f: Field, facts?: PoolMetricFacts, o: RuleOptions = {}): Rule[] {
+/** A step as written (`+1`, `-25%`), or undefined after an issue. */
+function readStep(r: YamlReader, stepField: Field): { step: Step; text: string } | undefined {
+  r.describe(stepField, STEP_SCHEMA, { required: true });
+  if (stepField.value === undefined) {
+    r.issue(stepField, 'is required (+n / -n guests or +p% / -p%)');
+    return undefined;
+  }
+  const text = r.sourceText(stepField);
+  const parsed = text === undefined ? undefined : parseStep(text);
+  if (parsed === undefined) r.issue(stepField, 'step must be +n / -n or +p% / -p%');
+  else if (!parsed.ok) r.issue(stepField, parsed.message, text);
+  else return { step: parsed.step, text: text as string };
+  return undefined;
+}
+
+/** A `strategy: signal` rule: a step asked for through POST /api/pools/:pool/signal. */
+function parseSignalRule(r: YamlReader, m: Fields, name: string | undefined): SignalRule | undefined {
+  const step = readStep(r, m.get('step'));
+  const cooldownMs = r.duration(m.get('cooldown'), { def: SIGNAL_DEFAULTS.cooldownMs });
+  const expiresMs = r.duration(m.get('expires'), { def: SIGNAL_DEFAULTS.expiresMs, positive: true });
+  for (const [key, ms] of [['cooldown', cooldownMs], ['expires', expiresMs]] as const) {
+    if (ms !== undefined && ms > MAX_SIGNAL_WAIT_MS) r.issue(m.get(key), 'must be at most 24h');
+  }
+  if (name === undefined || step === undefined || cooldownMs === undefined || expiresMs === undefined) return undefined;
+  return { name, strategy: 'signal', step: step.step, cooldownMs, expiresMs };
+}
+
+/** The file's `rules:`: metric rules, and the signal rules kept apart (Policy.signalRules). */
+export function parseRules(r: YamlReader, f: Field, facts?: PoolMetricFacts, o: RuleOptions = {}): { rules: Rule[]; signalRules: SignalRule[] } {
   const items = r.seq(f, { required: true, nonEmpty: true, what: 'rules' }) ?? [];
   const rules: Rule[] = [];
+  const signalRules: SignalRule[] = [];
   const names: { name: string | undefined; field: Field }[] = [];
   items.forEach((item, i) => {
     const strategyGuess = peekStrategy(item);
-    const keys = strategyGuess === 'threshold' ? THRESHOLD_KEYS : strategyGuess === 'target-tracking' ? TARGET_KEYS : ANY_RULE_KEYS;
+    const keys = strategyGuess === 'threshold' ? THRESHOLD_KEYS : strategyGuess === 'target-tracking' ? TARGET_KEYS : strategyGuess === 'signal' ? SIGNAL_KEYS : ANY_RULE_KEYS;
     const m = r.map(item, keys, { required: true });
     if (m === undefined) return;
     // Default names follow the list index, matching the dotted path (`rules.1` -> `rule-1`).
     const name = r.str(m.get('name'), { def: `rule-${i}`, pattern: NAME_RE, patternMsg: NAME_MSG });
     names.push({ name, field: m.has('name') ? m.get('name') : item });
     const strategy = r.oneOf(m.get('strategy'), STRATEGIES, { required: true });
+    if (strategy === 'signal') {
+      const rule = parseSignalRule(r, m, name);
+      if (rule) signalRules.push(rule);
+      return;
+    }
     // source: prometheus reads one number per tick from a PromQL query instead of a metric.
     const fromPrometheus = r.sourceText(m.get('source')) === 'prometheus';
     let metric: string | undefined;
@@ -186,19 +224,11 @@ export function parseRules(r: YamlReader, f: Field, facts?: PoolMetricFacts, o: 
       if (m.has('above') && m.has('below')) r.issue(m.get('below'), 'a threshold rule sets exactly one of above or below, not both');
       else if (!m.has('above') && !m.has('below')) r.issue(item, 'a threshold rule needs one of above (scale out when higher) or below (scale in when lower)');
       const stepField = m.get('step');
-      r.describe(stepField, STEP_SCHEMA, { required: true });
-      let step: Step | undefined;
-      if (stepField.value === undefined) r.issue(stepField, 'is required (+n / -n guests or +p% / -p%)');
-      else {
-        const text = r.sourceText(stepField);
-        const parsed = text === undefined ? undefined : parseStep(text);
-        if (parsed === undefined) r.issue(stepField, 'step must be +n / -n or +p% / -p%');
-        else if (!parsed.ok) r.issue(stepField, parsed.message, text);
-        else {
-          step = parsed.step;
-          if (m.has('above') && !m.has('below') && step.value < 0) r.issue(stepField, 'an above rule scales out: its step must be positive (e.g. +1)', text);
-          if (m.has('below') && !m.has('above') && step.value > 0) r.issue(stepField, 'a below rule scales in: its step must be negative (e.g. -1)', text);
-        }
+      const read = readStep(r, stepField);
+      const step = read?.step;
+      if (read !== undefined) {
+        if (m.has('above') && !m.has('below') && read.step.value < 0) r.issue(stepField, 'an above rule scales out: its step must be positive (e.g. +1)', read.text);
+        if (m.has('below') && !m.has('above') && read.step.value > 0) r.issue(stepField, 'a below rule scales in: its step must be negative (e.g. -1)', read.text);
       }
       rules.push({
         name: name as string,
@@ -229,7 +259,7 @@ export function parseRules(r: YamlReader, f: Field, facts?: PoolMetricFacts, o: 
     }
   });
   checkUnique(r, names, 'rule');
-  return rules;
+  return { rules, signalRules };
 }
 
 /** The strategy as written, if it is a known one, so unknown keys are judged against the right set. */

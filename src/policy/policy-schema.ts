@@ -24,7 +24,7 @@ interface Entry {
 }
 
 /**
- * Documents that between them reach every branch of the validator (both rule strategies, a
+ * Documents that between them reach every branch of the validator (every rule strategy, a
  * schedule, the xen driver, the haproxy balancer, every optional mapping). They are inputs, not the schema: the schema
  * is what the validator reads from them. A key the validator allows but no probe reaches makes
  * policySchema() throw, naming it.
@@ -66,6 +66,8 @@ rules:
   - { name: hot, strategy: threshold, metric: cpu, source: hypervisor, aggregate: max, above: 80, for: 2, step: +1 }
   - { name: prom-rps, strategy: target-tracking, source: prometheus, query: 'sum(rate(guest_requests_total{pool="{{pool}}"}[1m]))', aggregate: sum, target: 45 }
   - { name: prom-errors, strategy: threshold, source: prometheus, query: 'sum(rate(guest_errors_total{pool="{{pool}}"}[1m]))', above: 5, step: +1 }
+  - { name: burst, strategy: signal, step: +2, cooldown: 5m, expires: 10m }
+webhook: { secret_env: GRIDHOST_WEBHOOK_PROBE, remember: 24h }
 schedules:
   - { name: campaign, cron: "0 9 * * 1-5", timezone: Europe/Berlin, duration: 9h, min: 3, max: 4 }
 `,
