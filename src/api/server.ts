@@ -16,6 +16,8 @@ import { describePool, eventView, guestView, poolKnown, summarizePools } from '.
 import type { Operator } from '../controller/operator.ts';
 import type { PolicyProblems } from '../controller/policy-problems.ts';
 import { operatorRoutes } from './operator-routes.ts';
+import { signalRoutes } from './signal-routes.ts';
+import type { SignalEntry } from '../decision/signal-book.ts';
 import { invalidPolicies } from './operator-views.ts';
 import { serveDashboard } from './dashboard-routes.ts';
 import { allowQuery, checkGuestId, checkPoolName, cut, parseLimit } from './request-checks.ts';
@@ -41,6 +43,10 @@ export interface ApiDeps {
   onError?: (err: GridhostError, req: Request) => void;
   /** Called for requests refused with a 4xx (logged by the caller at debug: clients must not fill the log). */
   onRejected?: (err: GridhostError, req: Request) => void;
+  /** Signals accepted (POST /api/pools/:pool/signal), for the log. */
+  onSignal?: (pool: string, accepted: readonly SignalEntry[], duplicates: number) => void;
+  /** Environment lookup for policies' webhook.secret_env (default process.env). */
+  env?: (name: string) => string | undefined;
 }
 
 type Method = 'get' | 'post';
@@ -160,6 +166,11 @@ export function createApi(d: ApiDeps): express.Express {
 
   operatorRoutes((path, methods) => route(app, path, methods), {
     orchestrator: d.orchestrator, ...(d.operator ? { operator: d.operator } : {}), auth: requireToken(d.token), allowQuery, knownPool,
+  });
+
+  signalRoutes((path, methods) => route(app, path, methods), {
+    store: d.store, orchestrator: d.orchestrator, clock: d.clock, allowQuery, knownPool,
+    ...(d.token ? { token: d.token } : {}), ...(d.env ? { env: d.env } : {}), ...(d.onSignal ? { onSignal: d.onSignal } : {}),
   });
 
   app.use((req: Request, _res: Response, next: NextFunction) => {

@@ -16,17 +16,17 @@ export const GUEST_ID_RE = /^[a-z][a-z0-9-]{0,99}$/;
 const bad = (field: string, message: string, found?: unknown): GridhostError =>
   new GridhostError('GH_BAD_REQUEST', `${field}: ${message}`, { field, ...(found !== undefined ? { found: typeof found === 'string' ? found.slice(0, 64) : found } : {}) });
 
-/** Middleware: req.body becomes the parsed JSON object ({} for an empty body). */
-export function jsonBody() {
+/** Middleware: req.body becomes the parsed JSON object ({} for an empty body), at most `maxBytes`. */
+export function jsonBody(maxBytes = MAX_BODY_BYTES) {
   return (req: Request, _res: Response, next: NextFunction) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES && !failed) {
+      if (size > maxBytes && !failed) {
         failed = true;
-        next(new GridhostError('GH_BAD_REQUEST', `body: larger than ${MAX_BODY_BYTES} bytes`, { field: 'body' }));
+        next(new GridhostError('GH_BAD_REQUEST', `body: larger than ${maxBytes} bytes`, { field: 'body' }));
       }
       if (!failed) chunks.push(c);
     });

@@ -249,6 +249,8 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
     // An unexpected error reaches the client as a bare GH_INTERNAL; the log keeps its cause (redacted).
     onError: (err, req) => logger.error('api error', { code: err.code, error: err.message, cause: err.cause, method: req.method, path: req.path }),
     // A client's mistake is the client's business: debug only, so no client can flood the log.
+    // Who sent what, never with what credential.
+    onSignal: (pool, accepted, duplicates) => logger.info('signal accepted', { pool, event: 'signal', signals: accepted.map((e) => ({ rule: e.rule, key: e.key, from: e.from })), duplicates }),
     onRejected: (err, req) => logger.debug('api request rejected', { code: err.code, status: err.status, error: err.message, method: req.method.slice(0, 16), path: req.originalUrl.slice(0, 200) }),
   });
   const addr = server.address() as AddressInfo;

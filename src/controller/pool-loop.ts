@@ -35,6 +35,7 @@ import { ruleReadings } from '../decision/rule-readings.ts';
 import type { Recommendation } from '../decision/decide-types.ts';
 import { emptyMemory, mayStartAction, remember, tick as tickMemory, type PoolMemory } from '../decision/pool-memory.ts';
 import { planReplacements } from '../decision/auto-heal.ts';
+import { servedSignals, serveSignals } from '../decision/signal-book.ts';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Clock } from './clock.ts';
 import type { Telemetry } from './telemetry.ts';
@@ -314,7 +315,8 @@ export class PoolLoop {
         this.record = rec;
       }
       this.control = rec?.control;
-      const { memory, result } = tickMemory(policy, this.memory, guests, sample, now);
+      // Signals (strategy: signal rules) are read from the record too: any process may have accepted one.
+      const { memory, result } = tickMemory(policy, this.memory, guests, sample, now, undefined, rec?.signals);
       this.memory = memory;
       const decision = result.decision;
       this.lastDecision = decision;
@@ -358,8 +360,11 @@ export class PoolLoop {
       // What the next decision depends on is in the store before anything is done: a gridhost
       // that takes over (restart, another process) decides from exactly this. A pool whose
       // record cannot be written does not act (an action it cannot record, it cannot repair).
+      // The signals this action serves are marked served in the same write, before it starts: a
+      // restart, or another leader, never serves them again.
+      const served = servedSignals(acting, result.signals);
       try {
-        await this.persist(policy, now);
+        await this.persist(policy, now, undefined, served.length > 0 ? { keys: served, by: acting!.reason } : undefined);
       } catch (e) {
         this.memory = beforeStart;
         throw e;
@@ -446,7 +451,7 @@ export class PoolLoop {
    * is read and this loop's own fields (memory, breaker, last decision, cooldowns, desired)
    * are written over it once more.
    */
-  private persist(policy: Policy, now: number, desired?: number): Promise<void> {
+  private persist(policy: Policy, now: number, desired?: number, served?: { keys: string[]; by: string }): Promise<void> {
     const run = async () => {
       const fence = fenceData(this.d.fence);
       const build = (base: PoolRecord | undefined): PoolRecord => {
@@ -463,6 +468,8 @@ export class PoolLoop {
         if (this.lastDecision) rec.lastDecision = this.lastDecision;
         if (this.memory.lastScaleOutAt !== undefined) rec.lastScaleOutAt = this.memory.lastScaleOutAt;
         if (this.memory.lastScaleInAt !== undefined) rec.lastScaleInAt = this.memory.lastScaleInAt;
+        // Applied to whatever signals the record holds now, so ones accepted meanwhile are kept.
+        if (served) rec.signals = serveSignals(base?.signals, served.keys, now, served.by);
         return rec;
       };
       this.d.fence?.check();

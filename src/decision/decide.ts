@@ -23,7 +23,7 @@ import { boundsAt } from './schedule.ts';
 import type { Opinion } from './strategy.ts';
 import { CORE_STRATEGIES, runRule, type StrategyRegistry } from './strategies/index.ts';
 import { signalStrategy } from './strategies/signal.ts';
-import { pendingFor } from './signal-book.ts';
+import { lastServedAt, pendingFor } from './signal-book.ts';
 
 export interface CooldownRemaining {
   scaleOutMs: number;
@@ -119,8 +119,8 @@ export function decide(policy: Policy, view: PoolView, now: number, strategies: 
   const counted = census(policy, view.guests, now).counted;
   const signals: SignalOutcome[] = signalRules.map((rule) => {
     const pending = pendingFor(view.signals, rule, now);
-    const lastServedAt = view.signals?.lastServedAt[rule.name];
-    return { rule, keys: pending.map((e) => e.key), ...signalStrategy({ config: rule, pending, ...(lastServedAt !== undefined ? { lastServedAt } : {}), current: counted, now }) };
+    const served = lastServedAt(view.signals, rule.name);
+    return { rule, keys: pending.map((e) => e.key), ...signalStrategy({ config: rule, pending, ...(served !== undefined ? { lastServedAt: served } : {}), current: counted, now }) };
   });
   const result = decideWith(policy, view, now, strategies, signals);
   const demands = signals.flatMap((o) => (o.opinion === undefined ? [] : [{ rule: o.rule.name, wants: o.opinion.desired, keys: o.keys }]));

@@ -37,14 +37,15 @@ export interface SignalEntry {
 export interface SignalBook {
   /** Oldest first. */
   entries: SignalEntry[];
-  /** Rule name -> when its signals were last served (its cooldown runs from then). */
-  lastServedAt: Record<string, number>;
+  /** When each rule's signals were last served (its cooldown runs from then). A list, not a
+   *  map keyed by rule: rule names may hold "." and MongoDB keys may not. */
+  served: { rule: string; at: number }[];
 }
 
 export type SignalState = 'pending' | 'served' | 'expired';
 
 export function emptyBook(): SignalBook {
-  return { entries: [], lastServedAt: {} };
+  return { entries: [], served: [] };
 }
 
 /** A signal as a sender offers it. */
@@ -58,7 +59,7 @@ export interface SignalOffer {
 export function pruneBook(book: SignalBook, now: number, rememberMs: number): SignalBook {
   let entries = book.entries.filter((e) => now - e.at < rememberMs);
   if (entries.length > MAX_SIGNALS) entries = entries.slice(entries.length - MAX_SIGNALS);
-  return { entries, lastServedAt: { ...book.lastServedAt } };
+  return { entries, served: book.served.map((x) => ({ ...x })) };
 }
 
 /**
@@ -81,7 +82,7 @@ export function acceptSignals(book: SignalBook | undefined, offers: readonly Sig
     accepted.push(e);
   }
   const entries = [...pruned.entries, ...accepted];
-  return { book: { entries: entries.length > MAX_SIGNALS ? entries.slice(entries.length - MAX_SIGNALS) : entries, lastServedAt: pruned.lastServedAt }, accepted: accepted.map((e) => ({ ...e })), duplicates };
+  return { book: { entries: entries.length > MAX_SIGNALS ? entries.slice(entries.length - MAX_SIGNALS) : entries, served: pruned.served }, accepted: accepted.map((e) => ({ ...e })), duplicates };
 }
 
 /** Pure: an entry's state at `now` under its rule (a rule no longer in the policy: expired). */
@@ -89,6 +90,11 @@ export function signalState(e: SignalEntry, rule: SignalRule | undefined, now: n
   if (e.servedAt !== undefined) return 'served';
   if (rule === undefined || now - e.at >= rule.expiresMs) return 'expired';
   return 'pending';
+}
+
+/** When the rule's signals were last served (undefined: never, or forgotten). */
+export function lastServedAt(book: SignalBook | undefined, rule: string): number | undefined {
+  return book?.served.find((x) => x.rule === rule)?.at;
 }
 
 /** The rule's pending signals at `now`, oldest first. */
@@ -102,13 +108,13 @@ export function pendingFor(book: SignalBook | undefined, rule: SignalRule, now: 
 export function serveSignals(book: SignalBook | undefined, keys: readonly string[], now: number, by: string): SignalBook {
   const b = book ?? emptyBook();
   const wanted = new Set(keys);
-  const lastServedAt = { ...b.lastServedAt };
+  const last = new Map(b.served.map((x) => [x.rule, x.at]));
   const entries = b.entries.map((e) => {
     if (!wanted.has(e.key) || e.servedAt !== undefined) return e;
-    lastServedAt[e.rule] = Math.max(lastServedAt[e.rule] ?? -Infinity, now);
+    last.set(e.rule, Math.max(last.get(e.rule) ?? -Infinity, now));
     return { ...e, servedAt: now, servedBy: by.slice(0, 300) };
   });
-  return { entries, lastServedAt };
+  return { entries, served: [...last].map(([rule, at]) => ({ rule, at })) };
 }
 
 /**

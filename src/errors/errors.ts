@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   GH_NOT_FOUND: { status: 404, message: 'not found' },
   GH_BAD_REQUEST: { status: 400, message: 'bad request' },
   GH_UNAUTHORIZED: { status: 401, message: 'a valid bearer token is required' },
+  GH_FORBIDDEN: { status: 403, message: 'this credential may not do that' },
   GH_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
   GH_POOL_MANAGED: { status: 409, message: 'the pool is managed by a policy' },
   GH_STARTING: { status: 503, message: 'gridhost is starting: repairing guests from the last run' },

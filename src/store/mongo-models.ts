@@ -2,6 +2,7 @@
 // mapping between domain values and documents (split from mongo-store.ts; tested through it).
 import mongoose, { Schema, type Connection, type Model } from 'mongoose';
 import type { PoolMemory } from '../decision/pool-memory.ts';
+import type { SignalBook } from '../decision/signal-book.ts';
 import type { BreakerState } from '../controller/circuit-breaker.ts';
 import type { Decision, DecisionInputs, EventDirection, Guest, GuestHistoryEntry, GuestState, MetricValues, OperatorAction, PoolControl, PoolSample, ScaleEvent } from '../domain/types.ts';
 import type { Lease, Member, PoolHistoryEntry, PoolRecord } from './store.ts';
@@ -23,6 +24,7 @@ export interface PoolDoc {
   memory?: PoolMemory;
   breaker?: BreakerState;
   lastDecision?: Decision;
+  signals?: SignalBook;
 }
 
 export interface GuestDoc {
@@ -138,6 +140,7 @@ export function defineModels(conn: Connection, writeConcern: WriteConcern): Mong
       memory: Schema.Types.Mixed,
       breaker: Schema.Types.Mixed,
       lastDecision: Schema.Types.Mixed,
+      signals: Schema.Types.Mixed,
     },
     { ...common, collection: COLLECTION_NAMES.pools },
   );
@@ -266,6 +269,7 @@ export function poolToDoc(p: PoolRecord): PoolDoc {
     memory: p.memory,
     breaker: p.breaker,
     lastDecision: p.lastDecision,
+    signals: p.signals,
   });
 }
 
@@ -284,6 +288,7 @@ export function docToPool(d: PoolDoc): PoolRecord {
     memory: opt(d.memory),
     breaker: opt(d.breaker),
     lastDecision: opt(d.lastDecision),
+    signals: opt(d.signals),
   });
 }
 

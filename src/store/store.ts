@@ -39,6 +39,7 @@
 // before the step is attempted" to repair half-made guests after a crash.
 import type { Decision, Guest, GuestState, PoolControl, PoolSample, ScaleEvent } from '../domain/types.ts';
 import type { PoolMemory } from '../decision/pool-memory.ts';
+import type { SignalBook } from '../decision/signal-book.ts';
 import type { BreakerState } from '../controller/circuit-breaker.ts';
 
 export interface PoolRecord {
@@ -67,6 +68,10 @@ export interface PoolRecord {
   memory?: PoolMemory;
   breaker?: BreakerState;
   lastDecision?: Decision;
+  /** Signals sent to the pool (strategy: signal rules) and which were served: written by any
+   *  process that accepts one (compare-and-set, no fence: it need not lead the pool) and by the
+   *  leader that serves them (fenced); every writer keeps what the others wrote. */
+  signals?: SignalBook;
 }
 
 export interface GuestFilter {

@@ -19,6 +19,7 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { LogMetricsTelemetry } from '../../src/observability/log-metrics-telemetry.ts';
 import { NOW, campaign, makePolicy } from '../../src/decision/test-helpers.ts';
 import type { GridhostError } from '../../src/errors/errors.ts';
+import type { Policy } from '../../src/domain/policy.ts';
 
 export const TOKEN = 'api-test-token-7c0ffee';
 export const WRONG = 'not-the-token-1234';
@@ -52,7 +53,7 @@ export interface Rig {
  * Pool `web` is managed (policy min 2 / max 8, a schedule in force raising min to 4 and capping
  * max at 6); pool `old` is a pool whose policy was removed, with one guest still running.
  */
-export async function rig(t: { teardown(fn: () => Promise<void>): void }, token: string | undefined): Promise<Rig> {
+export async function rig(t: { teardown(fn: () => Promise<void>): void }, token: string | undefined, o: { policy?: Partial<Policy>; env?: Record<string, string> } = {}): Promise<Rig> {
   const clock = new ManualClock(NOW);
   const store = new MemoryStore();
   const hv = new FakeHypervisor({ name: 'local' });
@@ -72,6 +73,7 @@ export async function rig(t: { teardown(fn: () => Promise<void>): void }, token:
     warmupMs: 0,
     schedules: [campaign({ min: 4, max: 6 })],
     rules: [{ name: 'busy', strategy: 'threshold', metric: 'rps', aggregate: 'mean', above: 100, for: 2, step: { kind: 'count', value: 1 } }],
+    ...o.policy,
   });
   await orchestrator.apply(policy);
   await clock.advance(10); // first tick: below min 4 -> launch 4
@@ -89,6 +91,8 @@ export async function rig(t: { teardown(fn: () => Promise<void>): void }, token:
   const errors: string[] = [];
   const app = createApi({
     store, orchestrator, registry: metrics.registry, clock, token,
+    ...(o.env ? { env: (name: string) => o.env![name] } : {}),
+    onSignal: (pool, accepted, duplicates) => logger.info('signal accepted', { pool, signals: accepted.map((e) => ({ rule: e.rule, key: e.key, from: e.from })), duplicates }),
     onError: (err: GridhostError, req) => {
       errors.push(JSON.stringify({ code: err.code, message: err.message, details: err.details, cause: String(err.cause) }));
       logger.error('api error', { code: err.code, error: err.message, method: req.method, path: req.path });

@@ -105,7 +105,8 @@ test('guests, pools, events and samples survive mongoose casting exactly (no ser
   t.is(docToGuest(await roundTrip<GuestDoc>(m.guests, legacy)).version, 0);
   t.deepEqual((await roundTrip<GuestDoc>(m.guests, guestToDoc(minimal))).meta, {}, 'empty meta is kept (minimize: false)');
 
-  for (const p of [pool('web', { version: 1 }), pool('web', { lastScaleInAt: 3, lastScaleOutAt: 4, managed: false, version: 7 }), pool('old', { managed: false, desired: 0, retiredAt: 5, version: 2 })]) {
+  for (const p of [pool('web', { version: 1 }), pool('web', { lastScaleInAt: 3, lastScaleOutAt: 4, managed: false, version: 7 }), pool('old', { managed: false, desired: 0, retiredAt: 5, version: 2 }),
+    pool('sig', { version: 4, signals: { entries: [{ key: 'alert:fp1:t', rule: 'burst.fast', at: 6, from: 'alert X', servedAt: 7, servedBy: 'scale-out 2 -> 3' }, { key: 'key:k', rule: 'burst.fast', at: 8, from: 'ci' }], served: [{ rule: 'burst.fast', at: 7 }] } })]) {
     t.deepEqual(docToPool(await roundTrip<PoolDoc>(m.pools, poolToDoc(p))), p);
   }
 

@@ -4,6 +4,7 @@ import test, { type ExecutionContext } from 'ava';
 import { GridhostError, type ErrorCode } from '../../src/errors/errors.ts';
 import type { Guest, GuestState, PoolSample, ScaleEvent } from '../../src/domain/types.ts';
 import type { PoolRecord, Store } from '../../src/store/store.ts';
+import { acceptSignals, lastServedAt, serveSignals } from '../../src/decision/signal-book.ts';
 
 export function pool(name: string, over: Partial<PoolRecord> = {}): PoolRecord {
   return { pool: name, file: `/etc/gridhost/policies/${name}.yaml`, desired: 2, managed: true, updatedAt: 1_700_000_000_000, ...over };
@@ -324,6 +325,28 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     await s.updateEvent(ev.id!, 'done', 'ok', fb);
     t.like((await s.listEvents())[0], { outcome: 'done', holder: 'proc-b', token: 2 });
     t.like(await s.saveGuest({ ...g1, state: 'draining' }, fb), { state: 'draining', version: 2 });
+  });
+
+  it('signals accepted by a process that does not lead the pool are a compare-and-set without fence; the leader\'s stale write is refused and its rewrite keeps them', async (t, s) => {
+    const lease = await s.acquireLease('web', 'leader', 60_000);
+    const fence = { pool: 'web', token: lease!.token };
+    const led = await s.savePool(pool('web', { desired: 3 }), fence);
+    // Another process accepts a signal: read, add, compare-and-set on that version (no fence).
+    const book = acceptSignals(led.signals, [{ key: 'alert:fp1:2026-01-12T11:58:00Z', rule: 'burst.fast', from: 'alert HighLatency' }], 1_700_000_100_000, 86_400_000).book;
+    const withSignal = await s.savePool({ ...(await s.getPool('web'))!, signals: book });
+    t.is(withSignal.version, 2);
+    t.deepEqual((await s.getPool('web'))!.signals, book, 'stored and read back exactly (a rule name with a dot included)');
+    // The leader writes from the version it read before: refused, nothing lost.
+    await rejectsWith(t, 'GH_STALE_WRITE', s.savePool({ ...led, desired: 4 }, fence));
+    t.deepEqual((await s.getPool('web'))!.signals, book);
+    // Its rewrite from the fresh record serves the signal and keeps the book.
+    const fresh = (await s.getPool('web'))!;
+    const served = serveSignals(fresh.signals, ['alert:fp1:2026-01-12T11:58:00Z'], 1_700_000_105_000, 'scale-out 3 -> 4: signal burst.fast +1');
+    await s.savePool({ ...fresh, desired: 4, signals: served }, fence);
+    const after = (await s.getPool('web'))!;
+    t.like(after, { desired: 4, version: 3 });
+    t.deepEqual(after.signals, served);
+    t.is(lastServedAt(after.signals, 'burst.fast'), 1_700_000_105_000);
   });
 
   it('members are listed while their heartbeat runs, with where their API listens', async (t, s) => {
