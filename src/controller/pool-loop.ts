@@ -473,11 +473,17 @@ export class PoolLoop {
         return rec;
       };
       this.d.fence?.check();
-      try {
-        this.record = await this.d.store.savePool(build(this.record), fence);
-      } catch (e) {
-        if (!(e instanceof GridhostError) || e.code !== 'GH_STALE_WRITE') throw e;
-        this.record = await this.d.store.savePool(build(await this.d.store.getPool(policy.pool)), fence);
+      // Other writers (an operator, signals accepted by any process) may write in between more
+      // than once: a few rewrites from the fresh record, as savePoolWith does.
+      let base = this.record;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          this.record = await this.d.store.savePool(build(base), fence);
+          return;
+        } catch (e) {
+          if (!(e instanceof GridhostError) || e.code !== 'GH_STALE_WRITE' || attempt >= 5) throw e;
+          base = await this.d.store.getPool(policy.pool);
+        }
       }
     };
     const p = this.persisting.then(run, run);

@@ -1,8 +1,11 @@
 // Alert webhooks on a real gridhost with real local guests: an Alertmanager webhook payload
 // (version 4, as Alertmanager sends it) asks for a strategy: signal rule's step; delivered
-// twice, and again after gridhost restarts on the same store, it scales the pool exactly once.
+// twice, and again after gridhost restarts on the same store, it scales the pool exactly once;
+// with two processes on one store, the one that does not lead the pool accepts it, the leader
+// serves it, and after the leader is killed the new one does not serve it again.
 import test from 'ava';
-import { freePort, getJson, request, startGridhost, waitUntil, type GridhostProcess } from './harness.ts';
+import { join } from 'node:path';
+import { freePort, getJson, killGuests, killProcessesUnder, request, startGridhost, waitUntil, workspace, type GridhostProcess } from './harness.ts';
 
 const POOL = 'sig';
 const SECRET = 'e2e-webhook-secret-93ad1f0c';
@@ -126,4 +129,46 @@ test('an Alertmanager payload delivered twice, and again after a restart, scales
   t.is((await request(`http://127.0.0.1:${lbPort}/`)).status, 200);
   t.false(gh.logs.some((l) => l.msg === 'signal accepted'), 'the second process accepted nothing');
   for (const l of [...firstLogs, ...gh.logs]) t.false(JSON.stringify(l).includes(SECRET) || JSON.stringify(l).includes(TOKEN), 'a credential reached the log');
+});
+
+test('a process that does not lead the pool accepts the signal, the leader serves it, and a new leader after a kill does not serve it again', async (t) => {
+  t.timeout(180_000);
+  const policies = { 'sig.yaml': policy(await freePort()) };
+  const templates = { 'sig.local.yaml': TEMPLATE };
+  const dir = workspace({ policies, templates });
+  const env = { GRIDHOST_WEBHOOK_SIG: SECRET, GRIDHOST_API_TOKEN: TOKEN, GRIDHOST_LEASE: '4000ms' };
+  const procs: GridhostProcess[] = [];
+  t.teardown(async () => {
+    for (const p of procs) await p.stop('SIGKILL');
+    killGuests(join(dir, 'data', 'guests'));
+    killProcessesUnder(dir);
+  });
+  for (let i = 0; i < 2; i++) procs.push(await startGridhost({ dir, policies, templates, env }));
+  const holderOf = (p: GridhostProcess) => p.logs.find((l) => l.msg === 'gridhost ready')?.holder as string | undefined;
+  const leaderHolder = await waitUntil(async () => {
+    const views = await Promise.all(procs.map(async (p) => ((await getJson(`${p.api}/api/pools`)).json.pools as any[]).find((x) => x.pool === POOL)));
+    const hs = views.map((v) => (v?.leader?.valid && (v.guests.healthy ?? 0) >= 2 ? v.leader.holder as string : undefined));
+    return hs[0] && hs[0] === hs[1] && procs.some((p) => holderOf(p) === hs[0]) ? hs[0] : undefined;
+  }, 60_000, 'one leader seen by both processes, two healthy guests', 200);
+  const leader = procs.find((p) => holderOf(p) === leaderHolder)!;
+  const other = procs.find((p) => p !== leader)!;
+
+  const accepted = await deliver(other);
+  t.is(accepted.status, 202, accepted.body);
+  const [grown] = await waitUntil(async () => { const s = await scaleOuts(leader); return s.length > 0 && s; }, 30_000, 'the leader\'s scale-out for the signal');
+  t.like(grown, { from: 2, to: 3 });
+  await waitUntil(async () => (await healthy(leader)) === 3, 30_000, 'three healthy guests');
+
+  // The leader dies; the other process takes the pool over once its lease (4 s) runs out.
+  await leader.stop('SIGKILL');
+  await waitUntil(async () => {
+    const v = ((await getJson(`${other.api}/api/pools`)).json.pools as any[]).find((x) => x.pool === POOL);
+    return v?.leader?.valid && v.leader.holder === holderOf(other) && (v.guests.healthy ?? 0) === 3;
+  }, 60_000, 'the other process leading the pool, three healthy guests', 200);
+  const again = await deliver(other);
+  t.is(again.status, 200, again.body);
+  t.like(JSON.parse(again.body), { accepted: [], duplicates: [{ state: 'served' }] });
+  await ticks();
+  t.is(await healthy(other), 3, 'the new leader did not serve the signal again');
+  t.is((await scaleOuts(other)).length, 1);
 });
