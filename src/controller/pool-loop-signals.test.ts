@@ -52,7 +52,7 @@ function rig() {
   const actuator = new Actuator(store, lifecycle);
   const newLoop = () => new PoolLoop(policy, { store, metrics: new Quiet(), actuator, clock, telemetry });
   const counted = async () => (await store.listGuests({ pool: 'web', states: ['cloning', 'booting', 'healthy'] })).length;
-  return { policy, clock, store, balancer, newLoop, counted };
+  return { policy, clock, store, balancer, telemetry, newLoop, counted };
 }
 
 async function ticks(r: ReturnType<typeof rig>, loop: PoolLoop, n: number): Promise<void> {
@@ -108,5 +108,26 @@ test('a signal accepted while the leader writes the tick that serves another is 
   t.is(await r.counted(), 4, 'the rule cooldown (60s) holds it');
   await ticks(r, loop, 40);
   t.is(await r.counted(), 6, 'served after the cooldown');
+  await loop.stop();
+});
+
+test('a signal the pool cannot serve (paused) expires, said once as a warning, and is not served after resume', async (t) => {
+  const r = rig();
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  const loop = r.newLoop();
+  loop.start();
+  await ticks(r, loop, 5);
+  const rec = (await r.store.getPool('web'))!;
+  await r.store.savePool({ ...rec, control: { mode: 'paused', by: 'ops', reason: 'incident', at: r.clock.now() } });
+  await takeSignals(r.store, r.policy, [alert('fp1')], r.clock.now());
+  await ticks(r, loop, 605);
+  t.is(await r.counted(), 2);
+  const warned = r.telemetry.lines.filter((l) => l.msg === 'signal expired without being served');
+  t.is(warned.length, 1);
+  t.like(warned[0]!.fields, { pool: 'web', rule: 'burst', key: 'alert:fp1:2026-01-12T11:58:00Z' });
+  const { control: _c, ...resumed } = (await r.store.getPool('web'))!;
+  await r.store.savePool(resumed);
+  await ticks(r, loop, 10);
+  t.is(await r.counted(), 2, 'an expired signal is not served');
   await loop.stop();
 });

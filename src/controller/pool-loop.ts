@@ -35,7 +35,7 @@ import { ruleReadings } from '../decision/rule-readings.ts';
 import type { Recommendation } from '../decision/decide-types.ts';
 import { emptyMemory, mayStartAction, remember, tick as tickMemory, type PoolMemory } from '../decision/pool-memory.ts';
 import { planReplacements } from '../decision/auto-heal.ts';
-import { servedSignals, serveSignals } from '../decision/signal-book.ts';
+import { servedSignals, serveSignals, type SignalBook } from '../decision/signal-book.ts';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Clock } from './clock.ts';
 import type { Telemetry } from './telemetry.ts';
@@ -148,6 +148,8 @@ export class PoolLoop {
   private poked = false;
   /** mode: recommend publishes each change of the decision once (recommendation.ts). */
   private readonly recommender: RecommendationPublisher;
+  /** When the record's signals were last looked at for expiries. */
+  private signalsCheckedAt?: number;
   /** The values of the policy's source: prometheus rules (rule-queries.ts). */
   private readonly queries: RuleQueries;
 
@@ -315,6 +317,7 @@ export class PoolLoop {
         this.record = rec;
       }
       this.control = rec?.control;
+      this.reportExpiredSignals(policy, rec?.signals, now);
       // Signals (strategy: signal rules) are read from the record too: any process may have accepted one.
       const { memory, result } = tickMemory(policy, this.memory, guests, sample, now, undefined, rec?.signals);
       this.memory = memory;
@@ -400,6 +403,20 @@ export class PoolLoop {
       const err = wrapError('GH_INTERNAL', e);
       // evaluationError logs it (one error line) and counts it.
       this.d.telemetry.evaluationError(policy.pool, err);
+    }
+  }
+
+  /** Says once, as a warning, that a signal expired unserved since the last tick (the pool at max,
+   *  paused, recommending, ...). Expiries while no process ran go unsaid: the API lists them. */
+  private reportExpiredSignals(policy: Policy, book: SignalBook | undefined, now: number): void {
+    const since = this.signalsCheckedAt;
+    this.signalsCheckedAt = now;
+    if (since === undefined || book === undefined) return;
+    for (const e of book.entries) {
+      const rule = policy.signalRules?.find((r) => r.name === e.rule);
+      if (rule === undefined || e.servedAt !== undefined) continue;
+      const end = e.at + rule.expiresMs;
+      if (end > since && end <= now) this.d.telemetry.warn('signal expired without being served', { pool: policy.pool, event: 'signal', rule: e.rule, key: e.key, from: e.from, expires: `${rule.expiresMs / 1000}s` });
     }
   }
 
