@@ -2,6 +2,20 @@
 // this file in fresh processes and prints the figures). Run alone it prints one world's figures
 // as JSON: node --import=tsx --expose-gc scripts/bench/decision-world.ts plain|schedule|none
 // (none: the same process without pools, to tell what the pools cost from what the process does).
+// It prints {"phase":"timed"} once its timed ticks are done (decision-bench.ts starts the next
+// process then, so no two timed phases overlap), and its figures as the last line.
+//
+// Memory is measured twice, in the same process:
+//  - burst: right after the timed ticks, which run back to back (a whole window's worth in well
+//    under a second) with a forced full collection before measuring. V8 sizes its heap for that
+//    rate of allocation: the young generation grows to its 32 MiB maximum and the old
+//    generation keeps the pages its garbage took;
+//  - steady: then CADENCE_TICKS more ticks, each one sampling interval (5 s) after the last, as
+//    the pool loop runs them, with no forced collection; measured after the last one. Between
+//    ticks the process is idle and V8's memory reducer gives back what the burst took. The
+//    pools and their whole windows are live throughout: this is what a gridhost process with
+//    this many pools holds while it runs.
+import v8 from 'node:v8';
 import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, type Policy } from '../../src/domain/policy.ts';
 import type { Guest, MetricValues, PoolSample } from '../../src/domain/types.ts';
 import { windowSize } from '../../src/decision/aggregate.ts';
@@ -138,13 +152,38 @@ function timeTicks(world: Pool[], rand: () => number): TickFigures {
   return { wall, cpu, directions, windowTicks: windowSize(world[0]!.memory.ticks) };
 }
 
+/** Ticks at the sampling interval after the timed ones, before the steady figure (the memory
+ *  reducer first looks 8 s after a full collection, then every 0.5 s while the process idles). */
+const CADENCE_TICKS = 4;
+
+/** A process's memory at one point, MiB. */
+export interface MemoryFigures {
+  rssMiB: number;
+  /** V8's heap: what live (and not yet collected) objects use, and what it has committed. */
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  /** The young generation's committed size. */
+  newSpaceMiB: number;
+}
+
+function memoryNow(): MemoryFigures {
+  const mem = process.memoryUsage();
+  const newSpace = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+  const mib = (x: number) => x / (1024 * 1024);
+  return { rssMiB: mib(mem.rss), heapUsedMiB: mib(mem.heapUsed), heapTotalMiB: mib(mem.heapTotal), newSpaceMiB: mib(newSpace) };
+}
+
 export interface WorldResult {
   world: World;
   cpuMedianMs: number;
   wallMedianMs: number;
   wall: number[];
-  rssMiB: number;
-  heapMiB: number;
+  /** Right after the back-to-back timed ticks and a forced full collection. */
+  burst: MemoryFigures;
+  /** After `cadenceTicks` more ticks at the sampling interval, no forced collection. */
+  steady: MemoryFigures;
+  cadenceTicks: number;
+  intervalMs: number;
   /** Resident memory once the world is built (before the timed ticks). */
   rssBuiltMiB: number;
   windowTicks: number;
@@ -153,15 +192,20 @@ export interface WorldResult {
 
 export type World = 'plain' | 'schedule' | 'none';
 
-/** One world in this process: build it, collect its garbage, time the ticks. */
-export function runWorld(world: World): WorldResult {
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** One world in this process: build it, collect its garbage, time the ticks, then tick at the
+ *  sampling interval. `timed` is called once the timed ticks are done. */
+export async function runWorld(world: World, timed: () => void): Promise<WorldResult> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (world === 'none') {
-    // The modules are loaded (imported above), no pool exists: the process's own memory.
+    // The modules are loaded (imported above), no pool exists: the process's own memory, at the
+    // same two points.
     gc?.();
-    const mem = process.memoryUsage();
-    const rss = mem.rss / (1024 * 1024);
-    return { world, cpuMedianMs: 0, wallMedianMs: 0, wall: [], rssMiB: rss, heapMiB: mem.heapUsed / (1024 * 1024), rssBuiltMiB: rss, windowTicks: 0, directions: {} };
+    const burst = memoryNow();
+    timed();
+    await sleep(CADENCE_TICKS * INTERVAL);
+    return { world, cpuMedianMs: 0, wallMedianMs: 0, wall: [], burst, steady: memoryNow(), cadenceTicks: CADENCE_TICKS, intervalMs: INTERVAL, rssBuiltMiB: burst.rssMiB, windowTicks: 0, directions: {} };
   }
   const rand = rng(42);
   const pools = makeWorld(world === 'schedule', rand);
@@ -169,20 +213,19 @@ export function runWorld(world: World): WorldResult {
   const rssBuiltMiB = process.memoryUsage().rss / (1024 * 1024);
   const f = timeTicks(pools, rand);
   gc?.();
-  const mem = process.memoryUsage();
-  return {
-    world,
-    cpuMedianMs: median(f.cpu),
-    wallMedianMs: median(f.wall),
-    wall: f.wall,
-    rssMiB: mem.rss / (1024 * 1024),
-    heapMiB: mem.heapUsed / (1024 * 1024),
-    rssBuiltMiB,
-    windowTicks: f.windowTicks,
-    directions: f.directions,
-  };
+  const burst = memoryNow();
+  timed();
+  let now = START + (RUNS + 3) * INTERVAL;
+  for (let k = 0; k < CADENCE_TICKS; k++) {
+    await sleep(INTERVAL);
+    now += INTERVAL;
+    for (const p of pools) p.memory = tick(p.policy, p.memory, p.guests, sampleOf(p, now, rand), now).memory;
+  }
+  const steady = memoryNow();
+  if (windowSize(pools[0]!.memory.ticks) !== f.windowTicks) throw new Error('decision bench: the window changed size while ticking at the interval');
+  return { world, cpuMedianMs: median(f.cpu), wallMedianMs: median(f.wall), wall: f.wall, burst, steady, cadenceTicks: CADENCE_TICKS, intervalMs: INTERVAL, rssBuiltMiB, windowTicks: f.windowTicks, directions: f.directions };
 }
 
-
 const asked = process.argv[2];
-console.log(JSON.stringify(runWorld(asked === 'schedule' || asked === 'none' ? asked : 'plain')));
+const result = await runWorld(asked === 'schedule' || asked === 'none' ? asked : 'plain', () => console.log(JSON.stringify({ phase: 'timed' })));
+console.log(JSON.stringify(result));

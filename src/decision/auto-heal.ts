@@ -96,14 +96,16 @@ export const REPLACES_META = 'replaces';
  */
 export function awaitingReplacement(policy: Policy, guests: readonly Guest[]): number {
   if (!policy.autoHeal.enabled) return 0;
+  // Most pools have no sick guest: they are answered without building the set (this runs per
+  // pool and tick).
   let sick = 0;
+  for (const g of guests) if (g.state === 'sick') sick++;
+  if (sick === 0) return 0;
   const replaced = new Set<string>();
   for (const g of guests) {
-    if (g.state === 'sick') sick++;
     const of = g.meta[REPLACES_META];
     if (of !== undefined && (g.state === 'cloning' || g.state === 'booting' || g.state === 'healthy')) replaced.add(of);
   }
-  if (sick === 0) return 0;
   return guests.filter((g) => g.state === 'sick' && !replaced.has(g.id)).length;
 }
 
