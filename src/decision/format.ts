@@ -1,8 +1,19 @@
 // Number formatting shared by the reasons the decision core writes. Reasons are read by people
 // (event log, API) and pinned by tests, so the format lives in one place.
 
-/** Samples and means: always one decimal ("84.0"). */
+/** Samples and means: always one decimal ("84.0"), exactly as x.toFixed(1) writes it. Every
+ *  rule of every pool formats its values at every tick, and toFixed is a runtime call: for the
+ *  usual values (0 <= x < 1e9) the rounded tenths are taken from x * 10, except near a tie
+ *  (...x5), where that product may round differently from toFixed's exact decimal rounding. */
 export function fmt1(x: number): string {
+  if (x >= 0 && x < 1e9) {
+    const tenths = x * 10;
+    if (Math.abs(tenths - Math.floor(tenths) - 0.5) > 1e-6) {
+      const r = Math.round(tenths);
+      const whole = Math.floor(r / 10);
+      return `${whole}.${r - whole * 10}`;
+    }
+  }
   return x.toFixed(1);
 }
 
