@@ -3,6 +3,7 @@
 //   POST /api/pools/:pool/pause | /resume       no automatic action / back to the policy
 //   POST /api/pools/:pool/guests/:guest/retire  drain and retire one guest (replaced first at min)
 //   POST /api/pools/:pool/breaker/reset         close the launch circuit breaker
+//   POST /api/pools/:pool/rollout               replace guests made from another template or base image
 //   GET  /api/pools/:pool/decisions?since=&until=&limit=   the last hour of evaluations
 // Every write body may carry "reason" and "by" (who asks); both land in the event it records.
 // Bodies are checked field by field (write-requests.ts) before the controller sees them.
@@ -13,6 +14,7 @@ import { GridhostError } from '../errors/errors.ts';
 import { evaluationView } from './decision-views.ts';
 import { controlView } from './operator-views.ts';
 import { eventView } from './pool-views.ts';
+import { rolloutView } from './rollout-view.ts';
 import type { PoolControl, ScaleEvent } from '../domain/types.ts';
 import { checkGuestId, checkPlainWrite, checkScale, jsonBody, parseIsoParam } from './write-requests.ts';
 import { parseLimit } from './request-checks.ts';
@@ -65,6 +67,10 @@ export function operatorRoutes(route: RouteFn, d: OperatorRouteDeps): void {
   });
   write('/api/pools/:pool/breaker/reset', async (req, res, pool) => {
     res.json(writeView(await op().resetBreaker(pool, checkPlainWrite(req.body as Record<string, unknown>, 'POST /api/pools/:pool/breaker/reset', client(req)))));
+  });
+  write('/api/pools/:pool/rollout', async (req, res, pool) => {
+    const r = await op().rollout(pool, checkPlainWrite(req.body as Record<string, unknown>, 'POST /api/pools/:pool/rollout', client(req)));
+    res.json({ ...writeView(r), rollout: rolloutView(r.rollout, undefined) });
   });
   write('/api/pools/:pool/guests/:guest/retire', async (req, res, pool) => {
     const guest = checkGuestId(req.params.guest);

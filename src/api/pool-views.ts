@@ -2,6 +2,7 @@
 // store (durable facts) and the pool loop (live samples, last decision, breaker). The store and
 // the decision core keep epoch milliseconds; every time leaves the API as ISO 8601 (UTC). Any
 // gridhost process answers for any pool: one it does not lead is shown as its leader last wrote it.
+import { rolloutView } from './rollout-view.ts';
 import type { Member, PoolRecord, Store } from '../store/store.ts';
 import { breakerMode, breakerRemainingMs } from '../controller/circuit-breaker.ts';
 import type { Orchestrator } from '../controller/orchestrator.ts';
@@ -205,6 +206,8 @@ export async function describePool(store: Store, orch: Orchestrator, pool: strin
   const leader = await leaderOf(store, pool, here, now);
   const led = orch.status(pool);
   const { backends, error: balancerError } = await orch.backendsChecked(pool);
+  const rollout = rolloutView(led?.rollout, rec?.rollout);
+  const outdated = new Set(led?.rollout?.outdated ?? []);
   const base = {
     pool,
     status,
@@ -225,8 +228,10 @@ export async function describePool(store: Store, orch: Orchestrator, pool: strin
         updatedAt: iso(g.updatedAt),
         ...(metrics ? { metrics } : {}),
         ...(b ? { backend: { healthy: b.healthy, draining: b.admin === 'drain', inflight: b.active, served: b.served } } : {}),
+        ...(led?.rollout ? { outdated: outdated.has(g.id) } : {}),
       };
     }),
+    rollout,
     counts: Object.fromEntries(GUEST_STATES.map((s) => [s, guests.filter((g) => g.state === s).length])),
     // The builtin balancer runs in the leader: a follower has no front end of the pool (empty).
     backends,

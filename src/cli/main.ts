@@ -80,7 +80,7 @@ const COMMANDS: Record<string, Command> = {
       return await runSimulate(args, io, { env: ctx.env, cwd: ctx.cwd });
     },
   },
-  // status, events, explain, scale, pause, resume, retire, reset-breaker: over a running gridhost's API.
+  // status, events, explain, scale, pause, resume, retire, reset-breaker, rollout: over a running gridhost's API.
   ...Object.fromEntries(Object.entries(CLIENT_COMMANDS).map(([name, spec]): [string, Command] => [name, {
     usage: async () => spec.usage,
     run: (args, io, ctx) => runClientCommand(spec, args, io, ctx.env, ctx.cwd),

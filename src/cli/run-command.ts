@@ -193,7 +193,9 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
   });
   // A guest on a dom0 that stopped answering counts as lost (placement skips that host too).
   const isLost = (g: Guest): boolean => g.host !== '' && hypervisors.find((h) => h.name === g.driver)?.hostUp?.(g.host) === false;
-  const actuator = new Actuator(store, lifecycle, isLost, balancerVictimFacts(balancer));
+  // Scale-in retires outdated guests (made from another template or image) before current ones.
+  const balancerFacts = balancerVictimFacts(balancer);
+  const actuator = new Actuator(store, lifecycle, isLost, async (p, gs) => ({ ...(await balancerFacts(p, gs)), outdated: orchestrator.status(p.pool)?.rollout?.outdated ?? [] }));
   // Auto-heal asks each driver which of its serving guests are gone (killed from outside).
   const gone = async (guests: readonly Guest[]): Promise<Set<string>> => {
     const asked = hypervisors.filter((h) => h.gone !== undefined && guests.some((g) => g.driver === h.name));

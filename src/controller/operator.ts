@@ -14,6 +14,7 @@ import type { Clock } from './clock.ts';
 import type { GuestLifecycle } from './guest-lifecycle.ts';
 import { poolBlockedError, type PoolLoop } from './pool-loop.ts';
 import type { Telemetry } from './telemetry.ts';
+import type { RolloutStatus } from './rollout.ts';
 
 /** Where an operator's request for `pool` must go: its leader, by holder id and API URL. */
 export function notLeaderError(pool: string, lease: Lease, member?: Member): GridhostError {
@@ -61,6 +62,15 @@ export interface RetireResult {
   replacement?: string;
   /** Why no replacement was launched although one was needed (breaker open, launch failed). */
   notReplaced?: string;
+  event: ScaleEvent;
+}
+
+export interface RolloutResult {
+  pool: string;
+  /** Guests the rollout replaces (none: every guest is made from the current template and image). */
+  outdated: string[];
+  changed: boolean;
+  rollout?: RolloutStatus;
   event: ScaleEvent;
 }
 
@@ -189,6 +199,27 @@ export class Operator {
       detail: was === 'closed' ? 'the breaker was closed already' : `the breaker was ${was}; launches may start again`,
     });
     return { pool, mode: control?.mode ?? 'auto', ...(control ? { control } : {}), changed: was !== 'closed', event, breakerWas: was };
+  }
+
+  /**
+   * Replace the pool's outdated guests, batch by batch with surge (rollout.ts): the rollout's
+   * state is written to the pool's record and its loop runs the batches between its decisions.
+   */
+  async rollout(pool: string, req: OperatorRequest): Promise<RolloutResult> {
+    const loop = await this.loopOf(pool);
+    const st = loop.status();
+    const policy = st.policy;
+    if (policy.mode === 'recommend') throw new GridhostError('GH_BAD_REQUEST', `pool ${pool} is in mode: recommend: it launches and retires nothing, so it cannot roll out`, { pool });
+    if (st.blocked) throw poolBlockedError(pool, st.blocked);
+    const n = await this.counted(pool);
+    const r = await loop.startRollout(req.by, req.reason);
+    const changed = r.outdated.length > 0;
+    const event = await this.record(policy, 'rollout', req, {
+      direction: 'hold', from: n, to: n, reason: `rollout requested by ${req.by}${this.why(req)}`, outcome: changed ? 'done' : 'skipped',
+      detail: changed ? `replacing ${r.outdated.length} guest(s) one batch at a time: ${r.outdated.join(', ')}` : 'every guest is made from the current template and base image',
+    });
+    const view = loop.status().rollout;
+    return { pool, outdated: r.outdated, changed, ...(view ? { rollout: view } : {}), event };
   }
 
   /**

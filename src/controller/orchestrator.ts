@@ -19,6 +19,7 @@ import type { Actuator } from './actuator.ts';
 import type { GuestLifecycle } from './guest-lifecycle.ts';
 import { servingState, type ServingState } from '../drivers/balancer/serving-stats.ts';
 import { Healer } from './healer.ts';
+import { PoolRollout } from './rollout.ts';
 import { PoolLoop, type PoolStatus } from './pool-loop.ts';
 import { retirePool, type RetireOutcome } from './pool-retirement.ts';
 import { diffPolicies, formatChange } from './policy-diff.ts';
@@ -149,6 +150,7 @@ export class Orchestrator {
           if (r.repairs.length > 0 || r.failed.length > 0) this.d.telemetry.info('reconciled', { pool, takeover: false, ...repairsByKind(r) });
         },
         reconcileEveryMs: this.d.reconcileEveryMs,
+        rollout: new PoolRollout(pool, { store, lifecycle, clock, telemetry, ...(fence ? { fence } : {}), hypervisorFor: (name) => this.hypervisorNamed(name) }),
       });
       if (this.stopped) return;
       this.loops.set(pool, loop);
@@ -182,6 +184,12 @@ export class Orchestrator {
         this.d.telemetry.warn('could not close the front end of a pool led elsewhere now', { pool, error: wrapError('GH_BALANCER_FAILED', e).message });
       });
     }
+  }
+
+  private hypervisorNamed(name: string): Hypervisor {
+    const hv = this.d.hypervisors.find((h) => h.name === name);
+    if (!hv) throw new GridhostError('GH_CONFIG_INVALID', `no hypervisor driver named ${name} is configured`);
+    return hv;
   }
 
   private reconcileDeps() {

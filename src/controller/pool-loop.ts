@@ -48,6 +48,7 @@ import { planTick, type TickPlan } from './tick-plan.ts';
 import { OperatorQueue, type OperatorOp } from './operator-queue.ts';
 import { RecommendationPublisher } from './recommendation.ts';
 import { RuleQueries } from './rule-queries.ts';
+import type { PoolRollout, RolloutStatus } from './rollout.ts';
 
 export type LoopState = 'stopped' | 'waiting' | 'sampling' | 'deciding';
 
@@ -73,6 +74,8 @@ export interface PoolLoopDeps {
   reconcile?: () => Promise<void>;
   /** Default 5 minutes. */
   reconcileEveryMs?: number;
+  /** Replaces guests made from another template or base image (rollout.ts); absent: no rollouts. */
+  rollout?: PoolRollout;
 }
 
 export const DEFAULT_RECONCILE_EVERY_MS = 5 * 60_000;
@@ -92,6 +95,8 @@ export interface PoolStatus {
   control?: PoolControl;
   /** The last launch failure since the last successful launch: what blocks a growing pool. */
   lastLaunchError?: LaunchError;
+  /** Outdated guests and the rollout replacing them (rollout.ts). */
+  rollout?: RolloutStatus;
 }
 
 /** What an operator's action on a blocked pool is told (the balancer's own code in details). */
@@ -227,7 +232,17 @@ export class PoolLoop {
       ...(this.blocked ? { blocked: { ...this.blocked } } : {}),
       ...(this.control ? { control: this.control } : {}),
       ...(lastLaunchError ? { lastLaunchError } : {}),
+      ...(this.d.rollout ? { rollout: this.d.rollout.status(this.policy) } : {}),
     };
+  }
+
+  /** Start replacing the pool's outdated guests (an operator's request); poked to begin at once. */
+  async startRollout(by: string, reason: string): ReturnType<PoolRollout['start']> {
+    if (!this.d.rollout) throw new GridhostError('GH_INTERNAL', `pool ${this.pool} has no rollout configured`);
+    const guests = this.withoutLost(await this.d.store.listGuests({ pool: this.pool, states: LIVE_STATES }));
+    const r = await this.d.rollout.start(this.policy, guests, by, reason);
+    this.poke();
+    return r;
   }
 
   /** Evaluate now instead of at the next interval (after an operator changed the pool). */
@@ -379,6 +394,11 @@ export class PoolLoop {
       else this.recommender.reset();
       if (op) return this.startOperatorOp(op, policy);
       if (reconcile) return this.startReconcile(now);
+      // A rollout's next batch: only on a tick with no scale action to start and nothing else
+      // running or waiting, so scaling decisions go on between batches (rollout.ts).
+      const mayRoll = idle && !blocked && !this.isStopped() && plan.kind === 'hold' && this.control?.mode !== 'paused' && !recommend
+        && heals.length === 0 && this.memory.replacing.length === 0 && this.ops.pending === 0 && this.guard.openFor(policy, now).openForMs === 0;
+      if (await this.rolloutBatch(policy, guests, rec, mayRoll)) return;
       if (plan.kind === 'retry-stopping') {
         if (this.stoppingRetriedAt === undefined || now - this.stoppingRetriedAt >= STOPPING_RETRY_MS) {
           this.stoppingRetriedAt = now;
@@ -622,6 +642,33 @@ export class PoolLoop {
         this.poke();
       }
     });
+  }
+
+  /** The rollout's tick; a batch it starts runs alone in the action slot, as an operator's
+   *  action does. True when one started. */
+  private async rolloutBatch(policy: Policy, guests: readonly Guest[], rec: PoolRecord | undefined, mayAct: boolean): Promise<boolean> {
+    const rollout = this.d.rollout;
+    if (!rollout) return false;
+    let batch: (() => Promise<void>) | undefined;
+    try {
+      batch = await rollout.tick(policy, guests, rec, mayAct, { recordLaunches: (n, errors) => this.recordLaunches(n, errors) });
+    } catch (e) {
+      const err = wrapError('GH_INTERNAL', e);
+      this.d.telemetry.warn('rollout check failed', { pool: policy.pool, code: err.code, error: err.message });
+    }
+    if (!batch || this.isStopped()) return false;
+    const run = batch;
+    this.ops.add({ run: async () => {
+      try {
+        await run();
+      } catch (e) {
+        const err = wrapError('GH_INTERNAL', e);
+        this.d.telemetry.error('rollout batch failed', { pool: policy.pool, code: err.code, error: err.message });
+        this.reconcileDue = true;
+      }
+    } }).catch(() => undefined);
+    this.startOperatorOp(this.ops.take()!, policy);
+    return true;
   }
 
   private startReconcile(now: number): void {

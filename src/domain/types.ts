@@ -246,8 +246,8 @@ export interface ScaleEvent {
 }
 
 /** What an operator can do to a pool through the write API. */
-export type OperatorAction = 'scale' | 'pause' | 'resume' | 'retire-guest' | 'breaker-reset';
-export const OPERATOR_ACTIONS: readonly OperatorAction[] = ['scale', 'pause', 'resume', 'retire-guest', 'breaker-reset'];
+export type OperatorAction = 'scale' | 'pause' | 'resume' | 'retire-guest' | 'breaker-reset' | 'rollout';
+export const OPERATOR_ACTIONS: readonly OperatorAction[] = ['scale', 'pause', 'resume', 'retire-guest', 'breaker-reset', 'rollout'];
 
 /**
  * An operator's hand on a pool, kept in the pool's record in the store (so a restart, or another

@@ -99,3 +99,11 @@ test('instrumentHypervisor keeps a driver\'s hostUp answer and adds none where t
   t.true(wrapped.hostUp?.('dom0-a'));
   t.false(wrapped.hostUp?.('dom0-b'));
 });
+
+test('instrumentHypervisor passes a driver\'s sourceDigest through (rollouts need it) and adds none where the driver has none', async (t) => {
+  const m = createMetrics();
+  t.is(instrumentHypervisor(new FakeHypervisor(), m).sourceDigest, undefined);
+  const digest = { template: 'sha256:t', image: 'sha256:i' };
+  const withDigest = Object.assign(new FakeHypervisor(), { sourceDigest: async () => digest });
+  t.deepEqual(await instrumentHypervisor(withDigest, m).sourceDigest?.({} as never, 'localhost'), digest);
+});

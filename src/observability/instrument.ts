@@ -3,6 +3,7 @@
 // gridhost_driver_operation_duration_seconds{driver,operation,outcome}, where outcome is "ok"
 // or the GridhostError code the call rejected with ("error" for anything else, which breaks
 // the drivers' error contract and is worth noticing).
+import type { Policy } from '../domain/policy.ts';
 import { isGridhostError } from '../errors/errors.ts';
 import type { Guest } from '../domain/types.ts';
 import type { Balancer } from '../drivers/balancer/balancer.ts';
@@ -38,6 +39,7 @@ export function instrumentHypervisor(h: Hypervisor, m: DriverMetrics): Hyperviso
     // Not timed: a cached, synchronous answer.
     ...(h.hostUp ? { hostUp: (host: string) => h.hostUp!(host) } : {}),
     ...(h.gone ? { gone: (guests: readonly Guest[]) => t('gone', () => h.gone!(guests)) } : {}),
+    ...(h.sourceDigest ? { sourceDigest: (policy: Policy, host: string) => t('sourceDigest', () => h.sourceDigest!(policy, host)) } : {}),
   };
 }
 

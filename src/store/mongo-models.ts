@@ -3,6 +3,7 @@
 import mongoose, { Schema, type Connection, type Model } from 'mongoose';
 import type { PoolMemory } from '../decision/pool-memory.ts';
 import type { SignalBook } from '../decision/signal-book.ts';
+import type { RolloutRecord } from '../decision/rollout-plan.ts';
 import type { BreakerState } from '../controller/circuit-breaker.ts';
 import type { Decision, DecisionInputs, EventDirection, Guest, GuestHistoryEntry, GuestState, MetricValues, OperatorAction, PoolControl, PoolSample, ScaleEvent } from '../domain/types.ts';
 import type { Lease, Member, PoolHistoryEntry, PoolRecord } from './store.ts';
@@ -25,6 +26,7 @@ export interface PoolDoc {
   breaker?: BreakerState;
   lastDecision?: Decision;
   signals?: SignalBook;
+  rollout?: RolloutRecord;
 }
 
 export interface GuestDoc {
@@ -141,6 +143,7 @@ export function defineModels(conn: Connection, writeConcern: WriteConcern): Mong
       breaker: Schema.Types.Mixed,
       lastDecision: Schema.Types.Mixed,
       signals: Schema.Types.Mixed,
+      rollout: Schema.Types.Mixed,
     },
     { ...common, collection: COLLECTION_NAMES.pools },
   );
@@ -270,6 +273,7 @@ export function poolToDoc(p: PoolRecord): PoolDoc {
     breaker: p.breaker,
     lastDecision: p.lastDecision,
     signals: p.signals,
+    rollout: p.rollout,
   });
 }
 
@@ -289,6 +293,7 @@ export function docToPool(d: PoolDoc): PoolRecord {
     breaker: opt(d.breaker),
     lastDecision: opt(d.lastDecision),
     signals: opt(d.signals),
+    rollout: opt(d.rollout),
   });
 }
 

@@ -40,6 +40,7 @@
 import type { Decision, Guest, GuestState, PoolControl, PoolSample, ScaleEvent } from '../domain/types.ts';
 import type { PoolMemory } from '../decision/pool-memory.ts';
 import type { SignalBook } from '../decision/signal-book.ts';
+import type { RolloutRecord } from '../decision/rollout-plan.ts';
 import type { BreakerState } from '../controller/circuit-breaker.ts';
 
 export interface PoolRecord {
@@ -72,6 +73,8 @@ export interface PoolRecord {
    *  process that accepts one (compare-and-set, no fence: it need not lead the pool) and by the
    *  leader that serves them (fenced); every writer keeps what the others wrote. */
   signals?: SignalBook;
+  /** The pool's rollout (controller/rollout.ts): running, or how the last one ended. */
+  rollout?: RolloutRecord;
 }
 
 export interface GuestFilter {

@@ -2,6 +2,7 @@
 import type { CommandSpec } from './client-command.ts';
 import { pauseCommand, resetBreakerCommand, resumeCommand, retireCommand, scaleCommand } from './control-commands.ts';
 import { eventsCommand } from './events-command.ts';
+import { rolloutCommand } from './rollout-command.ts';
 import { explainCommand } from './explain-command.ts';
 import { statusCommand } from './status-command.ts';
 
@@ -14,6 +15,7 @@ export const CLIENT_COMMANDS: Readonly<Record<string, CommandSpec>> = {
   resume: resumeCommand,
   retire: retireCommand,
   'reset-breaker': resetBreakerCommand,
+  rollout: rolloutCommand,
 };
 
 /** Lines for gridhost's main usage text. */
@@ -24,5 +26,6 @@ export const CLIENT_USAGE = `  status [POOL]            every pool (like kubectl
   pause|resume POOL        stop / restart automatic action for POOL
   retire POOL GUEST        drain and retire one guest (replaced first if at min)
   reset-breaker POOL       close POOL's launch circuit breaker
+  rollout POOL [--wait]    replace guests made from another template or base image, with surge
                            (these talk to a running gridhost: --url/GRIDHOST_URL, --token/
                            GRIDHOST_API_TOKEN; each has --help; exit 0 ok, 1 failed, 2 usage)`;
