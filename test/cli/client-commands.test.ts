@@ -154,7 +154,7 @@ for (const f of failures) {
   });
 }
 
-for (const cmd of ['status', 'events', 'explain', 'scale', 'pause', 'resume', 'retire', 'reset-breaker']) {
+for (const cmd of ['status', 'events', 'explain', 'scale', 'pause', 'resume', 'retire', 'reset-breaker', 'rollout']) {
   test(`gridhost ${cmd} --help prints its usage and exits 0`, async (t) => {
     const r = await cli([cmd, '--help']);
     t.is(r.code, 0, r.stderr);

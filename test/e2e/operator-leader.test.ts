@@ -73,7 +73,7 @@ test('a process that does not lead the pool sends operators to its leader: 421 G
 
   // Every write on the other process: 421, its code, and where the leader is.
   const guest = ((await getJson(`${leader.api}/api/pools/${POOL}`)).json.guests as any[]).find((g) => g.state === 'healthy').id as string;
-  for (const [path, body] of [['scale', { desired: 2 }], ['pause', {}], ['resume', {}], ['breaker/reset', {}], [`guests/${guest}/retire`, {}]] as const) {
+  for (const [path, body] of [['scale', { desired: 2 }], ['pause', {}], ['resume', {}], ['breaker/reset', {}], ['rollout', {}], [`guests/${guest}/retire`, {}]] as const) {
     const r = await post(`${other.api}/api/pools/${POOL}/${path}`, body);
     t.is(r.status, 421, `${path}: ${r.body}`);
     const err = JSON.parse(r.body).error;
