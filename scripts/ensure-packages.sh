@@ -18,7 +18,7 @@ declare -A WHY=(
   [curl]="test, xen: scripts and the lab's checks"
   [systemd]="test: systemd-analyze verify checks the example unit (deploy/systemd)"
   [chromium]="test: the dashboard is tested in real headless Chromium (driven by playwright-core)"
-  [haproxy]="test, bench: the haproxy balancer driver drives a real HAProxy 2.6 through its runtime API"
+  [haproxy]="test, bench, xen: the haproxy balancer driver drives a real HAProxy 2.6 through its runtime API (test:xen: in front of the lab's guests)"
   # npm test and npm run bench
   [wrk]="test, bench: the HTTP load generator (zero-failure tests, balancer benchmark)"
   # npm run test:xen* and bench:xen (scripts/xen-lab/build.sh copies the user space into the lab)
@@ -39,7 +39,7 @@ declare -A WHY=(
 declare -A GROUP=(
   [test]="openssh-server xfsprogs busybox-static prometheus curl chromium systemd haproxy wrk"
   [bench]="wrk haproxy openssh-server xfsprogs curl"
-  [xen]="qemu-system-x86 busybox-static cpio dropbear-bin openssh-client python3 e2fsprogs xfsprogs lvm2 dmsetup qemu-utils bash util-linux mount coreutils curl"
+  [xen]="qemu-system-x86 busybox-static cpio dropbear-bin openssh-client python3 e2fsprogs xfsprogs lvm2 dmsetup qemu-utils bash util-linux mount coreutils curl haproxy"
 )
 
 [ $# -gt 0 ] || { echo "usage: $0 GROUP... (${!GROUP[*]})" >&2; exit 2; }
