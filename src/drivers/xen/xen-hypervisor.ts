@@ -272,7 +272,14 @@ export class XenHypervisor implements Hypervisor {
   async deleteClone(guest: Guest): Promise<void> {
     this.reserved.delete(guest.id);
     const host = guest.meta['host'];
-    if (!host || !this.hosts.names().includes(host)) return;
+    if (!host || !this.hosts.names().includes(host)) {
+      // Placed but cut short before its host was recorded (a crash between placement and the
+      // clone's end): only its memory reservation can exist, on whichever dom0 placement chose
+      // (its config, written later, names the host and discover() finds it).
+      const reservation = this.reservationPath(assertSafeName(guest.id));
+      await Promise.all(this.hosts.names().map((h) => this.bestEffort(h, ['rm', '-f', '--', reservation])));
+      return;
+    }
     const cfg = guest.meta['cfg'] ?? `${this.o.cfgDir}/${assertSafeName(guest.id)}.cfg`;
     const method = guest.meta['cloneMethod'];
     const image = guest.meta['image'];

@@ -183,6 +183,15 @@ test('stop waits for an xl create of the guest still running on dom0 (as a crash
   t.deepEqual(leftovers(e), []);
 });
 
+test('deleteClone of a guest cut short before its host was recorded removes its memory reservation from every dom0 (a crash between placement and the clone leaves only that)', async (t) => {
+  const e = await setup();
+  mkdirSync(e.cfgDir, { recursive: true });
+  writeFileSync(join(e.cfgDir, 'web-r1.reserve'), 'web-r1 web 128\n');
+  writeFileSync(join(e.cfgDir, 'web-r2.reserve'), 'web-r2 web 128\n');
+  await e.hv.deleteClone({ ...guestOf('web-r1', 'dom0-a', {}), host: undefined } as unknown as Guest);
+  t.deepEqual(readdirSync(e.cfgDir).sort(), ['web-r2.reserve'], 'only the cut-short guest\'s reservation is gone');
+});
+
 test('deleteClone waits for a clone command still running on the host (as a crash leaves it), so no disk appears after it', async (t) => {
   const e = await setup();
   const c = await e.hv.clone({ id: 'web-q1', pool: 'web', policy: e.policy });
