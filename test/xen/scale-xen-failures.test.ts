@@ -88,10 +88,12 @@ async function breakerChecks(t: any, gh: GridhostProcess, pool: string): Promise
   const opened = breakerOpened(gh, pool)!;
   // A launch that began before the breaker opened (scale_out.while_booting: add lets a below-min
   // launch start beside one still in flight) runs to its end; then nothing of the pool is left.
+  // Its end can be a whole health timeout away (120 s for the never-healthy guest), plus its
+  // clone, xl create and stop: 120 s of waiting was too short once in CI.
   const view = await waitUntil(async () => {
     const v = (await getJson(`${gh.api}/api/pools/${pool}`)).json;
     return v.guests.length === 0 ? v : undefined;
-  }, s(120), 'the launches in flight when the breaker opened to end', 500);
+  }, s(300), 'the launches in flight when the breaker opened to end', 500);
   t.is(view.breaker.mode, 'open');
   const lateStarts = gh.logs.filter((l) => l.event === 'guest' && l.pool === pool && l.action === 'launch' && String(l.timestamp) > String(opened.timestamp));
   t.deepEqual(lateStarts, [], 'no launch began after the breaker opened');
