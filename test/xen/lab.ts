@@ -183,6 +183,18 @@ export async function gridhostLeftovers(lab: Lab, cfgDir = '/etc/xen/gridhost'):
   return out.split('\n').filter((l) => l.trim() !== '').sort();
 }
 
+/** What gridhostLeftovers() lists for exactly these guests: domain, rendered config, clone. */
+export function leftoversOf(ids: readonly string[]): string[] {
+  return ids.flatMap((id) => [`domain gh-${id}`, `cfg ${id}.cfg`, `image ${id}.img`]).sort();
+}
+
+/** A test's teardown: destroy every gridhost domain, remove the rendered configs and memory
+ *  reservations and every clone (gridhost leaves guests running on purpose), so an attached lab
+ *  is clean for the next test. Never throws. */
+export async function removeGridhostGuests(lab: Lab, cfgDir = '/etc/xen/gridhost'): Promise<void> {
+  await lab.ssh(`for d in $(xl list | awk 'NR>1 && $1 ~ /^gh-/ {print $1}'); do xl destroy $d; done; rm -f ${cfgDir}/*.cfg ${cfgDir}/*.reserve; cd ${lab.imagesDir} && ls | grep -vx base.img | xargs -r rm -f`, { timeoutMs: 300_000 }).catch(() => undefined);
+}
+
 /** This process and its ancestors up to (not including) init: the lab lives only while all do. */
 export function ownerPids(): number[] {
   const pids: number[] = [];

@@ -38,7 +38,7 @@ import { startHaproxy, type HaproxyFixture } from '../drivers/balancer/haproxy-f
 import { haproxyServers, templateConfig } from '../e2e/haproxy-harness.ts';
 import { freePort, getJson, REPO, request, sleep, startGridhost, type GridhostProcess } from '../e2e/harness.ts';
 import { bridgeIntoNetns, type NetnsBridge } from '../e2e/netns-bridge.ts';
-import { gridhostLeftovers, startLab, type Lab } from './lab.ts';
+import { type Lab, gridhostLeftovers, removeGridhostGuests, startLab } from './lab.ts';
 
 const POOL = 'xweb';
 const TOKEN = 'xen-e2e-token';
@@ -267,7 +267,7 @@ export async function scaleScenario(t: ExecutionContext, o: ScenarioOptions): Pr
     await gh.stop();
     // gridhost leaves guests running on purpose (the next start adopts them): remove any the
     // test left, so an attached lab is clean for the next run.
-    await lab.ssh(`for d in $(xl list | awk 'NR>1 && $1 ~ /^gh-/ {print $1}'); do xl destroy $d; done; rm -f ${CFG_DIR}/*.cfg; cd ${lab.imagesDir} && ls | grep -vx base.img | xargs -r rm -f`, { timeoutMs: 300_000 }).catch(() => undefined);
+    await removeGridhostGuests(lab, CFG_DIR);
     gh.cleanup();
   });
   // On failure, the test log shows how far it got and what gridhost said: warnings, errors and

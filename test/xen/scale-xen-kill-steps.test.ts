@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, getJson, REPO, sleep, startGridhost, waitUntil, workspace, type GridhostProcess, type StartOptions } from '../e2e/harness.ts';
 import { REPAIR_KINDS } from '../../src/controller/repair-kinds.ts';
-import { gridhostDom0Yaml, gridhostLeftovers, startLab, type Lab } from './lab.ts';
+import { type Lab, gridhostDom0Yaml, gridhostLeftovers, leftoversOf, removeGridhostGuests, startLab } from './lab.ts';
 
 const POOL = 'xks';
 const CFG_DIR = '/etc/xen/gridhost';
@@ -28,9 +28,9 @@ test.after.always(async () => {
   await lab?.stop();
 });
 
-function policy(lbPort: number, min: number): string {
+function policy(lbPort: number): string {
   return `pool: ${POOL}
-min: ${min}
+min: 2
 max: 3
 guest:
   driver: xen
@@ -61,11 +61,6 @@ rules:
 `;
 }
 
-/** What dom0 holds for exactly these guests (domain, config, clone). */
-function expected(ids: string[]): string[] {
-  return ids.flatMap((id) => [`domain gh-${id}`, `cfg ${id}.cfg`, `image ${id}.img`]).sort();
-}
-
 const view = async (gh: GridhostProcess): Promise<any> => (await getJson(`${gh.api}/api/pools/${POOL}`)).json;
 const TRANSITIONAL = ['cloning', 'booting', 'draining', 'stopping', 'sick'];
 
@@ -87,13 +82,13 @@ test.serial('SIGKILL mid-clone on Xen: the next gridhost converges and dom0 hold
   t.timeout(s(1200));
   const lbPort = await freePort();
   const template = readFileSync(join(REPO, 'templates', 'web.xen.xl.cfg'), 'utf8');
-  const opts: StartOptions = { config: gridhostDom0Yaml(lab), policies: { [`${POOL}.yaml`]: policy(lbPort, 2) }, templates: { 'web.xen.xl.cfg': template }, startTimeoutMs: s(120) };
+  const opts: StartOptions = { config: gridhostDom0Yaml(lab), policies: { [`${POOL}.yaml`]: policy(lbPort) }, templates: { 'web.xen.xl.cfg': template }, startTimeoutMs: s(120) };
   const dir = workspace(opts);
   const started: GridhostProcess[] = [];
   const table: Outcome[] = [];
   t.teardown(async () => {
     for (const gh of started) await gh.stop('SIGKILL');
-    await lab.ssh(`for d in $(xl list | awk 'NR>1 && $1 ~ /^gh-/ {print $1}'); do xl destroy $d; done; rm -f ${CFG_DIR}/*; cd ${lab.imagesDir} && ls | grep -vx base.img | xargs -r rm -f`, { timeoutMs: 300_000 }).catch(() => undefined);
+    await removeGridhostGuests(lab, CFG_DIR);
     started[0]?.cleanup();
   });
   t.teardown(() => t.log(['step | on dom0 at the kill | repair by the next gridhost | converged', ...table.map((o) => `${o.step} | ${o.atKill} | ${o.repair} | ${o.convergedS.toFixed(0)} s`)].join('\n')));
@@ -115,7 +110,7 @@ test.serial('SIGKILL mid-clone on Xen: the next gridhost converges and dom0 hold
     // it made or left is gone, and nothing appears afterwards.
     await sleep(s(10));
     const live: string[] = v.guests.filter((g: any) => g.state === 'healthy').map((g: any) => g.id).sort();
-    t.deepEqual(await gridhostLeftovers(lab, CFG_DIR), expected(live), `${step}: dom0 holds exactly the live guests`);
+    t.deepEqual(await gridhostLeftovers(lab, CFG_DIR), leftoversOf(live), `${step}: dom0 holds exactly the live guests`);
     const repair = REPAIR_KINDS.filter((k) => Array.isArray(reconciled[k]) && (reconciled[k] as unknown[]).length > 0)
       .map((k) => `${k} ${(reconciled[k] as unknown[]).length}`).join(', ') || 'none needed';
     table.push({ step, atKill, repair, convergedS: (Date.now() - t0) / 1000 });

@@ -8,7 +8,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, getJson, REPO, sleep, startGridhost, waitUntil, workspace, type GridhostProcess } from '../e2e/harness.ts';
-import { gridhostDom0Yaml, gridhostLeftovers, startLab, type Lab } from './lab.ts';
+import { type Lab, gridhostDom0Yaml, gridhostLeftovers, leftoversOf, removeGridhostGuests, startLab } from './lab.ts';
 
 const POOL = 'xrs';
 const CFG_DIR = '/etc/xen/gridhost';
@@ -52,11 +52,6 @@ rules:
 
 const leftovers = (): Promise<string[]> => gridhostLeftovers(lab, CFG_DIR);
 
-/** What dom0 holds for exactly these guests (domain, config, clone). */
-function expected(ids: string[]): string[] {
-  return ids.flatMap((id) => [`domain gh-${id}`, `cfg ${id}.cfg`, `image ${id}.img`]).sort();
-}
-
 const view = async (gh: GridhostProcess): Promise<any> => (await getJson(`${gh.api}/api/pools/${POOL}`)).json;
 const twoHealthy = (gh: GridhostProcess) => async () => {
   const v = await view(gh);
@@ -72,7 +67,7 @@ test.serial('killed as its domU appears on dom0, the next gridhost undoes the ha
   const started: GridhostProcess[] = [];
   t.teardown(async () => {
     for (const gh of started) await gh.stop('SIGKILL');
-    await lab.ssh(`for d in $(xl list | awk 'NR>1 && $1 ~ /^gh-/ {print $1}'); do xl destroy $d; done; rm -f ${CFG_DIR}/*.cfg; cd ${lab.imagesDir} && ls | grep -vx base.img | xargs -r rm -f`, { timeoutMs: 300_000 }).catch(() => undefined);
+    await removeGridhostGuests(lab, CFG_DIR);
     started[0]?.cleanup();
   });
   t.deepEqual(await leftovers(), [], 'the lab starts clean');
@@ -104,7 +99,7 @@ test.serial('killed as its domU appears on dom0, the next gridhost undoes the ha
   // A create still running when gridhost died has ended by now (8-20 s in the lab; the rebuild
   // alone took longer): whatever it made was destroyed, and nothing appears afterwards.
   await sleep(s(20));
-  t.deepEqual(await leftovers(), expected(live), 'dom0 holds exactly the two live guests');
+  t.deepEqual(await leftovers(), leftoversOf(live), 'dom0 holds exactly the two live guests');
 
   // 3. Clean stop and start: the same two domUs are adopted, nothing is launched.
   t.is(await second.stop('SIGTERM'), 0);
@@ -116,7 +111,7 @@ test.serial('killed as its domU appears on dom0, the next gridhost undoes the ha
   t.deepEqual(adopted.guests.map((g: any) => g.id).sort(), live);
   await sleep(s(10));
   t.false(third.logs.some((l) => l.event === 'guest' && l.action === 'clone'), 'no launch after adopting');
-  t.deepEqual(await leftovers(), expected(live));
+  t.deepEqual(await leftovers(), leftoversOf(live));
 });
 
 /** The guests the stopped gridhost's store holds as cloning or booting (read from its SQLite file). */
