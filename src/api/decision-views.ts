@@ -47,6 +47,8 @@ export function describeHold(h: EvaluationHold): string {
       return 'mode: recommend: the change is published (recommended), not carried out';
     case 'cleanup':
       return `finishing the cleanup of ${list(h.guests)} first`;
+    case 'flap-budget':
+      return `flap budget spent: ${h.spent} of ${h.limit} guests started or stopped in the last ${secs(h.windowMs)}; the next change is free at ${new Date(h.nextAt).toISOString()} (the rules want ${h.wanted})`;
     case 'capacity-coming':
       return `capacity coming: ${h.guests} guest${h.guests === 1 ? '' : 's'} still booting or warming up; the rules want ${h.wanted}`;
   }

@@ -33,3 +33,9 @@ test('a balancer that does not answer blocks the pool, once', (t) => {
   t.deepEqual(blockedReasons({ breaker: closed }, NOW, 'connect ECONNREFUSED').map((x) => x.cause), ['balancer-unreachable']);
   t.deepEqual(blockedReasons({ breaker: closed, lastLaunchError: { at: NOW, code: 'GH_BALANCER_FAILED', message: 'm' } }, NOW, 'down').map((x) => x.cause), ['balancer-unreachable']);
 });
+
+test('a spent flap budget blocks the pool and says when the next change is free', (t) => {
+  const b = blockedReasons({ breaker: closed, lastHold: { cause: 'flap-budget', spent: 6, limit: 6, windowMs: 600_000, nextAt: NOW + 90_500, wanted: 5 } }, NOW);
+  t.deepEqual(b.map((x) => x.cause), ['flap-budget']);
+  t.regex(b[0]!.message, /6 of 6 guests started or stopped in the last 600s; the next change is free in 91s \(the rules want 5\)/);
+});

@@ -1,9 +1,9 @@
 // What blocks a pool from growing, as the API, the CLI and the dashboard show it: the launch
 // breaker, hosts that are full or unreachable, a balancer that cannot be reached or cannot take
-// guests (Balancer.blocked), launches that keep failing. Pure: from the loop's status (and whether the balancer answered).
+// guests (Balancer.blocked), launches that keep failing, a spent flap budget. Pure: from the loop's status (and whether the balancer answered).
 import type { PoolStatus } from '../controller/pool-loop.ts';
 
-export type BlockCause = 'breaker-open' | 'hosts-full' | 'hosts-unreachable' | 'balancer-unreachable' | 'balancer-blocked' | 'launch-failing';
+export type BlockCause = 'flap-budget' | 'breaker-open' | 'hosts-full' | 'hosts-unreachable' | 'balancer-unreachable' | 'balancer-blocked' | 'launch-failing';
 
 export interface Blocked {
   cause: BlockCause;
@@ -28,10 +28,14 @@ function causeOfCode(code: string): BlockCause {
   }
 }
 
-export function blockedReasons(st: Pick<PoolStatus, 'breaker' | 'lastLaunchError' | 'blocked'>, now: number, balancerError?: string): Blocked[] {
+export function blockedReasons(st: Pick<PoolStatus, 'breaker' | 'lastLaunchError' | 'blocked' | 'lastHold'>, now: number, balancerError?: string): Blocked[] {
   const out: Blocked[] = [];
   if (st.blocked) {
     out.push({ cause: 'balancer-blocked', message: `the balancer cannot take guests since ${new Date(st.blocked.since).toISOString()} (none is launched or retired): ${st.blocked.code}: ${st.blocked.message}` });
+  }
+  const h = st.lastHold;
+  if (h?.cause === 'flap-budget') {
+    out.push({ cause: 'flap-budget', message: `flap budget spent: ${h.spent} of ${h.limit} guests started or stopped in the last ${Math.round(h.windowMs / 1000)}s; the next change is free in ${Math.max(0, Math.ceil((h.nextAt - now) / 1000))}s (the rules want ${h.wanted})` });
   }
   if (st.breaker.mode === 'open') {
     out.push({ cause: 'breaker-open', message: `launch breaker open after ${st.breaker.consecutiveFailures} failed launches: no launch for another ${Math.ceil(st.breaker.remainingMs / 1000)}s (or reset it once the cause is fixed)` });

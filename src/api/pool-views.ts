@@ -9,8 +9,9 @@ import type { Orchestrator } from '../controller/orchestrator.ts';
 import type { ServingState } from '../drivers/balancer/serving-stats.ts';
 import { boundsAt } from '../decision/schedule.ts';
 import { cooldownRemaining } from '../decision/decide.ts';
+import { flapBudgetAt } from '../decision/flap-budget.ts';
 import type { PolicyProblems } from '../controller/policy-problems.ts';
-import type { PolicyMode } from '../domain/policy.ts';
+import type { Policy, PolicyMode } from '../domain/policy.ts';
 import { latestMetrics, operatorFacts, type OperatorFacts } from './operator-views.ts';
 import { desiredSize, type PoolSample, GUEST_STATE_FACTS, GUEST_STATES, LIVE_STATES, type Decision, type Guest, type GuestState, type ScaleEvent } from '../domain/types.ts';
 
@@ -184,6 +185,13 @@ export async function summarizePools(store: Store, orch: Orchestrator, now: numb
   return out;
 }
 
+/** policy flap_budget: spent of limit in the window, from the marks the leader wrote to the pool's record. */
+function flapBudgetField(policy: Policy, rec: PoolRecord | undefined, now: number) {
+  const b = flapBudgetAt(policy, rec?.memory?.changes, now);
+  if (b === undefined) return {};
+  return { flapBudget: { spent: b.spent, limit: b.limit, windowMs: b.windowMs, remaining: b.remaining, ...(b.nextAt !== undefined ? { nextAt: iso(b.nextAt) } : {}) } };
+}
+
 /** One guest as the API shows it, with its history (every time in ISO 8601). */
 export function guestView(g: Guest) {
   return {
@@ -250,6 +258,7 @@ export async function describePool(store: Store, orch: Orchestrator, pool: strin
     ...(st.loop ? { loop: st.loop } : {}),
     bounds: { min: b.min, max: b.max, schedules: b.active, policyMin: st.policy.min, policyMax: st.policy.max },
     cooldownRemainingMs: { scaleOut: cd.scaleOutMs, scaleIn: cd.scaleInMs },
+    ...flapBudgetField(st.policy, rec, now),
     ...(st.breaker ? { breaker: st.breaker } : {}),
     ...(orch.status(pool)?.blocked ? { blocked: blockedView(orch.status(pool)!.blocked!) } : {}),
     lastDecision: st.lastDecision && decisionView(st.lastDecision),

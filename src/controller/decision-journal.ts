@@ -117,6 +117,11 @@ export class DecisionJournal {
     return out;
   }
 
+  /** The newest evaluation (what the pool's conditions are read from). */
+  latest(): Evaluation | undefined {
+    return this.entries[this.entries.length - 1];
+  }
+
   /** The oldest evaluation still kept (what `--at` can reach back to). */
   oldest(): number | undefined {
     return this.entries[0]?.at;

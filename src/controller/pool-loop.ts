@@ -24,14 +24,12 @@
 // tick does with its decision is planTick's (tick-plan.ts); every evaluation goes to the
 // decision journal (why it did or did not scale).
 import type { Decision, Guest, PoolControl, PoolSample, ScaleDecision } from '../domain/types.ts';
-import { desiredSize, GUEST_STATE_FACTS, GUEST_STATES, LIVE_STATES, scaleEventOf } from '../domain/types.ts';
+import { desiredSize, GUEST_STATE_FACTS, LIVE_STATES, scaleEventOf } from '../domain/types.ts';
 import type { Policy } from '../domain/policy.ts';
 import type { PoolRecord, Store } from '../store/store.ts';
 import { fenceData, type ActingFence } from './acting-fence.ts';
 import type { MetricsSource } from '../drivers/metrics/metrics-source.ts';
 import type { PoolQuery } from '../drivers/prometheus/pool-query.ts';
-import { boundsAt } from '../decision/schedule.ts';
-import { ruleReadings } from '../decision/rule-readings.ts';
 import type { Recommendation } from '../decision/decide-types.ts';
 import { emptyMemory, mayStartAction, remember, tick as tickMemory, type PoolMemory } from '../decision/pool-memory.ts';
 import { planReplacements } from '../decision/auto-heal.ts';
@@ -43,8 +41,9 @@ import { MetricAbsence } from './metric-absence.ts';
 import type { Actuator, ActOutcome } from './actuator.ts';
 import type { Healer, ReplaceResult } from './healer.ts';
 import { LaunchGuard, type LaunchError } from './launch-guard.ts';
-import { DecisionJournal, evaluationOf } from './decision-journal.ts';
+import { DecisionJournal, evaluationOf, type EvaluationHold } from './decision-journal.ts';
 import { planTick, type TickPlan } from './tick-plan.ts';
+import { poolGaugeReport } from './pool-gauges.ts';
 import { OperatorQueue, type OperatorOp } from './operator-queue.ts';
 import { RecommendationPublisher } from './recommendation.ts';
 import { RuleQueries } from './rule-queries.ts';
@@ -97,6 +96,8 @@ export interface PoolStatus {
   lastLaunchError?: LaunchError;
   /** Outdated guests and the rollout replacing them (rollout.ts). */
   rollout?: RolloutStatus;
+  /** Why the last evaluation held (absent when it acted). */
+  lastHold?: EvaluationHold;
 }
 
 /** What an operator's action on a blocked pool is told (the balancer's own code in details). */
@@ -233,6 +234,7 @@ export class PoolLoop {
       ...(this.control ? { control: this.control } : {}),
       ...(lastLaunchError ? { lastLaunchError } : {}),
       ...(this.d.rollout ? { rollout: this.d.rollout.status(this.policy) } : {}),
+      ...(this.journal.latest()?.hold ? { lastHold: this.journal.latest()!.hold! } : {}),
     };
   }
 
@@ -369,7 +371,7 @@ export class PoolLoop {
       const counted = guests.filter((g) => GUEST_STATE_FACTS[g.state].counted).length;
       // A pool paused, or recommending, keeps the size it has.
       const desired = plan.kind === 'act' ? plan.decision.to : this.control?.mode === 'manual' ? this.control.desired : this.control || recommend ? counted : desiredSize(decision);
-      this.reportGauges(policy, guests, decision, desired, now);
+      this.d.telemetry.poolGauges(poolGaugeReport(policy, guests, decision, desired, this.control?.mode ?? 'auto', result.hold, this.memory.changes, now));
       this.journal.record(evaluationOf(policy, result, plan, this.control, guests, now));
 
       const acting = plan.kind === 'act' ? plan.decision : undefined;
@@ -561,15 +563,6 @@ export class PoolLoop {
     await this.d.store.appendSample(this.pool, sample, fenceData(this.d.fence)).catch((e) => this.d.telemetry.warn('could not record sample', { pool: this.pool, error: String(e) }));
     for (const n of this.absence.observe(this.policy, sample, now)) this.d.telemetry[n.level](n.message, n.fields);
     return sample;
-  }
-
-  private reportGauges(policy: Policy, guests: readonly Guest[], decision: Decision, desired: number, now: number): void {
-    const byState: Partial<Record<string, number>> = {};
-    for (const s of GUEST_STATES) byState[s] = 0;
-    for (const g of guests) byState[g.state] = (byState[g.state] ?? 0) + 1;
-    const b = boundsAt(policy, now);
-    // gridhost_recommended_guests: what the decision core would do now, whatever the pool does.
-    this.d.telemetry.poolGauges({ pool: policy.pool, byState, desired, recommended: desiredSize(decision), min: b.min, max: b.max, rules: ruleReadings(policy, decision), mode: this.control?.mode ?? 'auto' });
   }
 
   /** `by`: this action moves the pool to an operator's manual size (the request is its own event). */

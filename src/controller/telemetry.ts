@@ -73,6 +73,10 @@ export interface PoolGaugeReport {
   rules: readonly RuleReading[];
   /** Who decides the pool's size: its policy, or an operator (paused, manual). */
   mode: PoolMode;
+  /** decide()'s hold cause (absent when it wants a change). */
+  hold?: string;
+  /** policy flap_budget: spent of limit in its window (absent without one). */
+  flapBudget?: { spent: number; limit: number };
 }
 
 /** One repair by the reconciler (see reconciler.ts for the kinds). */

@@ -2,6 +2,7 @@
 import type { Decision, Guest, GuestState } from '../domain/types.ts';
 import type { TickWindow } from './aggregate.ts';
 import type { SignalBook } from './signal-book.ts';
+import type { ChangeMark } from './flap-budget.ts';
 
 export interface Recommendation {
   at: number;
@@ -20,6 +21,8 @@ export interface PoolView {
   recommendations: readonly Recommendation[];
   /** The signals the pool was sent (its record's), for rules with strategy: signal. */
   signals?: SignalBook;
+  /** The scale actions the flap budget has seen inside its window (the pool's memory's). */
+  changes?: readonly ChangeMark[];
 }
 
 /** What a signal rule asks for, and the pending signals it asks for it with. */
@@ -67,7 +70,10 @@ export type HoldCause =
   /** A scale-in held by the highest recommendation of the stabilization window (heldAt, made at recommendedAt). */
   | { cause: 'stabilization'; wanted: number; heldAt: number; recommendedAt: number; windowMs: number }
   /** A change wanted but its cooldown has not passed. */
-  | { cause: 'cooldown'; direction: 'scale-out' | 'scale-in'; remainingMs: number; wanted: number };
+  | { cause: 'cooldown'; direction: 'scale-out' | 'scale-in'; remainingMs: number; wanted: number }
+  /** The flap budget is spent: `spent` guests started plus stopped in the last `windowMs`, of
+   *  `limit`; one change is free again at `nextAt`. */
+  | { cause: 'flap-budget'; spent: number; limit: number; windowMs: number; nextAt: number; wanted: number };
 
 export type HoldCauseKind = HoldCause['cause'];
 

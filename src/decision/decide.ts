@@ -10,7 +10,9 @@
 //  4. the highest opinion wins (scale-out wins; scale-in only when every opinion wants fewer);
 //  5. scale-in is stabilized: never below the highest recommendation in the stabilization window;
 //  6. a scale-in waits for guests on their way up; clamp to [min, max];
-//  7. cooldowns: scale-out waits for the last scale-out; scale-in for the last scale of either kind.
+//  7. cooldowns: scale-out waits for the last scale-out; scale-in for the last scale of either kind;
+//  8. the flap budget (policy flap_budget): a change takes at most the guests left in it, and
+//     none when it is spent. Bounds (step 2) are never held by it, but count against it.
 // Baselines may change steps 1, 6 and 7 the way their projects define them (policy.peer).
 import { sampleKeyOf } from '../domain/metric-catalogue.ts';
 import type { Policy, Rule } from '../domain/policy.ts';
@@ -24,6 +26,7 @@ import type { Opinion } from './strategy.ts';
 import { CORE_STRATEGIES, runRule, type StrategyRegistry } from './strategies/index.ts';
 import { signalStrategy } from './strategies/signal.ts';
 import { lastServedAt, pendingFor } from './signal-book.ts';
+import { flapBudgetAt } from './flap-budget.ts';
 
 export interface CooldownRemaining {
   scaleOutMs: number;
@@ -255,6 +258,22 @@ function decideWith(policy: Policy, view: PoolView, now: number, strategies: Str
   if (wait > 0) {
     const reason = `cooldown: ${direction} blocked for another ${fmtSeconds(wait)} (wanted ${counted} -> ${to}: ${rec.reason})`;
     return { decision: makeDecision(policy, now, counted, 'hold', counted, reason, withRec), recommendation, hold: { cause: 'cooldown', direction, remainingMs: wait, wanted: to }, rules };
+  }
+
+  // 8. flap budget
+  const budget = flapBudgetAt(policy, view.changes, now);
+  let budgeted = to;
+  if (budget !== undefined && Math.abs(to - counted) > budget.remaining) {
+    if (budget.remaining === 0) {
+      const nextAt = budget.nextAt ?? now;
+      const reason = `flap budget spent: ${budget.spent} of ${plural(budget.limit, 'change')} in ${fmtSeconds(budget.windowMs)}, next free in ${fmtSeconds(nextAt - now)} (wanted ${counted} -> ${to}: ${rec.reason})`;
+      return { decision: makeDecision(policy, now, counted, 'hold', counted, reason, withRec), recommendation, hold: { cause: 'flap-budget', spent: budget.spent, limit: budget.limit, windowMs: budget.windowMs, nextAt, wanted: to }, rules };
+    }
+    budgeted = direction === 'scale-out' ? counted + budget.remaining : counted - budget.remaining;
+  }
+  if (budgeted !== to) {
+    const reason = `${direction} ${counted} -> ${budgeted}: ${rec.reason} (flap budget: ${plural(budget!.remaining, 'change')} left of ${budget!.limit} in ${fmtSeconds(budget!.windowMs)}, wanted ${to})`;
+    return { decision: makeDecision(policy, now, counted, direction, budgeted, reason, withRec), recommendation, rules };
   }
 
   let suffix = '';

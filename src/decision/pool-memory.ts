@@ -17,6 +17,8 @@
 //    as a sliding-window maximum: one lower than a newer one is dropped (decide() only asks for
 //    the highest, the oldest of equal ones);
 //  - a scale action is in flight from `started` to `finished`;
+//  - with a flap budget, a scale action's guests (|to - from|) are spent when it starts
+//    (flap-budget.ts), whatever its outcome; marks out of the window are dropped then;
 //  - its cooldown starts when it has finished (a scale-out's guests are healthy and in the
 //    balancer, a scale-in's guests drained and stopped), whatever the outcome, except a skipped
 //    action, which changed nothing. A baseline whose project starts it when the action starts
@@ -25,6 +27,7 @@ import type { Policy } from '../domain/policy.ts';
 import type { Decision, Guest, PoolSample, ScaleDecision } from '../domain/types.ts';
 import { appendSample, emptyWindow, windowAfter, type TickWindow } from './aggregate.ts';
 import type { Replacement } from './auto-heal.ts';
+import { spendFlapBudget, type ChangeMark } from './flap-budget.ts';
 import { decide } from './decide.ts';
 import type { DecideResult, Recommendation } from './decide-types.ts';
 import type { StrategyRegistry } from './strategies/index.ts';
@@ -54,6 +57,9 @@ export interface PoolMemory {
   inFlight: InFlightAction[];
   /** Sick guests being replaced (auto-heal), oldest first. */
   replacing: Replacement[];
+  /** Scale actions started inside the flap budget's window, oldest first (policy flap_budget;
+   *  absent without one). */
+  changes?: ChangeMark[];
 }
 
 export type MemoryEvent =
@@ -90,7 +96,14 @@ function keepTicks(policy: Policy, ticks: TickWindow, now: number): TickWindow {
 
 /** A memory with the given parts: one literal of one shape (absent cooldowns left out), as the
  *  reducer runs per pool and tick. */
-function memoryOf(ticks: TickWindow, recommendations: Recommendation[], inFlight: InFlightAction[], replacing: Replacement[], lastScaleOutAt: number | undefined, lastScaleInAt: number | undefined): PoolMemory {
+function memoryOf(ticks: TickWindow, recommendations: Recommendation[], inFlight: InFlightAction[], replacing: Replacement[], lastScaleOutAt: number | undefined, lastScaleInAt: number | undefined, changes: ChangeMark[] | undefined): PoolMemory {
+  const m = memoryWithout(ticks, recommendations, inFlight, replacing, lastScaleOutAt, lastScaleInAt);
+  // Only pools with a flap budget carry its marks.
+  if (changes !== undefined) m.changes = changes;
+  return m;
+}
+
+function memoryWithout(ticks: TickWindow, recommendations: Recommendation[], inFlight: InFlightAction[], replacing: Replacement[], lastScaleOutAt: number | undefined, lastScaleInAt: number | undefined): PoolMemory {
   if (lastScaleOutAt !== undefined && lastScaleInAt !== undefined) return { ticks, recommendations, inFlight, replacing, lastScaleOutAt, lastScaleInAt };
   if (lastScaleOutAt !== undefined) return { ticks, recommendations, inFlight, replacing, lastScaleOutAt };
   if (lastScaleInAt !== undefined) return { ticks, recommendations, inFlight, replacing, lastScaleInAt };
@@ -144,32 +157,33 @@ export function remember(policy: Policy, memory: PoolMemory, event: MemoryEvent,
   const m = memory;
   switch (event.kind) {
     case 'sampled':
-      return memoryOf(appendSample(policy, keepTicks(policy, m.ticks, now), event.guests, event.sample), m.recommendations, m.inFlight, m.replacing, m.lastScaleOutAt, m.lastScaleInAt);
+      return memoryOf(appendSample(policy, keepTicks(policy, m.ticks, now), event.guests, event.sample), m.recommendations, m.inFlight, m.replacing, m.lastScaleOutAt, m.lastScaleInAt, m.changes);
     case 'decided':
-      return memoryOf(m.ticks, nextRecommendations(policy, m.recommendations, event.recommendation, now), m.inFlight, m.replacing, m.lastScaleOutAt, m.lastScaleInAt);
+      return memoryOf(m.ticks, nextRecommendations(policy, m.recommendations, event.recommendation, now), m.inFlight, m.replacing, m.lastScaleOutAt, m.lastScaleInAt, m.changes);
     case 'started': {
       const d = event.decision;
       if (d.action === 'hold') return m;
       const action: InFlightAction = { id: event.id, direction: d.action, from: d.from, to: d.to, decidedAt: d.at, startedAt: now };
       const inFlight = [...m.inFlight.filter((a) => a.id !== event.id), action];
       const fromStart = policy.peer?.cooldownFrom === 'started';
-      return memoryOf(m.ticks, m.recommendations, inFlight, m.replacing, fromStart && d.action === 'scale-out' ? now : m.lastScaleOutAt, fromStart && d.action === 'scale-in' ? now : m.lastScaleInAt);
+      const changes = spendFlapBudget(policy, m.changes, Math.abs(d.to - d.from), now);
+      return memoryOf(m.ticks, m.recommendations, inFlight, m.replacing, fromStart && d.action === 'scale-out' ? now : m.lastScaleOutAt, fromStart && d.action === 'scale-in' ? now : m.lastScaleInAt, changes);
     }
     case 'finished': {
       const action = m.inFlight.find((a) => a.id === event.id);
       if (action === undefined) return m;
       const inFlight = m.inFlight.filter((a) => a.id !== event.id);
       const starts = event.outcome !== 'skipped' && policy.peer?.cooldownFrom !== 'started';
-      return memoryOf(m.ticks, m.recommendations, inFlight, m.replacing, starts && action.direction === 'scale-out' ? now : m.lastScaleOutAt, starts && action.direction === 'scale-in' ? now : m.lastScaleInAt);
+      return memoryOf(m.ticks, m.recommendations, inFlight, m.replacing, starts && action.direction === 'scale-out' ? now : m.lastScaleOutAt, starts && action.direction === 'scale-in' ? now : m.lastScaleInAt, m.changes);
     }
     case 'replacing':
-      return memoryOf(m.ticks, m.recommendations, m.inFlight, [...m.replacing.filter((r) => r.sick !== event.sick), { sick: event.sick, startedAt: now }], m.lastScaleOutAt, m.lastScaleInAt);
+      return memoryOf(m.ticks, m.recommendations, m.inFlight, [...m.replacing.filter((r) => r.sick !== event.sick), { sick: event.sick, startedAt: now }], m.lastScaleOutAt, m.lastScaleInAt, m.changes);
     case 'replaced':
-      return memoryOf(m.ticks, m.recommendations, m.inFlight, m.replacing.filter((r) => r.sick !== event.sick), m.lastScaleOutAt, m.lastScaleInAt);
+      return memoryOf(m.ticks, m.recommendations, m.inFlight, m.replacing.filter((r) => r.sick !== event.sick), m.lastScaleOutAt, m.lastScaleInAt, m.changes);
     case 'restored': {
       const out = event.lastScaleOutAt === undefined ? m.lastScaleOutAt : Math.max(event.lastScaleOutAt, m.lastScaleOutAt ?? -Infinity);
       const inn = event.lastScaleInAt === undefined ? m.lastScaleInAt : Math.max(event.lastScaleInAt, m.lastScaleInAt ?? -Infinity);
-      return memoryOf(m.ticks, m.recommendations, m.inFlight, m.replacing, out, inn);
+      return memoryOf(m.ticks, m.recommendations, m.inFlight, m.replacing, out, inn, m.changes);
     }
   }
 }
@@ -200,7 +214,7 @@ export function tick(
   signals?: SignalBook,
 ): { memory: PoolMemory; result: DecideResult } {
   const sampled = remember(policy, memory, { kind: 'sampled', sample, guests }, now);
-  const view = { guests, ticks: sampled.ticks, recommendations: stabilizationCandidate(policy, sampled.recommendations, now), lastScaleOutAt: sampled.lastScaleOutAt, lastScaleInAt: sampled.lastScaleInAt, ...(signals !== undefined ? { signals } : {}) };
+  const view = { guests, ticks: sampled.ticks, recommendations: stabilizationCandidate(policy, sampled.recommendations, now), lastScaleOutAt: sampled.lastScaleOutAt, lastScaleInAt: sampled.lastScaleInAt, ...(sampled.changes !== undefined ? { changes: sampled.changes } : {}), ...(signals !== undefined ? { signals } : {}) };
   const result = decide(policy, view, now, strategies);
   const decided = remember(policy, sampled, result.recommendation === undefined ? { kind: 'decided' } : { kind: 'decided', recommendation: result.recommendation }, now);
   return { memory: decided, result };

@@ -203,6 +203,16 @@ export interface Policy {
   /** Replacing guests made from another template or base image (controller/rollout.ts); absent
    *  (hand-built policies) = DEFAULT_ROLLOUT. */
   rollout?: RolloutSettings;
+  /** At most `changes` guests started plus stopped per `windowMs` (decision/flap-budget.ts);
+   *  absent: no budget. */
+  flapBudget?: FlapBudgetSettings;
+}
+
+/** A cap on the pool's churn: guests started plus guests stopped by scale actions within a
+ *  sliding window. Sick guests' replacements and rollout batches are not counted or held. */
+export interface FlapBudgetSettings {
+  changes: number;
+  windowMs: number;
 }
 
 /** How a pool's outdated guests are replaced: `manual` (the default) waits for `gridhost rollout

@@ -66,6 +66,8 @@ export class LogMetricsTelemetry implements Telemetry {
     this.metrics.poolMaxGuests.set({ pool: r.pool }, r.max);
     this.metrics.setRuleReadings(r.pool, r.rules);
     this.metrics.setPoolMode(r.pool, r.mode);
+    this.metrics.setPoolHold(r.pool, r.hold);
+    this.metrics.setFlapBudget(r.pool, r.flapBudget);
   }
 
   guestValues(pool: string, guest: string, values: MetricValues): void {

@@ -52,6 +52,8 @@ export interface GridhostMetrics {
   /** The balancer's serving series (gridhost_balancer_*, gridhost_pool_serving), read at scrape time once attached. */
   readonly serving: ServingMetrics;
   readonly poolMode: Gauge<'pool' | 'mode'>;
+  readonly poolHold: Gauge<'pool' | 'cause'>;
+  readonly flapBudget: Gauge<'pool' | 'kind'>;
 
   /** Set gridhost_guests for every state of the pool (states not given are 0). */
   setPoolGuests(pool: string, byState: Partial<Record<GuestState, number>>): void;
@@ -63,6 +65,10 @@ export interface GridhostMetrics {
   setPoolMode(pool: string, mode: PoolMode): void;
   /** Set each rule's last aggregated value and its target or bound; rules not given lose their series. */
   setRuleReadings(pool: string, readings: readonly RuleReading[]): void;
+  /** 1 for why the pool's last decision held (its hold cause), none while it acts. */
+  setPoolHold(pool: string, cause: string | undefined): void;
+  /** policy flap_budget: guests started plus stopped in its window, and its limit (absent: dropped). */
+  setFlapBudget(pool: string, budget: { spent: number; limit: number } | undefined): void;
   /** Drop the pool's gauges and all its guests' series. */
   forgetPool(pool: string): void;
 }
@@ -195,6 +201,21 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
     registers,
   });
 
+  const poolHold = new Gauge({
+    name: 'gridhost_pool_hold',
+    help: '1 for the cause of the pool\'s last held decision (steady, cooldown, flap-budget, hosts-saturated, ...); no series while it acts.',
+    labelNames: ['pool', 'cause'] as const,
+    registers,
+  });
+  const flapBudget = new Gauge({
+    name: 'gridhost_flap_budget_changes',
+    help: 'policy flap_budget: guests started plus stopped by scale actions in its window (kind="spent") and its limit (kind="limit").',
+    labelNames: ['pool', 'kind'] as const,
+    registers,
+  });
+  // pool -> the hold cause exported, so a new cause replaces the old series.
+  const holdSeries = new Map<string, string>();
+
   // pool -> rule label sets exported, so readings of a removed rule are dropped.
   const ruleSeries = new Map<string, { value: Set<string>; target: Set<string> }>();
   const dropRuleSeries = (pool: string, keep: { value: Set<string>; target: Set<string> }): void => {
@@ -242,6 +263,27 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
     storeUp,
     policyFileInvalid,
     poolMode,
+    poolHold,
+    flapBudget,
+
+    setPoolHold(pool, cause) {
+      const old = holdSeries.get(pool);
+      if (old !== undefined && old !== cause) poolHold.remove({ pool, cause: old });
+      if (cause === undefined) holdSeries.delete(pool);
+      else {
+        poolHold.set({ pool, cause }, 1);
+        holdSeries.set(pool, cause);
+      }
+    },
+
+    setFlapBudget(pool, budget) {
+      if (budget === undefined) {
+        for (const kind of ['spent', 'limit']) flapBudget.remove({ pool, kind });
+        return;
+      }
+      flapBudget.set({ pool, kind: 'spent' }, budget.spent);
+      flapBudget.set({ pool, kind: 'limit' }, budget.limit);
+    },
 
     setPoolMode(pool, mode) {
       for (const m of POOL_MODES) poolMode.set({ pool, mode: m }, m === mode ? 1 : 0);
@@ -299,6 +341,10 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
       dropRuleSeries(pool, { value: new Set(), target: new Set() });
       ruleSeries.delete(pool);
       poolBlocked.remove({ pool });
+      const hold = holdSeries.get(pool);
+      if (hold !== undefined) poolHold.remove({ pool, cause: hold });
+      holdSeries.delete(pool);
+      for (const kind of ['spent', 'limit']) flapBudget.remove({ pool, kind });
       for (const guest of [...(seen.get(pool)?.keys() ?? [])]) forgetGuest(pool, guest);
       seen.delete(pool);
     },

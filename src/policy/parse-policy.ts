@@ -8,6 +8,7 @@ import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
 import { deepFreeze } from './deep-freeze.ts';
 import { parseHooks } from './parse-hooks.ts';
 import { parseRollout } from './parse-rollout.ts';
+import { parseFlapBudget } from './parse-flap-budget.ts';
 import { parseGuestMetrics, parseRules, parseSchedules } from './parse-rules.ts';
 import { checkListen, decodeYaml, type Field, type ReaderRecorder, type YamlReader } from './yaml-reader.ts';
 import { HAPROXY_POLICY_KEYS, parseHaproxyPolicy } from '../drivers/balancer/haproxy/haproxy-config.ts';
@@ -41,7 +42,7 @@ export type PolicyResult =
     }
   | { ok: false; issues: ValidationIssue[]; /** Further issues not carried (a worker's answer is capped; absent = none). */ omitted?: number };
 
-export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'rollout', 'hooks', 'webhook', 'rules', 'schedules'] as const;
+export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'rollout', 'flap_budget', 'hooks', 'webhook', 'rules', 'schedules'] as const;
 const GUEST_KEYS = ['driver', 'template', 'image', 'clone', 'health_path', 'metrics_path', 'metrics', 'boot_timeout', 'stop_timeout', 'drain_timeout'] as const;
 const CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy', 'lvm-snapshot', 'qcow2'];
 const LOCAL_CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy'];
@@ -128,6 +129,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
   const healMax = heal ? r.int(heal.get('max_concurrent'), { def: DEFAULT_AUTO_HEAL.maxConcurrent, min: 1, max: hardMax, maxNote: '(limits.hard_max)' }) : DEFAULT_AUTO_HEAL.maxConcurrent;
 
   const rollout = parseRollout(r, top.get('rollout'), hardMax);
+  const flapBudget = parseFlapBudget(r, top.get('flap_budget'));
   const hooks = parseHooks(r, top.get('hooks'), { templatesDir: opts.templatesDir, ...(opts.exists ? { exists: opts.exists } : {}) });
   const { rules, signalRules } = parseRules(r, top.get('rules'), facts, opts.prometheus !== undefined ? { prometheus: opts.prometheus } : {});
   const webhook = parseWebhook(r, top.get('webhook'));
@@ -156,6 +158,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
     breaker: { failures: failures as number, openMs: openMs as number },
     autoHeal: { enabled: healEnabled as boolean, maxConcurrent: healMax as number },
     ...(rollout ? { rollout } : {}),
+    ...(flapBudget ? { flapBudget } : {}),
   };
   const poolAt = r.pos(top.get('pool').value);
   return { ok: true, policy: deepFreeze(policy), poolAt, warnings: fileNameWarnings(file, policy.pool, poolAt) };

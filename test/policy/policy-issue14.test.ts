@@ -1,0 +1,62 @@
+// The opt-in keys of issue 14 (flap_budget, ...): each default, each accepted form and each
+// refusal with the file, line and field it names.
+import test from 'ava';
+import { stringify } from 'yaml';
+import { tryParsePolicy } from '../../src/policy/parse-policy.ts';
+
+type Obj = Record<string, any>;
+const TEMPLATES = '/srv/gridhost/templates';
+
+function base(): Obj {
+  return {
+    pool: 'web',
+    guest: { template: 'web.local.yaml', image: 'images/web' },
+    rules: [{ name: 'busy', strategy: 'threshold', metric: 'cpu', above: 70, step: '+1' }],
+  };
+}
+
+function run(patch: (p: Obj) => void) {
+  const p = base();
+  patch(p);
+  return tryParsePolicy(stringify(p), 'p.yaml', { templatesDir: TEMPLATES });
+}
+
+const accepts: { rule: string; patch: (p: Obj) => void; want: unknown }[] = [
+  { rule: 'no flap budget by default', patch: () => {}, want: undefined },
+  { rule: 'flap_budget: changes and window', patch: (p) => (p.flap_budget = { changes: 6, window: '10m' }), want: { changes: 6, windowMs: 600_000 } },
+];
+for (const c of accepts) {
+  test(`accepts: ${c.rule}`, (t) => {
+    const r = run(c.patch);
+    if (!r.ok) return t.fail(r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+    t.deepEqual(r.policy.flapBudget, c.want);
+  });
+}
+
+const rejects: { rule: string; patch: (p: Obj) => void; path: string; message: RegExp }[] = [
+  { rule: 'flap_budget.changes is required', patch: (p) => (p.flap_budget = { window: '10m' }), path: 'flap_budget.changes', message: /is required/ },
+  { rule: 'flap_budget.window is required', patch: (p) => (p.flap_budget = { changes: 6 }), path: 'flap_budget.window', message: /is required/ },
+  { rule: 'flap_budget.changes is at least 1', patch: (p) => (p.flap_budget = { changes: 0, window: '10m' }), path: 'flap_budget.changes', message: />= 1/ },
+  { rule: 'flap_budget.changes is an integer', patch: (p) => (p.flap_budget = { changes: 2.5, window: '10m' }), path: 'flap_budget.changes', message: /integer/ },
+  { rule: 'flap_budget.window is a duration', patch: (p) => (p.flap_budget = { changes: 6, window: 'soon' }), path: 'flap_budget.window', message: /duration/ },
+  { rule: 'flap_budget.window is at most 24h', patch: (p) => (p.flap_budget = { changes: 6, window: '25h' }), path: 'flap_budget.window', message: /at most 24h/ },
+  { rule: 'flap_budget takes only its keys', patch: (p) => (p.flap_budget = { changes: 6, window: '10m', per: 'pool' }), path: 'flap_budget.per', message: /unknown key/ },
+  { rule: 'flap_budget is a mapping', patch: (p) => (p.flap_budget = 6), path: 'flap_budget', message: /mapping/ },
+];
+for (const c of rejects) {
+  test(`rejects: ${c.rule}`, (t) => {
+    const r = run(c.patch);
+    if (r.ok) return t.fail('accepted');
+    t.is(r.issues.length, 1, r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+    t.is(r.issues[0]!.path, c.path);
+    t.regex(r.issues[0]!.message, c.message);
+  });
+}
+
+test('a bad flap_budget names the file, line and column of the field', (t) => {
+  const text = 'pool: web\nguest:\n  template: web.local.yaml\n  image: images/web\nflap_budget:\n  changes: 6\n  window: 90x\nrules:\n  - { name: busy, strategy: threshold, metric: cpu, above: 70, step: +1 }\n';
+  const r = tryParsePolicy(text, 'web.yaml', { templatesDir: TEMPLATES });
+  if (r.ok) return t.fail('accepted');
+  t.is(r.issues.length, 1, r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+  t.like(r.issues[0], { file: 'web.yaml', line: 7, col: 11, path: 'flap_budget.window' });
+});
