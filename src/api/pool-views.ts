@@ -12,6 +12,7 @@ import { cooldownRemaining } from '../decision/decide.ts';
 import { flapBudgetAt } from '../decision/flap-budget.ts';
 import type { PolicyProblems } from '../controller/policy-problems.ts';
 import type { Policy, PolicyMode } from '../domain/policy.ts';
+import { warmPoolCounts } from '../decision/warm-pool.ts';
 import { latestMetrics, operatorFacts, type OperatorFacts } from './operator-views.ts';
 import { desiredSize, type PoolSample, GUEST_STATE_FACTS, GUEST_STATES, LIVE_STATES, type Decision, type Guest, type GuestState, type ScaleEvent } from '../domain/types.ts';
 
@@ -192,6 +193,12 @@ function flapBudgetField(policy: Policy, rec: PoolRecord | undefined, now: numbe
   return { flapBudget: { spent: b.spent, limit: b.limit, windowMs: b.windowMs, remaining: b.remaining, ...(b.nextAt !== undefined ? { nextAt: iso(b.nextAt) } : {}) } };
 }
 
+/** `warmPool: { target, warm, warming }` for a pool with a warm pool or warm guests left. */
+function warmPoolView(policy: Policy | undefined, guests: readonly Guest[]) {
+  const c = warmPoolCounts(policy ?? {}, guests);
+  return c.target > 0 || c.warm > 0 || c.warming > 0 ? { warmPool: c } : {};
+}
+
 /** One guest as the API shows it, with its history (every time in ISO 8601). */
 export function guestView(g: Guest) {
   return {
@@ -240,6 +247,8 @@ export async function describePool(store: Store, orch: Orchestrator, pool: strin
       };
     }),
     rollout,
+    // policy warm_pool: its size and the guests made and paused for it (not counted, not serving).
+    ...warmPoolView(st.policy, guests),
     counts: Object.fromEntries(GUEST_STATES.map((s) => [s, guests.filter((g) => g.state === s).length])),
     // The builtin balancer runs in the leader: a follower has no front end of the pool (empty).
     backends,

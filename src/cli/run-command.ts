@@ -25,7 +25,7 @@ import { BalancerSource } from '../drivers/metrics/balancer-source.ts';
 import { waitHealthy } from '../drivers/health/http-health.ts';
 import { PrometheusQuery } from '../drivers/prometheus/prometheus-query.ts';
 import { RealHookRunner } from '../drivers/hooks/hook-runner-real.ts';
-import type { Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
+import { canPause, type Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
 import type { MetricsSource } from '../drivers/metrics/metrics-source.ts';
 import { GuestRoutes } from '../drivers/guest-net/guest-net.ts';
 import { createXenDrivers, type XenDrivers } from '../drivers/xen/create-xen-drivers.ts';
@@ -216,7 +216,8 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
 
   // Policies are known at once; a pool starts when this process takes its lease (Leadership
   // below), which also reconciles it first.
-  const loadOpts = { hardMax: config.limits.hardMax, templatesDir: config.templatesDir, prometheus: config.prometheus !== undefined };
+  // warm_pool needs a driver that can pause guests (Hypervisor.pause/unpause).
+  const loadOpts = { hardMax: config.limits.hardMax, templatesDir: config.templatesDir, prometheus: config.prometheus !== undefined, pausableDrivers: hypervisors.filter(canPause).map((h) => h.name) };
   const problems = new PolicyProblems();
   const onInvalid = (file: string, issues: readonly ValidationIssue[]) => {
     metrics.policyLoadErrors.inc({ file });

@@ -8,6 +8,7 @@ import type { Store } from '../store/store.ts';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import { pickVictims, type VictimFacts } from '../decision/pick-victims.ts';
 import { awaitingReplacement } from '../decision/auto-heal.ts';
+import { pickWarm } from '../decision/warm-pool.ts';
 import { newGuestId, type GuestLifecycle, type LaunchTimings } from './guest-lifecycle.ts';
 import type { ActingFence } from './acting-fence.ts';
 
@@ -18,6 +19,8 @@ export interface ActOutcome {
   launchFailures: number;
   /** Why each failed launch failed (one per launchFailures), with its own code. */
   launchErrors: GridhostError[];
+  /** Of `launched`, the guests taken from the warm pool (unpaused rather than cloned). */
+  warm: number;
   retired: number;
   timings: LaunchTimings[];
 }
@@ -56,13 +59,15 @@ export class Actuator {
   ) {}
 
   async apply(decision: ScaleDecision, policy: Policy, fence?: ActingFence): Promise<ActOutcome> {
-    const base: ActOutcome = { outcome: 'done', detail: '', launched: 0, launchFailures: 0, launchErrors: [], retired: 0, timings: [] };
+    const base: ActOutcome = { outcome: 'done', detail: '', launched: 0, launchFailures: 0, launchErrors: [], warm: 0, retired: 0, timings: [] };
     const fresh = (await this.store.listGuests({ pool: decision.pool })).filter((g) => !this.isLost(g));
     // From here to the launches' registration nothing awaits: the re-check and the
     // registration are one step, so concurrent applies always see each other's launches.
     const pending = this.launching.get(decision.pool) ?? new Set<string>();
-    const known = new Set(fresh.map((g) => g.id));
-    const unlisted = [...pending].filter((id) => !known.has(id)).length;
+    // Launches not listed yet, and warm guests being taken that the store still lists as warm
+    // (not counted until their take's first write): both are guests coming.
+    const counted = new Set(fresh.filter((g) => GUEST_STATE_FACTS[g.state].counted).map((g) => g.id));
+    const unlisted = [...pending].filter((id) => !counted.has(id)).length;
     const check = recheck(decision, fresh, policy.scaleOut.whileBooting, unlisted, awaitingReplacement(policy, fresh));
     if (!check.ok) {
       const err = new GridhostError('GH_STALE_DECISION', `decision skipped: ${check.why}`);
@@ -70,7 +75,7 @@ export class Actuator {
     }
     switch (decision.action) {
       case 'scale-out':
-        return this.scaleOut(decision, policy, base, fence);
+        return this.scaleOut(decision, fresh, policy, base, fence);
       case 'scale-in':
         return this.scaleIn(decision, fresh, policy, base, fence);
       default:
@@ -78,24 +83,51 @@ export class Actuator {
     }
   }
 
-  private async scaleOut(decision: ScaleOutDecision, policy: Policy, base: ActOutcome, fence?: ActingFence): Promise<ActOutcome> {
+  private async scaleOut(decision: ScaleOutDecision, fresh: readonly Guest[], policy: Policy, base: ActOutcome, fence?: ActingFence): Promise<ActOutcome> {
     const n = decision.to - decision.from;
     const pending = this.launching.get(decision.pool) ?? new Set<string>();
     this.launching.set(decision.pool, pending);
-    const ids = Array.from({ length: n }, () => newGuestId(policy.pool));
-    for (const id of ids) pending.add(id);
+    // Warm guests first (policy warm_pool): an unpause instead of a clone and a boot.
+    const warm = pickWarm(fresh, n, pending);
+    const ids = Array.from({ length: n - warm.length }, () => newGuestId(policy.pool));
+    for (const id of [...warm.map((g) => g.id), ...ids]) pending.add(id);
+    const cold = (id: string) => this.lifecycle.launch(policy, id, fence).then((r) => {
+      this.lifecycle.served(policy.pool, 'cold', decision.at);
+      return r;
+    });
+    // A warm guest that cannot be taken (changed meanwhile, gone, failing its check) is replaced
+    // by a cold launch: the scale-out still gets its guest. Its own cleanup is takeWarm's.
+    const take = (g: Guest) => this.lifecycle.takeWarm(g, policy, fence).then(
+      (r) => {
+        this.lifecycle.served(policy.pool, 'warm', decision.at);
+        return r;
+      },
+      (e: unknown) => {
+        if (e instanceof GridhostError && (e.code === 'GH_FENCED' || e.code === 'GH_LEASE_LOST')) throw e;
+        this.lifecycle.warmTakeFailed(g, wrapError('GH_BOOT_FAILED', e));
+        const id = newGuestId(policy.pool);
+        pending.add(id);
+        return cold(id).finally(() => pending.delete(id));
+      },
+    );
     // Launch in parallel: a step of +3 should take one boot time, not three.
-    const results = await Promise.allSettled(ids.map((id) => this.lifecycle.launch(policy, id, fence).finally(() => pending.delete(id))));
+    const results = await Promise.allSettled([
+      ...warm.map((g) => take(g).finally(() => pending.delete(g.id))),
+      ...ids.map((id) => cold(id).finally(() => pending.delete(id))),
+    ]);
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     const ok = results.filter((r): r is PromiseFulfilledResult<{ guest: Guest; timings: LaunchTimings }> => r.status === 'fulfilled');
     const launchErrors = failed.map((f) => wrapError('GH_BOOT_FAILED', f.reason));
+    const fromWarm = ok.filter((r) => r.value.timings.warm === true).length;
+    const warmNote = fromWarm > 0 ? ` (${fromWarm} from the warm pool)` : '';
     return {
       ...base,
       outcome: failed.length === 0 ? 'done' : 'failed',
-      detail: failed.length === 0 ? `launched ${n}` : `launched ${ok.length} of ${n}: ${launchErrors.map((e) => e.message).join('; ')}`,
+      detail: failed.length === 0 ? `launched ${n}${warmNote}` : `launched ${ok.length} of ${n}${warmNote}: ${launchErrors.map((e) => e.message).join('; ')}`,
       launched: ok.length,
       launchFailures: failed.length,
       launchErrors,
+      warm: fromWarm,
       timings: ok.map((r) => r.value.timings),
     };
   }

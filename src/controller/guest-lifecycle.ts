@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { GUEST_HISTORY_MAX, type Guest, type GuestHistoryEntry, type GuestState } from '../domain/types.ts';
 import type { HookName, Policy } from '../domain/policy.ts';
 import type { HookRunner } from '../drivers/hooks/hook-runner.ts';
-import type { Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
+import { canPause, type Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
 import type { Balancer } from '../drivers/balancer/balancer.ts';
 import { waitDrained } from '../drivers/balancer/wait-drained.ts';
 import type { Store } from '../store/store.ts';
@@ -53,9 +53,12 @@ export interface LifecycleDeps {
 /** Timings of one launch, for the benchmark's breakdown. */
 export interface LaunchTimings {
   cloneMs: number;
+  /** A warm guest's: its unpause. */
   bootMs: number;
   healthMs: number;
   registerMs: number;
+  /** Taken from the warm pool (unpaused) rather than cloned and booted. */
+  warm?: boolean;
 }
 
 /**
@@ -83,6 +86,17 @@ export class GuestLifecycle {
 
   private get pollMs(): number {
     return this.d.pollMs ?? 100;
+  }
+
+  /** A scale-out decided at `decidedAt` has one more guest serving now, taken from the warm
+   *  pool or launched cold (gridhost_scale_out_guests_total, ..._to_serving_seconds). */
+  served(pool: string, path: 'warm' | 'cold', decidedAt: number): void {
+    this.d.telemetry.scaleOutServed?.(pool, path, Math.max(0, this.d.clock.now() - decidedAt) / 1000);
+  }
+
+  /** Said when a warm guest could not be taken and a cold launch replaces it. */
+  warmTakeFailed(g: Guest, err: GridhostError): void {
+    this.d.telemetry.warn('a warm guest could not be taken; launching a guest cold instead', { pool: g.pool, guest: g.id, code: err.code, error: err.message });
   }
 
   /** What the balancer is given with the guest's address: the host the route goes through, if any. */
@@ -188,6 +202,80 @@ export class GuestLifecycle {
       const err = wrapError('GH_BOOT_FAILED', e, { guest: id });
       this.d.telemetry.provisioned(policy.pool, 'failed', (this.d.clock.now() - t0) / 1000);
       await this.cleanup(g, policy, `launch failed: ${err.message}`, fence);
+      throw err;
+    }
+  }
+
+  /**
+   * none -> warming -> warm: a guest for the pool's warm pool, made as a launch makes one (clone,
+   * boot, health) and then paused instead of registered. Neither state counts or holds the pool's
+   * decisions. On failure it is cleaned up (record `failed`) and the error rethrown.
+   */
+  async makeWarm(policy: Policy, id: string = newGuestId(policy.pool), fence?: ActingFence): Promise<Guest> {
+    const now = this.d.clock.now();
+    const hv = this.d.hypervisorFor(policy.guest.driver);
+    let g: Guest = { id, pool: policy.pool, state: 'warming', driver: hv.name, host: '', createdAt: now, updatedAt: now, meta: {} };
+    const spec = { id, pool: policy.pool, policy, ...(fence ? { fence: { token: fence.token, holder: fence.holder } } : {}) };
+    try {
+      if (!canPause(hv)) throw new GridhostError('GH_TEMPLATE_INVALID', `hypervisor driver ${hv.name} cannot pause guests, so pool ${policy.pool} cannot keep a warm pool`, { guest: id });
+      fence?.check();
+      g = await this.d.store.saveGuest(g, fenceData(fence));
+      this.moved(g, 'make-warm', 'none', now, {}, 'warm pool below its size');
+      const took: Record<string, number> = {};
+      const merge = (r: { meta: Record<string, string>; host?: string; address?: string }) => {
+        g = { ...g, meta: { ...g.meta, ...r.meta }, host: r.host ?? g.host, address: r.address ?? g.address };
+      };
+      // Each step's facts are written before the next step, as a launch's are.
+      merge(await this.step(g, 'clone', took, () => hv.clone(spec), fence));
+      g = await this.transition(g, 'warming', {}, fence);
+      merge(await this.step(g, 'boot', took, () => hv.boot(spec, g.meta), fence));
+      g = await this.transition(g, 'warming', {}, fence);
+      await this.step(g, 'health', took, () => this.d.waitHealthy(g, policy), fence);
+      merge(await this.step(g, 'pause', took, () => hv.pause(g), fence));
+      g = await this.transition(g, 'warm', {}, fence);
+      this.moved(g, 'pause', 'warming', now, took);
+      return g;
+    } catch (e) {
+      const err = wrapError('GH_BOOT_FAILED', e, { guest: id });
+      await this.cleanup(g, policy, `making a warm guest failed: ${err.message}`, fence);
+      throw err;
+    }
+  }
+
+  /**
+   * warm -> booting -> healthy: a scale-out takes a warm guest: unpause, health, before_register,
+   * register. `booting` is written first (a compare-and-set: GH_STALE_WRITE when another process
+   * or the warm pool's trim changed it meanwhile; nothing else is done then), so from here it
+   * counts and is in flight as any launch, and a restart undoes a take cut short. On a later
+   * failure it is cleaned up (record `failed`) and the error rethrown.
+   */
+  async takeWarm(warm: Guest, policy: Policy, fence?: ActingFence): Promise<{ guest: Guest; timings: LaunchTimings }> {
+    const t0 = this.d.clock.now();
+    const hv = this.d.hypervisorFor(warm.driver);
+    let g = await this.transition(warm, 'booting', {}, fence);
+    this.moved(g, 'take-warm', 'warm', warm.updatedAt, {}, 'scale-out took a warm guest');
+    const timings: LaunchTimings = { cloneMs: 0, bootMs: 0, healthMs: 0, registerMs: 0, warm: true };
+    try {
+      if (!canPause(hv)) throw new GridhostError('GH_BOOT_FAILED', `hypervisor driver ${hv.name} cannot unpause guests`, { guest: g.id });
+      const booting: Record<string, number> = {};
+      const r = await this.step(g, 'unpause', booting, () => hv.unpause(g), fence);
+      timings.bootMs = booting.unpause!;
+      g = await this.transition(g, 'booting', { meta: { ...g.meta, ...r.meta } }, fence);
+      await this.step(g, 'health', booting, () => this.d.waitHealthy(g, policy), fence);
+      timings.healthMs = booting.health!;
+      if (!(await this.runHook('before_register', g, policy, booting, fence))) {
+        throw new GridhostError('GH_HOOK_FAILED', `hook before_register failed for ${g.id} (on_failure: abandon): the guest is not registered`, { guest: g.id, hook: 'before_register' });
+      }
+      await this.step(g, 'register', booting, () => this.register(g, policy), fence, false);
+      timings.registerMs = booting.register!;
+      g = await this.transition(g, 'healthy', { healthyAt: this.d.clock.now() }, fence);
+      this.moved(g, 'register', 'booting', t0, booting);
+      this.d.telemetry.provisioned(policy.pool, 'ok', (this.d.clock.now() - t0) / 1000);
+      return { guest: g, timings };
+    } catch (e) {
+      const err = wrapError('GH_BOOT_FAILED', e, { guest: g.id });
+      this.d.telemetry.provisioned(policy.pool, 'failed', (this.d.clock.now() - t0) / 1000);
+      await this.cleanup(g, policy, `taking a warm guest failed: ${err.message}`, fence);
       throw err;
     }
   }

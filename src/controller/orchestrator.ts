@@ -150,6 +150,7 @@ export class Orchestrator {
           if (r.repairs.length > 0 || r.failed.length > 0) this.d.telemetry.info('reconciled', { pool, takeover: false, ...repairsByKind(r) });
         },
         reconcileEveryMs: this.d.reconcileEveryMs,
+        lifecycle,
         rollout: new PoolRollout(pool, { store, lifecycle, clock, telemetry, ...(fence ? { fence } : {}), hypervisorFor: (name) => this.hypervisorNamed(name) }),
       });
       if (this.stopped) return;

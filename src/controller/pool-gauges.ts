@@ -17,7 +17,7 @@ export function poolGaugeReport(policy: Policy, guests: readonly Guest[], decisi
   const budget = flapBudgetAt(policy, changes, now);
   // gridhost_recommended_guests: what the decision core would do now, whatever the pool does.
   return {
-    pool: policy.pool, byState, desired, recommended: desiredSize(decision), min: b.min, max: b.max, rules: ruleReadings(policy, decision), mode,
+    pool: policy.pool, byState, warmTarget: policy.warmPool?.size ?? 0, desired, recommended: desiredSize(decision), min: b.min, max: b.max, rules: ruleReadings(policy, decision), mode,
     ...(hold ? { hold: hold.cause } : {}),
     ...(budget ? { flapBudget: { spent: budget.spent, limit: budget.limit } } : {}),
   };

@@ -48,6 +48,8 @@ import { OperatorQueue, type OperatorOp } from './operator-queue.ts';
 import { RecommendationPublisher } from './recommendation.ts';
 import { RuleQueries } from './rule-queries.ts';
 import type { PoolRollout, RolloutStatus } from './rollout.ts';
+import type { GuestLifecycle } from './guest-lifecycle.ts';
+import { WarmPool } from './warm-pool.ts';
 
 export type LoopState = 'stopped' | 'waiting' | 'sampling' | 'deciding';
 
@@ -75,6 +77,8 @@ export interface PoolLoopDeps {
   reconcileEveryMs?: number;
   /** Replaces guests made from another template or base image (rollout.ts); absent: no rollouts. */
   rollout?: PoolRollout;
+  /** Makes and trims the warm pool's guests (policy warm_pool, warm-pool.ts); absent: no warm pool. */
+  lifecycle?: GuestLifecycle;
 }
 
 export const DEFAULT_RECONCILE_EVERY_MS = 5 * 60_000;
@@ -158,12 +162,20 @@ export class PoolLoop {
   private signalsCheckedAt?: number;
   /** The values of the policy's source: prometheus rules (rule-queries.ts). */
   private readonly queries: RuleQueries;
+  /** Guests kept made and paused (policy warm_pool); refilled beside the loop's actions. */
+  private readonly warm?: WarmPool;
 
   constructor(private policy: Policy, private readonly d: PoolLoopDeps) {
     this.guard = new LaunchGuard(policy.pool, d.telemetry);
     this.ops = new OperatorQueue(policy.pool);
     this.recommender = new RecommendationPublisher(policy.pool, d);
     this.queries = new RuleQueries(policy.pool, d.telemetry, d.poolQuery);
+    if (d.lifecycle) {
+      this.warm = new WarmPool(policy.pool, {
+        lifecycle: d.lifecycle, telemetry: d.telemetry, ...(d.fence ? { fence: d.fence } : {}),
+        recordLaunches: (n, errors) => this.recordLaunches(n, errors),
+      });
+    }
   }
 
   get pool(): string {
@@ -201,7 +213,10 @@ export class PoolLoop {
 
   /** Waits for every running action, including ones started while waiting. */
   private async allActions(): Promise<void> {
-    while (this.acting.size > 0) await Promise.allSettled([...this.acting]);
+    while (this.acting.size > 0 || this.warm?.busy()) {
+      await Promise.allSettled([...this.acting]);
+      await this.warm?.idle();
+    }
     await this.d.healer?.idle();
   }
 
@@ -349,7 +364,8 @@ export class PoolLoop {
       const idle = this.acting.size === 0;
       // An operator's action waits until no action runs, then goes alone before any decision.
       const op = idle && !this.isStopped() && !blocked ? this.ops.take() : undefined;
-      const reconcile = !op && !blocked && idle && !this.isStopped() && this.reconcileNow(now);
+      // Not while the warm pool makes guests: they are `warming`, which a reconciliation undoes.
+      const reconcile = !op && !blocked && idle && !this.warm?.busy() && !this.isStopped() && this.reconcileNow(now);
       const beforeStart = this.memory;
       // Replacements of sick guests are remembered now (so no scale action starts beside them
       // this tick: mayStart reads the memory) and started once the record is written.
@@ -390,6 +406,11 @@ export class PoolLoop {
         throw e;
       }
       for (const start of heals) start();
+      // The warm pool is kept beside scale actions (a refill never holds a scale-out), but not
+      // beside a reconciliation, a cleanup retry or an operator's action, nor while the pool is
+      // paused, recommending, blocked or its breaker open.
+      this.warm?.tick(policy, guests, !this.isStopped() && !op && !reconcile && !blocked && !this.retrying && !this.ops.running && this.ops.pending === 0
+        && this.control?.mode !== 'paused' && !recommend && this.guard.openFor(policy, now).openForMs === 0);
       // mode: recommend publishes what the policy would do, each change once (the file's next
       // version may say act: that applies from its first tick, and a later recommend anew).
       if (recommend) await this.recommender.publish(decision, this.d.fence);

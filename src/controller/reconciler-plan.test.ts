@@ -15,6 +15,12 @@ const cases: [GuestState, boolean, RepairAction][] = [
   // Sick guests wait for their pool loop: it launches the replacement first, then retires them.
   ['sick', true, 'replace'],
   ['sick', false, 'replace'],
+  // A warm guest is made and paused, not half-made: kept if its driver has it, never undone.
+  ['warm', true, 'keep-warm'],
+  ['warm', false, 'vanished'],
+  // A guest still being made for the warm pool is half-made: undone (the warm pool makes another).
+  ['warming', true, 'undo'],
+  ['warming', false, 'undo'],
   // Finished guests are never listed for repair; if one is, finishing again is harmless.
   ['gone', false, 'finish-retire'],
   ['failed', true, 'finish-retire'],

@@ -24,6 +24,9 @@
 //                   deleted.
 //  balancer-orphan  a balancer entry with no live guest behind it: removed.
 //  balancer-missing a healthy guest missing from the balancer (outside a take-over): added.
+//  warm-adopted     a warm guest (made and paused for the warm pool) its driver still has, found
+//                   by a new leader: kept warm as it is (never undone: it is not half-made; the
+//                   one half-made, `warming`, is undone). One its driver lost is record-gone.
 //  sick             a guest auto-heal marked sick (out of rotation): left to its pool loop, which
 //                   replaces it and then retires it; reported at a take-over only.
 import { assertNever, GUEST_STATE_FACTS, LIVE_STATES, type Guest } from '../domain/types.ts';
@@ -63,7 +66,7 @@ export interface ReconcileReport {
   failed: string[];
 }
 
-export type RepairAction = 'adopt' | 'undo' | 'finish-retire' | 'vanished' | 'replace';
+export type RepairAction = 'adopt' | 'undo' | 'finish-retire' | 'vanished' | 'replace' | 'keep-warm';
 
 /** Pure: what to do with a stored guest given whether its driver still sees it running. */
 export function planRepair(g: Guest, running: boolean): RepairAction {
@@ -78,6 +81,8 @@ export function planRepair(g: Guest, running: boolean): RepairAction {
     case 'replace':
       // Out of rotation already; running or not, its pool's loop replaces it, then retires it.
       return 'replace';
+    case 'adopt-warm':
+      return running ? 'keep-warm' : 'vanished';
     case 'none':
       // Finished guests are not listed for repair; one that is has nothing left to undo but its
       // leftovers, which finishing (idempotent stop and delete) removes.
@@ -167,7 +172,12 @@ export async function reconcilePool(d: ReconcileDeps, pool: string, policy: Poli
         case 'vanished':
           fence?.check();
           await d.lifecycle.finish(g, policy, 'its driver no longer runs it', 'gone', fence);
-          await repaired('record-gone', g.id, 'was healthy, its driver no longer runs it: marked gone');
+          await repaired('record-gone', g.id, `was ${g.state}, its driver no longer runs it: marked gone`);
+          break;
+        case 'keep-warm':
+          // Paused, out of the balancer, not counted: the warm pool's to take or trim. Said when a
+          // leader takes the pool, so the take-over says what it found.
+          if (opts.takeover) await repaired('warm-adopted', g.id, 'warm (paused) and its driver still has it: kept in the warm pool');
           break;
         case 'replace':
           // Out of rotation already (auto-heal): its pool's loop launches a replacement, then

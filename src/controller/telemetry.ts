@@ -64,6 +64,8 @@ export interface HookReport {
 export interface PoolGaugeReport {
   pool: string;
   byState: Partial<Record<GuestState, number>>;
+  /** The policy's warm_pool.size (0: none); the warm guests are byState.warm. */
+  warmTarget?: number;
   desired: number;
   /** The size the decision core recommends now (in `mode: act` what it acts towards). */
   recommended: number;
@@ -96,6 +98,8 @@ export interface Telemetry {
   hook(r: HookReport): void;
   provisioned(pool: string, outcome: 'ok' | 'failed', seconds: number): void;
   retired(pool: string, outcome: 'ok' | 'failed', seconds: number): void;
+  /** A scale-out's guest serves: taken from the warm pool or launched cold, `seconds` after the decision. */
+  scaleOutServed?(pool: string, path: 'warm' | 'cold', seconds: number): void;
   poolGauges(r: PoolGaugeReport): void;
   guestValues(pool: string, guest: string, values: MetricValues): void;
   forgetGuest(pool: string, guest: string): void;
@@ -130,12 +134,14 @@ export class RecordingTelemetry implements Telemetry {
   readonly sick: SickReport[] = [];
   readonly replacements: { pool: string; cause: string; outcome: string }[] = [];
   readonly repairs: RepairReport[] = [];
+  readonly served: { pool: string; path: 'warm' | 'cold'; seconds: number }[] = [];
   scaleEvent(r: ScaleEventReport) { this.scaleEvents.push(r); }
   repair(r: RepairReport) { this.repairs.push(r); }
   guestStep(r: GuestStepReport) { this.guestSteps.push(r); }
   hook(r: HookReport) { this.hooks.push(r); }
   provisioned() {}
   retired() {}
+  scaleOutServed(pool: string, path: 'warm' | 'cold', seconds: number) { this.served.push({ pool, path, seconds }); }
   poolGauges() {}
   guestValues() {}
   forgetGuest() {}

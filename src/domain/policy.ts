@@ -206,6 +206,8 @@ export interface Policy {
   /** At most `changes` guests started plus stopped per `windowMs` (decision/flap-budget.ts);
    *  absent: no budget. */
   flapBudget?: FlapBudgetSettings;
+  /** Guests kept made and paused for fast scale-outs (controller/warm-pool.ts); absent = none. */
+  warmPool?: WarmPoolSettings;
 }
 
 /** A cap on the pool's churn: guests started plus guests stopped by scale actions within a
@@ -213,6 +215,13 @@ export interface Policy {
 export interface FlapBudgetSettings {
   changes: number;
   windowMs: number;
+}
+
+/** The warm pool: `size` guests cloned, booted, health-checked and paused (not in the balancer,
+ *  not counted in the pool's size or its averages, but holding their host's memory). A scale-out
+ *  unpauses one instead of cloning a guest; the warm pool is refilled in the background. */
+export interface WarmPoolSettings {
+  size: number;
 }
 
 /** How a pool's outdated guests are replaced: `manual` (the default) waits for `gridhost rollout

@@ -9,13 +9,18 @@
  *       \          \            `-> sick -----'  (replaced first)  /
  *        `----------`----------> failed (cleaned up) -------------'
  *
+ * Warm pool (policy `warm_pool`, src/controller/warm-pool.ts): a guest made ahead of need goes
+ *   warming (clone, boot, health, pause) -> warm (paused, waiting) -> booting (unpause) -> healthy
+ * and is retired from `warm` like any other (stopping -> gone). Neither warming nor warm guests
+ * count towards the pool's size, serve, or hold its decisions; they do hold a host's memory.
+ *
  * `sick`: it was serving and its health check failed `fall` times in a row, or its process /
  * domain is gone. It is out of the balancer's rotation and no longer counts; a replacement is
  * launched, then it is retired (auto-heal, src/controller/healer.ts). It holds no decision:
  * its replacement (a guest on its way up, `meta.replaces`) is the change in flight, and until
  * that exists decisions count the sick guest as capacity coming (awaitingReplacement()).
  */
-export type GuestState = 'cloning' | 'booting' | 'healthy' | 'sick' | 'draining' | 'stopping' | 'gone' | 'failed';
+export type GuestState = 'cloning' | 'booting' | 'healthy' | 'sick' | 'draining' | 'stopping' | 'gone' | 'failed' | 'warming' | 'warm';
 
 /** How the reconciler repairs a guest found in a state after a restart (see reconciler.ts). */
 export type GuestRepair =
@@ -27,6 +32,9 @@ export type GuestRepair =
   | 'finish-retire'
   /** Sick: left as it is; the pool loop launches its replacement and then retires it. */
   | 'replace'
+  /** Warm (made and paused, waiting for a scale-out): kept as it is if its driver still has it,
+   *  else marked gone; never undone (it is not half-made). */
+  | 'adopt-warm'
   /** Finished: nothing left to repair. */
   | 'none';
 
@@ -58,6 +66,11 @@ export const GUEST_STATE_FACTS = {
   stopping: { counted: false, live: true, inFlight: true, serving: false, repair: 'finish-retire' },
   gone: { counted: false, live: false, inFlight: false, serving: false, repair: 'none' },
   failed: { counted: false, live: false, inFlight: false, serving: false, repair: 'none' },
+  // Made for the warm pool; not a change of the pool (it holds no decision) but half-made until
+  // paused: a restart undoes it and the warm pool makes another.
+  warming: { counted: false, live: true, inFlight: false, serving: false, repair: 'undo' },
+  // Made, healthy once, paused: a scale-out unpauses it (booting) instead of cloning a guest.
+  warm: { counted: false, live: true, inFlight: false, serving: false, repair: 'adopt-warm' },
 } as const satisfies Record<GuestState, GuestStateFacts>;
 
 /** In lifecycle order (the table's order). */

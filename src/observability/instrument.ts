@@ -39,6 +39,8 @@ export function instrumentHypervisor(h: Hypervisor, m: DriverMetrics): Hyperviso
     // Not timed: a cached, synchronous answer.
     ...(h.hostUp ? { hostUp: (host: string) => h.hostUp!(host) } : {}),
     ...(h.gone ? { gone: (guests: readonly Guest[]) => t('gone', () => h.gone!(guests)) } : {}),
+    ...(h.pause ? { pause: (g: Guest) => t('pause', () => h.pause!(g)) } : {}),
+    ...(h.unpause ? { unpause: (g: Guest) => t('unpause', () => h.unpause!(g)) } : {}),
     ...(h.sourceDigest ? { sourceDigest: (policy: Policy, host: string) => t('sourceDigest', () => h.sourceDigest!(policy, host)) } : {}),
   };
 }

@@ -58,8 +58,15 @@ export class LogMetricsTelemetry implements Telemetry {
     this.metrics.guestRetireDuration.observe({ pool, outcome }, seconds);
   }
 
+  scaleOutServed(pool: string, path: 'warm' | 'cold', seconds: number): void {
+    this.metrics.scaleOutGuests.inc({ pool, path });
+    this.metrics.scaleOutToServing.observe({ pool, path }, seconds);
+  }
+
   poolGauges(r: PoolGaugeReport): void {
     this.metrics.setPoolGuests(r.pool, r.byState);
+    this.metrics.warmGuests.set({ pool: r.pool }, r.byState.warm ?? 0);
+    this.metrics.warmPoolTarget.set({ pool: r.pool }, r.warmTarget ?? 0);
     this.metrics.poolDesiredGuests.set({ pool: r.pool }, r.desired);
     this.metrics.recommendedGuests.set({ pool: r.pool }, r.recommended);
     this.metrics.poolMinGuests.set({ pool: r.pool }, r.min);

@@ -35,6 +35,14 @@ const exposed: { name: string; act: (m: GridhostMetrics) => void; line: string }
   { name: 'gridhost_policy_evaluation_errors_total', act: (m) => m.policyEvaluationErrors.inc({ pool: 'web' }), line: 'gridhost_policy_evaluation_errors_total{pool="web"} 1' },
   { name: 'gridhost_policy_load_errors_total', act: (m) => m.policyLoadErrors.inc({ file: '/p/web.yaml' }), line: 'gridhost_policy_load_errors_total{file="/p/web.yaml"} 1' },
   { name: 'gridhost_launch_failures_total', act: (m) => m.launchFailures.inc({ pool: 'web' }), line: 'gridhost_launch_failures_total{pool="web"} 1' },
+  { name: 'gridhost_warm_guests', act: (m) => m.warmGuests.set({ pool: 'web' }, 2), line: 'gridhost_warm_guests{pool="web"} 2' },
+  { name: 'gridhost_warm_pool_target_guests', act: (m) => m.warmPoolTarget.set({ pool: 'web' }, 3), line: 'gridhost_warm_pool_target_guests{pool="web"} 3' },
+  { name: 'gridhost_scale_out_guests_total', act: (m) => m.scaleOutGuests.inc({ pool: 'web', path: 'warm' }), line: 'gridhost_scale_out_guests_total{pool="web",path="warm"} 1' },
+  {
+    name: 'gridhost_scale_out_to_serving_seconds',
+    act: (m) => m.scaleOutToServing.observe({ pool: 'web', path: 'cold' }, 3),
+    line: 'gridhost_scale_out_to_serving_seconds_sum{pool="web",path="cold"} 3',
+  },
   { name: 'gridhost_circuit_breaker_open', act: (m) => m.circuitBreakerOpen.set({ pool: 'web' }, 1), line: 'gridhost_circuit_breaker_open{pool="web"} 1' },
   {
     name: 'gridhost_driver_operation_duration_seconds',
@@ -100,7 +108,7 @@ test('setPoolGuests sets every state of the pool, the ones not given to 0', asyn
   m.setPoolGuests('web', { healthy: 3, booting: 1 });
   m.setPoolGuests('web', { healthy: 4 });
   const lines = (await text(m, 'gridhost_guests')).split('\n').filter((l) => l.startsWith('gridhost_guests{'));
-  t.is(lines.length, 8, "one series per guest state");
+  t.is(lines.length, 10, "one series per guest state");
   t.true(lines.includes('gridhost_guests{pool="web",state="sick"} 0'));
   t.true(lines.includes('gridhost_guests{pool="web",state="healthy"} 4'));
   t.true(lines.includes('gridhost_guests{pool="web",state="booting"} 0'));
@@ -149,7 +157,7 @@ test('forgetPool drops the pool\'s gauges and guests, keeps other pools and the 
 test('every reconcile repair kind is exported at 0 from the start, so increase() sees the first repair', async (t) => {
   const m = createMetrics();
   const lines = (await text(m, 'gridhost_reconcile_repairs_total')).split('\n');
-  const kinds = ['adopted', 'undone', 'finished', 'record-gone', 'unknown-guest', 'orphan-clone', 'balancer-orphan', 'balancer-missing', 'sick'];
+  const kinds = ['adopted', 'undone', 'finished', 'record-gone', 'unknown-guest', 'orphan-clone', 'balancer-orphan', 'balancer-missing', 'sick', 'warm-adopted'];
   for (const kind of kinds) t.true(lines.includes(`gridhost_reconcile_repairs_total{kind="${kind}"} 0`), kind);
   t.is(lines.filter((l) => l.startsWith('gridhost_reconcile_repairs_total{')).length, kinds.length, 'one series per kind, no other label');
 });

@@ -54,6 +54,10 @@ export interface GridhostMetrics {
   readonly poolMode: Gauge<'pool' | 'mode'>;
   readonly poolHold: Gauge<'pool' | 'cause'>;
   readonly flapBudget: Gauge<'pool' | 'kind'>;
+  readonly warmGuests: Gauge<'pool'>;
+  readonly warmPoolTarget: Gauge<'pool'>;
+  readonly scaleOutGuests: Counter<'pool' | 'path'>;
+  readonly scaleOutToServing: Histogram<'pool' | 'path'>;
 
   /** Set gridhost_guests for every state of the pool (states not given are 0). */
   setPoolGuests(pool: string, byState: Partial<Record<GuestState, number>>): void;
@@ -157,7 +161,7 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
   });
   const reconcileRepairs = new Counter({
     name: 'gridhost_reconcile_repairs_total',
-    help: 'Repairs by the reconciler, by kind of mismatch: adopted (running guests taken up by a new leader; not a fault), undone, finished, record-gone, unknown-guest, orphan-clone, balancer-orphan, balancer-missing, sick (see controller/reconciler.ts).',
+    help: 'Repairs by the reconciler, by kind of mismatch: adopted (running guests taken up by a new leader; not a fault), undone, finished, record-gone, unknown-guest, orphan-clone, balancer-orphan, balancer-missing, sick, warm-adopted (see controller/reconciler.ts).',
     labelNames: ['kind'] as const,
     registers,
   });
@@ -215,6 +219,21 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
   });
   // pool -> the hold cause exported, so a new cause replaces the old series.
   const holdSeries = new Map<string, string>();
+  const warmGuests = new Gauge({ name: 'gridhost_warm_guests', help: 'Warm guests of the pool: made and paused, not in the balancer, not counted in its size (policy warm_pool).', labelNames: ['pool'] as const, registers });
+  const warmPoolTarget = new Gauge({ name: 'gridhost_warm_pool_target_guests', help: 'The warm pool size the policy asks for (warm_pool.size; 0: none).', labelNames: ['pool'] as const, registers });
+  const scaleOutGuests = new Counter({
+    name: 'gridhost_scale_out_guests_total',
+    help: 'Guests a scale-out brought into service, by path: warm (a paused warm guest unpaused) or cold (cloned and booted).',
+    labelNames: ['pool', 'path'] as const,
+    registers,
+  });
+  const scaleOutToServing = new Histogram({
+    name: 'gridhost_scale_out_to_serving_seconds',
+    help: 'Time from a scale-out decision to each of its guests serving (healthy and in the balancer), by path: warm or cold.',
+    labelNames: ['pool', 'path'] as const,
+    buckets: LIFECYCLE_BUCKETS,
+    registers,
+  });
 
   // pool -> rule label sets exported, so readings of a removed rule are dropped.
   const ruleSeries = new Map<string, { value: Set<string>; target: Set<string> }>();
@@ -265,6 +284,11 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
     poolMode,
     poolHold,
     flapBudget,
+    warmGuests,
+    warmPoolTarget,
+    scaleOutGuests,
+    scaleOutToServing,
+
 
     setPoolHold(pool, cause) {
       const old = holdSeries.get(pool);
@@ -337,6 +361,8 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
       poolMinGuests.remove({ pool });
       poolMaxGuests.remove({ pool });
       circuitBreakerOpen.remove({ pool });
+      warmGuests.remove({ pool });
+      warmPoolTarget.remove({ pool });
       for (const mode of POOL_MODES) poolMode.remove({ pool, mode });
       dropRuleSeries(pool, { value: new Set(), target: new Set() });
       ruleSeries.delete(pool);

@@ -9,6 +9,7 @@ import { deepFreeze } from './deep-freeze.ts';
 import { parseHooks } from './parse-hooks.ts';
 import { parseRollout } from './parse-rollout.ts';
 import { parseFlapBudget } from './parse-flap-budget.ts';
+import { parseWarmPool } from './parse-warm-pool.ts';
 import { parseGuestMetrics, parseRules, parseSchedules } from './parse-rules.ts';
 import { checkListen, decodeYaml, type Field, type ReaderRecorder, type YamlReader } from './yaml-reader.ts';
 import { HAPROXY_POLICY_KEYS, parseHaproxyPolicy } from '../drivers/balancer/haproxy/haproxy-config.ts';
@@ -29,6 +30,10 @@ export interface PolicyOptions {
   /** Whether a Prometheus server is configured (prometheus.url); false refuses rules with
    *  source: prometheus. Omitted = not checked (the simulator). */
   prometheus?: boolean;
+  /** The hypervisor drivers that can pause guests (Hypervisor.pause/unpause); warm_pool is
+   *  refused for pools of any other. Omitted = not checked (the simulator). Plain data: it
+   *  crosses to the policy checker's worker thread. */
+  pausableDrivers?: readonly string[];
 }
 
 export type PolicyResult =
@@ -42,7 +47,7 @@ export type PolicyResult =
     }
   | { ok: false; issues: ValidationIssue[]; /** Further issues not carried (a worker's answer is capped; absent = none). */ omitted?: number };
 
-export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'rollout', 'flap_budget', 'hooks', 'webhook', 'rules', 'schedules'] as const;
+export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'rollout', 'flap_budget', 'warm_pool', 'hooks', 'webhook', 'rules', 'schedules'] as const;
 const GUEST_KEYS = ['driver', 'template', 'image', 'clone', 'health_path', 'metrics_path', 'metrics', 'boot_timeout', 'stop_timeout', 'drain_timeout'] as const;
 const CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy', 'lvm-snapshot', 'qcow2'];
 const LOCAL_CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy'];
@@ -130,6 +135,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
 
   const rollout = parseRollout(r, top.get('rollout'), hardMax);
   const flapBudget = parseFlapBudget(r, top.get('flap_budget'));
+  const warmPool = parseWarmPool(r, top.get('warm_pool'), { hardMax, driver: guest?.driver, ...(opts.pausableDrivers ? { pausable: opts.pausableDrivers } : {}) });
   const hooks = parseHooks(r, top.get('hooks'), { templatesDir: opts.templatesDir, ...(opts.exists ? { exists: opts.exists } : {}) });
   const { rules, signalRules } = parseRules(r, top.get('rules'), facts, opts.prometheus !== undefined ? { prometheus: opts.prometheus } : {});
   const webhook = parseWebhook(r, top.get('webhook'));
@@ -159,6 +165,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
     autoHeal: { enabled: healEnabled as boolean, maxConcurrent: healMax as number },
     ...(rollout ? { rollout } : {}),
     ...(flapBudget ? { flapBudget } : {}),
+    ...(warmPool ? { warmPool } : {}),
   };
   const poolAt = r.pos(top.get('pool').value);
   return { ok: true, policy: deepFreeze(policy), poolAt, warnings: fileNameWarnings(file, policy.pool, poolAt) };

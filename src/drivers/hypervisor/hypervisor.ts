@@ -11,11 +11,14 @@
 //    boot  -> GH_BOOT_FAILED | GH_NAME_IN_USE | GH_OUT_OF_CAPACITY | GH_TEMPLATE_INVALID
 //    stop  -> GH_STOP_FAILED (only when the guest may still be running after the forced stop)
 //    deleteClone -> GH_CLONE_FAILED
+//    pause / unpause (optional) -> GH_BOOT_FAILED (the guest is gone, or its driver refused)
 //    any   -> GH_HOST_UNREACHABLE | GH_COMMAND_TIMEOUT for transport failures (GH_HOST_KEY_MISMATCH when
 //             every host refused for its pinned key)
 //  - a failed clone or boot leaves nothing behind that its own meta does not name: the
 //    controller then calls stop() and deleteClone() with that meta to clean up.
 //  - stop() and deleteClone() are idempotent: a guest or clone that is already gone is success.
+//  - stop() stops a paused guest too, without waiting out the graceful timeout (a paused guest
+//    cannot answer a shutdown request).
 import type { Guest } from '../../domain/types.ts';
 import type { Policy } from '../../domain/policy.ts';
 import type { SourceDigest } from '../../decision/rollout-plan.ts';
@@ -84,4 +87,21 @@ export interface Hypervisor {
    * template or image cannot be read) or the transport codes. Drivers without it have no rollout.
    */
   sourceDigest?(policy: Policy, host: string): Promise<SourceDigest>;
+  /**
+   * The warm pool (policy `warm_pool`, controller/warm-pool.ts): freeze a booted guest that has
+   * passed its health check, keeping its memory, so unpause() brings it back serving within a
+   * fraction of a second instead of a clone and boot. Local: SIGSTOP to its process group; Xen:
+   * `xl pause`. Resolves with meta to merge (`paused: '1'`). Rejects only with GridhostError:
+   * GH_BOOT_FAILED (gone, or refused) or the transport codes. Drivers without pause and unpause
+   * cannot have a warm pool: a policy with one is refused at load (PolicyOptions.pausable).
+   */
+  pause?(guest: Guest): Promise<StepResult>;
+  /** Let a paused guest run again (SIGCONT; `xl unpause`). A guest that is not paused is success.
+   *  Resolves with meta to merge (`paused: '0'`); rejects as pause() does. */
+  unpause?(guest: Guest): Promise<StepResult>;
+}
+
+/** Whether a driver can keep a warm pool (both halves of the capability). */
+export function canPause(hv: Hypervisor): hv is Hypervisor & Required<Pick<Hypervisor, 'pause' | 'unpause'>> {
+  return typeof hv.pause === 'function' && typeof hv.unpause === 'function';
 }

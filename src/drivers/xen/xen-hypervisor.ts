@@ -233,6 +233,13 @@ export class XenHypervisor implements Hypervisor {
     const host = guest.meta['host'] ?? guest.host;
     if (!host || !this.hosts.names().includes(host)) return; // never placed: nothing runs
     const domain = guest.meta['domain'] ?? this.domainName(guest.id);
+    // A paused domain (the warm pool's) cannot answer a shutdown request, and has no work to
+    // finish: destroy it at once.
+    if (guest.meta['paused'] === '1') {
+      await this.destroyQuietly(host, domain);
+      if (await this.waitGone(host, domain, this.o.goneTimeoutMs)) return;
+      throw new GridhostError('GH_STOP_FAILED', `${host}: paused domain ${domain} is still listed after xl destroy`, { host, domain });
+    }
     // `xl shutdown` without -w, then our own polling: this is `xl shutdown -w` with a timeout,
     // except that an xl killed at the timeout while it tears devices down would leave the
     // domain half-destroyed (seen on the lab: the following `xl destroy` then fails).
@@ -267,6 +274,35 @@ export class XenHypervisor implements Hypervisor {
     if (!(await this.waitGone(host, domain, this.o.goneTimeoutMs))) {
       throw new GridhostError('GH_STOP_FAILED', `${host}: domain ${domain} is still listed after xl shutdown and xl destroy`, { host, domain });
     }
+  }
+
+  /** `xl pause` (the warm pool): the domain keeps its memory (counted on its dom0 as any
+   *  domain's) and runs no vCPU until unpause(). */
+  async pause(guest: Guest): Promise<StepResult> {
+    const { host, domain } = this.domainOf(guest, 'pause');
+    await this.run(host, [this.o.xlPath, 'pause', domain], 'GH_BOOT_FAILED');
+    return { meta: { paused: '1' } };
+  }
+
+  /** `xl unpause`. Xen refuses to unpause a domain that is not paused: when it does, `xl list`
+   *  says whether the domain runs (success) or is gone or still paused (GH_BOOT_FAILED). */
+  async unpause(guest: Guest): Promise<StepResult> {
+    const { host, domain } = this.domainOf(guest, 'unpause');
+    const r = await this.hosts.exec(host, [this.o.xlPath, 'unpause', domain], { timeoutMs: this.o.commandTimeoutMs });
+    if (r.code !== 0) {
+      const l = await this.hosts.exec(host, [this.o.xlPath, 'list', domain], { timeoutMs: this.o.commandTimeoutMs });
+      const state = l.code === 0 ? parseXlList(l.stdout).find((d) => d.name === domain)?.state : undefined;
+      if (state === undefined || state.includes('p')) {
+        throw new GridhostError('GH_BOOT_FAILED', `${host}: xl unpause ${domain} failed (exit ${r.code}): ${xlErrorSummary(r.stderr)}`, { host, domain, exitCode: r.code });
+      }
+    }
+    return { meta: { paused: '0' } };
+  }
+
+  private domainOf(guest: Guest, what: string): { host: string; domain: string } {
+    const host = guest.meta['host'] ?? guest.host;
+    if (!host || !this.hosts.names().includes(host)) throw new GridhostError('GH_BOOT_FAILED', `guest ${guest.id} has no dom0 to ${what} it on`, { guest: guest.id });
+    return { host, domain: guest.meta['domain'] ?? this.domainName(guest.id) };
   }
 
   async deleteClone(guest: Guest): Promise<void> {

@@ -224,6 +224,43 @@ export class LocalHypervisor implements Hypervisor {
     await this.kill(pid, startTime, timeoutMs, guest.id);
   }
 
+  /** SIGSTOP to the guest's process group (the warm pool): its memory, sockets and state stay;
+   *  it runs no instruction until unpause(). Waits until the kernel shows it stopped. */
+  async pause(guest: Guest): Promise<StepResult> {
+    await this.signalGuest(guest, 'SIGSTOP');
+    return { meta: { paused: '1' } };
+  }
+
+  /** SIGCONT to the guest's process group. A guest that is not stopped is unaffected. */
+  async unpause(guest: Guest): Promise<StepResult> {
+    await this.signalGuest(guest, 'SIGCONT');
+    return { meta: { paused: '0' } };
+  }
+
+  /** Sends `sig` to the guest's own process group (only while it is still the process started
+   *  at its recorded start time) and waits until its leader's state shows it (T for SIGSTOP). */
+  private async signalGuest(guest: Guest, sig: 'SIGSTOP' | 'SIGCONT'): Promise<void> {
+    const pid = metaInt(guest.meta.pid);
+    const startTime = metaInt(guest.meta.startTime);
+    const s = pid === undefined ? undefined : await readProcStat(pid);
+    if (pid === undefined || !isSameLiveProcess(s, startTime) || s!.pgrp !== pid) {
+      throw new GridhostError('GH_BOOT_FAILED', `guest ${guest.id} has no live process group to ${sig === 'SIGSTOP' ? 'pause' : 'unpause'} (pid ${guest.meta.pid ?? 'unknown'})`, { guest: guest.id });
+    }
+    try {
+      process.kill(-pid, sig);
+    } catch (e) {
+      throw new GridhostError('GH_BOOT_FAILED', `cannot send ${sig} to guest ${guest.id} (pid ${pid}): ${(e as Error).message}`, { guest: guest.id, pid }, { cause: e });
+    }
+    const deadline = Date.now() + this.killWaitMs;
+    for (;;) {
+      const now = await readProcStat(pid);
+      if (!isSameLiveProcess(now, startTime)) throw new GridhostError('GH_BOOT_FAILED', `guest ${guest.id} (pid ${pid}) exited`, { guest: guest.id, pid });
+      if ((now!.state === 'T') === (sig === 'SIGSTOP')) return;
+      if (Date.now() >= deadline) throw new GridhostError('GH_BOOT_FAILED', `guest ${guest.id} (pid ${pid}) did not ${sig === 'SIGSTOP' ? 'stop' : 'continue'} within ${this.killWaitMs} ms (state ${now!.state})`, { guest: guest.id, pid });
+      await sleep(5);
+    }
+  }
+
   async deleteClone(guest: Guest): Promise<void> {
     const dir = guest.meta.clonePath ?? this.clonePathFor(guest.pool, guest.id);
     await removeClone(dir, this.guestsDir);
@@ -309,6 +346,8 @@ export class LocalHypervisor implements Hypervisor {
 
     if (timeoutMs > 0) {
       signal(target, 'SIGTERM');
+      // A paused guest (the warm pool's SIGSTOP) only sees SIGTERM once it runs again.
+      signal(target, 'SIGCONT');
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
