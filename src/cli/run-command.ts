@@ -11,13 +11,11 @@ import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { instrumentBalancer, instrumentHypervisor } from '../observability/instrument.ts';
 import { LogMetricsTelemetry } from '../observability/log-metrics-telemetry.ts';
-import { logBalancerChange } from '../observability/balancer-log.ts';
 import { openStore } from '../store/open-store.ts';
 import { LocalHypervisor } from '../drivers/hypervisor/local/local-hypervisor.ts';
-import { BuiltinBalancer } from '../drivers/balancer/builtin/builtin-balancer.ts';
+import { BALANCER_DRIVERS } from '../drivers/balancer/balancer-drivers.ts';
+import type { Balancer } from '../drivers/balancer/balancer.ts';
 import { BalancerSet } from '../drivers/balancer/balancer-set.ts';
-import { HaproxyBalancer, type HaproxyChange } from '../drivers/balancer/haproxy/haproxy-balancer.ts';
-import type { Logger } from '../observability/logger.ts';
 import { CombinedSource } from '../drivers/metrics/combined-source.ts';
 import { HttpLoadSource } from '../drivers/metrics/http-load-source.ts';
 import { ProcCpuSource } from '../drivers/metrics/proc-cpu-source.ts';
@@ -27,7 +25,7 @@ import { PrometheusQuery } from '../drivers/prometheus/prometheus-query.ts';
 import { RealHookRunner } from '../drivers/hooks/hook-runner-real.ts';
 import { canPause, type Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
 import type { MetricsSource } from '../drivers/metrics/metrics-source.ts';
-import { GuestRoutes } from '../drivers/guest-net/guest-net.ts';
+import { FORWARDED_GUESTS, GuestRoutes } from '../drivers/guest-net/guest-net.ts';
 import { createXenDrivers, type XenDrivers } from '../drivers/xen/create-xen-drivers.ts';
 import { watchPolicyDir } from '../policy/policy-watcher.ts';
 import { logPolicyEvent } from '../policy/policy-log.ts';
@@ -47,13 +45,6 @@ import { PolicyProblems } from '../controller/policy-problems.ts';
 import { ProgressDisplay, ProgressTelemetry } from '../observability/progress-display.ts';
 import { listenHttp, serverUrl } from '../api/listen.ts';
 
-/**
- * Pause between health checks of a guest reached through its dom0, and the longest check or
- * metrics read: a busy guest behind a busy dom0 answers slowly, and slow is not dead.
- */
-const XEN_BALANCER_CHECK_MS = 2000;
-const XEN_CHECK_TIMEOUT_MS = 10_000;
-const XEN_SOCKETS_PER_GUEST = 4;
 
 /**
  * The xen drivers for the configured dom0s, with timeouts for dom0s whose toolstack may be slow
@@ -78,15 +69,6 @@ function createXenStack(config: GridhostConfig): { drivers: XenDrivers; routes: 
     via: d.guestNetwork === 'routed' ? undefined : (host: string, port: number) => drivers.hosts.ssh(d.name).forward(host, port),
   })));
   return { drivers, routes };
-}
-
-/** What the haproxy driver saw, as log lines: lost servers and restarts are worth a warning. */
-function logHaproxyChange(logger: Logger, c: HaproxyChange): void {
-  const fields = { ...c, event: 'haproxy' };
-  if (c.kind === 'readded') logger.warn('HAProxy had lost servers gridhost registered (a reload or restart); added them again', fields);
-  else if (c.kind === 'restarted') logger.warn('HAProxy was reloaded or restarted', fields);
-  else if (c.kind === 'tcp-check-only') logger.warn('HAProxy checks the pool\'s guests only at TCP level', fields);
-  else logger.debug('haproxy', fields);
 }
 
 /** Runs until SIGINT/SIGTERM. Returns -1 so the CLI keeps the process alive. */
@@ -145,35 +127,18 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
     if (!hv) throw new GridhostError('GH_TEMPLATE_INVALID', `no hypervisor driver "${driver}" is configured`);
     return hv;
   };
-  const builtin = instrumentBalancer(new BuiltinBalancer({
-    // Checks of a guest behind its dom0 each cost an SSH channel and a shell in the guest.
-    healthIntervalMs: forwarded ? XEN_BALANCER_CHECK_MS : 250,
-    // Connections to a guest behind its dom0 are SSH channels: few per guest, so that health
-    // checks, metrics reads and xl always find a free channel (more requests wait in the agent).
-    ...(forwarded ? { healthTimeoutMs: XEN_CHECK_TIMEOUT_MS, fallCount: 3, maxSocketsPerBackend: XEN_SOCKETS_PER_GUEST } : {}),
-    // Down, up, fail-open and no-backend are warn/info/error lines with their reason.
-    onChange: (c) => logBalancerChange(logger, c),
-    // The controller names the dom0 a guest's route goes through with each add().
-    ...(forwarded ? { connectVia: (host: string) => routes.connectFor(host) } : {}),
-  }), metrics);
-  // Pools with `balancer.driver: haproxy` (gridhost.yaml `haproxy:`): servers added to and
-  // removed from a running HAProxy through its runtime API; it serves on while gridhost is down.
-  const haproxy = config.haproxy && instrumentBalancer(new HaproxyBalancer({
-    socket: config.haproxy.socket,
-    timeoutMs: config.haproxy.timeoutMs,
-    reconcileMs: config.haproxy.reconcileMs,
-    serverPrefix: config.haproxy.serverPrefix,
-    onChange: (c) => logHaproxyChange(logger, c),
-  }), metrics);
-  const balancer = new BalancerSet(new Map([['builtin', builtin], ...(haproxy ? [['haproxy', haproxy] as const] : [])]), (d) =>
-    d === 'haproxy'
-      ? 'balancer.driver is haproxy, but gridhost.yaml has no haproxy section: add `haproxy: { socket: <the admin stats socket of haproxy.cfg> }`'
-      : `balancer.driver "${d}" is not known`);
+  // Every balancer driver the config allows; each pool is served by the one its policy names.
+  const balancerDrivers = new Map<string, Balancer>();
+  for (const d of BALANCER_DRIVERS) {
+    const b = d.create(config, { logger, routes });
+    if (b) balancerDrivers.set(d.keys.name, instrumentBalancer(b, metrics));
+  }
+  const balancer = new BalancerSet(balancerDrivers, (name) => BALANCER_DRIVERS.find((d) => d.keys.name === name)?.unconfigured ?? `balancer.driver "${name}" is not known`);
   // Each guest's metrics path comes from its pool's policy in force.
   const metricsPathOf = (g: { pool: string }): string | undefined => orchestrator.status(g.pool)?.policy.guest.metricsPath;
   const sources: MetricsSource[] = [new ProcCpuSource()];
   if (xen) sources.push(xen.drivers.xentop); // cpu of xen guests
-  sources.push(new HttpLoadSource({ metricsPath: metricsPathOf, ...(forwarded ? { agentFor: (g) => routes.agentFor(g.host), timeoutMs: XEN_CHECK_TIMEOUT_MS } : {}) }));
+  sources.push(new HttpLoadSource({ metricsPath: metricsPathOf, ...(forwarded ? { agentFor: (g) => routes.agentFor(g.host), timeoutMs: FORWARDED_GUESTS.checkTimeoutMs } : {}) }));
   // What the balancer sees of each guest (`source: balancer`): there even when a guest is too
   // busy to answer its own metrics endpoint.
   sources.push(new BalancerSource(balancer));
@@ -188,7 +153,7 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
       const agent = routes?.agentFor(g.host);
       const url = `http://${g.address}${p.guest.healthPath}`;
       if (!agent) return waitHealthy(url, { timeoutMs: p.guest.bootTimeoutMs, intervalMs: 100, signal });
-      return waitHealthy(url, { timeoutMs: p.guest.bootTimeoutMs, intervalMs: XEN_BALANCER_CHECK_MS, checkTimeoutMs: XEN_CHECK_TIMEOUT_MS, signal, agent });
+      return waitHealthy(url, { timeoutMs: p.guest.bootTimeoutMs, intervalMs: FORWARDED_GUESTS.checkIntervalMs, checkTimeoutMs: FORWARDED_GUESTS.checkTimeoutMs, signal, agent });
     },
   });
   // A guest on a dom0 that stopped answering counts as lost (placement skips that host too).

@@ -31,6 +31,7 @@ function setup(t: { teardown: (fn: () => void) => void }, policies: Record<strin
     cluster: { leaseMs: 15_000, reconcileIntervalMs: 300_000 },
     log: { level: 'info', format: 'auto' },
     dom0s: [],
+    drivers: {},
   };
   const out: string[] = [];
   const err: string[] = [];

@@ -2,7 +2,6 @@
 // overrides). Produced by src/config/load-config.ts at start-up; never mutated after.
 import type { GuestNetwork } from '../drivers/xen/guest-network.ts';
 import type { XenSettings } from '../drivers/xen/xen-settings.ts';
-import type { HaproxyConfig } from '../drivers/balancer/haproxy/haproxy-config.ts';
 
 export interface Dom0Config {
   /** Name used in logs and placement ("dom0-a"). */
@@ -68,6 +67,14 @@ export interface GridhostConfig {
   dom0s: Dom0Config[];
   /** The xen driver's settings (xl path, rendered-config folder, default guest memory); absent = defaults. */
   xen?: XenSettings;
-  /** HAProxy's runtime API, for pools with `balancer.driver: haproxy`; absent = none. */
-  haproxy?: HaproxyConfig;
+  /** Each driver's gridhost.yaml sections as it parsed them (absent = not configured). */
+  drivers: DriverSettings;
 }
+
+/**
+ * The drivers' settings by driver name. Empty here: each driver's keys module adds its own
+ * optional member (declaration merging, as fastify's plugins do), so this file names no driver
+ * and create() still gets its settings typed. The registries (drivers/<role>/<role>-keys.ts)
+ * list the modules.
+ */
+export interface DriverSettings {}

@@ -28,6 +28,7 @@ function defaultsFor(cwd: string, source: string): GridhostConfig {
     cluster: { leaseMs: 15_000, reconcileIntervalMs: 300_000 },
     log: { level: 'info', format: 'auto' },
     dom0s: [],
+    drivers: {},
   };
 }
 
@@ -120,6 +121,7 @@ test('every key of the file is read and relative paths resolve against cwd', (t)
       { name: 'dom0-a', address: '192.0.2.10', port: 22, user: 'root', hostKeyFingerprint: FP },
       { name: 'dom0-b', address: 'xen-b.example.net', port: 2222, user: 'gridhost', privateKeyPath: '/home/op/.ssh/id_ed25519', hostKeyFingerprint: FP },
     ],
+    drivers: {},
   });
 });
 

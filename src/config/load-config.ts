@@ -8,11 +8,13 @@ import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
 import { deepFreeze } from '../policy/deep-freeze.ts';
 import { tryParseDuration } from '../policy/duration.ts';
 import { sortIssues } from '../policy/parse-policy.ts';
-import { checkListen, decodeYaml, type Field, type YamlReader } from '../policy/yaml-reader.ts';
+import { checkListen, decodeYaml, type Field, type Fields, type YamlReader } from '../policy/yaml-reader.ts';
 import { DEFAULT_GUEST_NETWORK, rangesOverlap } from '../drivers/xen/guest-network.ts';
 import { parseGuestNetwork, parseXenSection, type XenSettings } from '../drivers/xen/xen-settings.ts';
 import type { Dom0Config, GridhostConfig } from './config-types.ts';
-import { parseHaproxyConfig, type HaproxyConfig } from '../drivers/balancer/haproxy/haproxy-config.ts';
+import { BALANCER_KEYS } from '../drivers/balancer/balancer-keys.ts';
+import type { ConfigContext, ConfigSection } from '../drivers/driver-keys.ts';
+import type { DriverSettings } from './config-types.ts';
 
 export const DEFAULT_CONFIG_FILE = 'gridhost.yaml';
 export const DEFAULTS_SOURCE = '<defaults>';
@@ -26,7 +28,10 @@ export interface LoadConfigOptions {
   cwd: string;
 }
 
-export const CONFIG_TOP_KEYS = ['api', 'policies_dir', 'templates_dir', 'data_dir', 'guests_dir', 'store', 'limits', 'cluster', 'log', 'prometheus', 'dom0s', 'xen', 'haproxy'] as const;
+/** The drivers' own sections of gridhost.yaml, from the registries (one module per driver). */
+const DRIVER_CONFIG_SECTIONS: readonly ConfigSection<keyof DriverSettings>[] = [...BALANCER_KEYS].flatMap((d) => (d.config ? [d.config] : []));
+
+export const CONFIG_TOP_KEYS = ['api', 'policies_dir', 'templates_dir', 'data_dir', 'guests_dir', 'store', 'limits', 'cluster', 'log', 'prometheus', 'dom0s', 'xen'] as const;
 const PROMETHEUS_URL_RE = /^https?:\/\/[^\s]+$/;
 const MAX_PROMETHEUS_TIMEOUT_MS = 60_000;
 const DOM0_KEYS = ['name', 'address', 'port', 'user', 'private_key_path', 'host_key_fingerprint', 'guest_network', 'network'] as const;
@@ -57,7 +62,7 @@ interface Draft {
   logFormat: GridhostConfig['log']['format'];
   dom0s: Dom0Config[];
   xen?: XenSettings;
-  haproxy?: HaproxyConfig;
+  drivers: DriverSettings;
   prometheusUrl?: string;
   prometheusTimeoutMs: number;
 }
@@ -77,6 +82,7 @@ function draftDefaults(): Draft {
     logFormat: 'auto',
     dom0s: [],
     prometheusTimeoutMs: 5000,
+    drivers: {},
   };
 }
 
@@ -84,19 +90,19 @@ export function loadConfig(opts: LoadConfigOptions): GridhostConfig {
   const { env, cwd } = opts;
   const issues: ValidationIssue[] = [];
   const d = draftDefaults();
+  const home = nonEmpty(env.HOME);
+  const abs = (p: string): string => path.resolve(cwd, home !== undefined && (p === '~' || p.startsWith('~/')) ? path.join(home, p.slice(1)) : p);
 
   const file = configFileOf(opts);
   const source = file ?? DEFAULTS_SOURCE;
   if (file !== undefined) {
     const read = readConfigFile(file);
     if ('issue' in read) issues.push(read.issue);
-    else issues.push(...applyFile(read.text, file, d));
+    else issues.push(...applyFile(read.text, file, d, { resolvePath: abs }));
   }
   issues.push(...applyEnv(env, d));
   if (issues.length > 0) throw new PolicyError(issues, 'GH_CONFIG_INVALID');
 
-  const home = nonEmpty(env.HOME);
-  const abs = (p: string): string => path.resolve(cwd, home !== undefined && (p === '~' || p.startsWith('~/')) ? path.join(home, p.slice(1)) : p);
   const dataDir = abs(d.dataDir);
   const cfg: GridhostConfig = {
     source,
@@ -113,7 +119,7 @@ export function loadConfig(opts: LoadConfigOptions): GridhostConfig {
     log: { level: d.logLevel, format: d.logFormat },
     ...(d.prometheusUrl !== undefined ? { prometheus: { url: d.prometheusUrl, timeoutMs: d.prometheusTimeoutMs } } : {}),
     dom0s: d.dom0s.map((x) => (x.privateKeyPath !== undefined ? { ...x, privateKeyPath: abs(x.privateKeyPath) } : x)),
-    ...(d.haproxy ? { haproxy: d.haproxy } : {}),
+    drivers: d.drivers,
   };
   if (d.xen !== undefined) cfg.xen = d.xen;
   return deepFreeze(cfg);
@@ -142,17 +148,17 @@ function readConfigFile(file: string): { text: string } | { issue: ValidationIss
 export function checkConfigFile(file: string): ValidationIssue[] {
   const read = readConfigFile(file);
   if ('issue' in read) return [read.issue];
-  return applyFile(read.text, file, draftDefaults());
+  return applyFile(read.text, file, draftDefaults(), { resolvePath: (p) => p });
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v;
 }
 
-function applyFile(text: string, file: string, d: Draft): ValidationIssue[] {
+function applyFile(text: string, file: string, d: Draft, ctx: ConfigContext): ValidationIssue[] {
   const { reader: r, root } = decodeYaml(text, file);
   if (root === undefined) return r.issues;
-  const top = r.map(root, CONFIG_TOP_KEYS);
+  const top = r.map(root, [...CONFIG_TOP_KEYS, ...DRIVER_CONFIG_SECTIONS.flatMap((s) => s.keys)]);
   if (top === undefined) return r.issues;
 
   const api = r.map(top.get('api'), ['listen', 'token']);
@@ -295,11 +301,16 @@ function applyFile(text: string, file: string, d: Draft): ValidationIssue[] {
       else d.dom0s.push(dom0);
     }
   }
-  if (top.has('haproxy')) {
-    const h = parseHaproxyConfig(r, top.get('haproxy'));
-    if (h) d.haproxy = h;
+  for (const section of DRIVER_CONFIG_SECTIONS) {
+    if (section.keys.some((k) => top.has(k))) putSection(d.drivers, section, r, top, ctx);
   }
   return sortIssues(r.issues);
+}
+
+/** One driver's sections into `out` under its name (generic, so the settings keep their type). */
+function putSection<K extends keyof DriverSettings>(out: DriverSettings, section: ConfigSection<K>, r: YamlReader, top: Fields, ctx: ConfigContext): void {
+  const v = section.parse(r, top, ctx);
+  if (v !== undefined) out[section.name] = v;
 }
 
 /** Why `u` is not a usable Prometheus base URL (the message never repeats it: it may hold a password). */

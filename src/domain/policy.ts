@@ -279,13 +279,17 @@ export interface HealthCheckSettings {
 }
 
 
-export interface BalancerSettings {
-  /** The balancer driver serving the pool: "builtin" (in gridhost, the default) or "haproxy". */
+/**
+ * The keys of a pool's `balancer:` section that one balancer driver alone reads: each driver's
+ * keys module adds its own here (declaration merging), so this file names no driver.
+ */
+export interface BalancerDriverSettings {}
+
+export interface BalancerSettings extends BalancerDriverSettings {
+  /** The balancer driver serving the pool (drivers/balancer/balancer-keys.ts lists them; the first, builtin, is the default). */
   driver?: string;
-  /** The pool's front end, e.g. 127.0.0.1:8080. */
+  /** The pool's front end, e.g. 127.0.0.1:8080 (builtin; '' for a driver whose front end is its own). */
   listen: string;
-  /** haproxy: the pool's backend in haproxy.cfg (default: the pool's name). */
-  backend?: string;
   /** How the balancer checks each backend: only what the policy set; the balancer fills in the
    *  rest with its defaults, which depend on how it reaches guests (run-command.ts). */
   check: Partial<HealthCheckSettings>;

@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import { DEFAULT_GUEST_METRICS, type PoolMetricFacts } from '../domain/metric-catalogue.ts';
-import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, DEFAULT_WEBHOOK, VICTIM_ORDERS, type WebhookSettings, type CloneMethod, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy, type PolicyMode, type UnknownGuests, type VictimOrder, type WhileBooting } from '../domain/policy.ts';
+import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, type BalancerSettings, DEFAULT_WEBHOOK, VICTIM_ORDERS, type WebhookSettings, type CloneMethod, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy, type PolicyMode, type UnknownGuests, type VictimOrder, type WhileBooting } from '../domain/policy.ts';
 import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
 import { deepFreeze } from './deep-freeze.ts';
 import { parseHooks } from './parse-hooks.ts';
@@ -11,8 +11,9 @@ import { parseRollout } from './parse-rollout.ts';
 import { parseFlapBudget } from './parse-flap-budget.ts';
 import { parseWarmPool } from './parse-warm-pool.ts';
 import { parseGuestMetrics, parseRules, parseSchedules } from './parse-rules.ts';
-import { checkListen, decodeYaml, type Field, type ReaderRecorder, type YamlReader } from './yaml-reader.ts';
-import { HAPROXY_POLICY_KEYS, parseHaproxyPolicy } from '../drivers/balancer/haproxy/haproxy-config.ts';
+import { decodeYaml, type Field, type ReaderRecorder, type YamlReader } from './yaml-reader.ts';
+import { BALANCER_KEYS } from '../drivers/balancer/balancer-keys.ts';
+import { allPolicyKeys, chooseDriver, refuseForeignKeys } from '../drivers/driver-keys.ts';
 import { hasDotDotSegment } from '../drivers/ssh/shell-quote.ts';
 
 export const POOL_NAME_RE = /^[a-z][a-z0-9-]{0,31}$/;
@@ -52,7 +53,6 @@ const GUEST_KEYS = ['driver', 'template', 'image', 'clone', 'health_path', 'metr
 const CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy', 'lvm-snapshot', 'qcow2'];
 const LOCAL_CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy'];
 const DRIVERS = ['local', 'xen'] as const;
-const BALANCER_DRIVERS = ['builtin', 'haproxy'] as const;
 /** A dom0 path goes into commands run over SSH: allow only plainly safe characters. */
 const DOM0_PATH_RE = /^\/[A-Za-z0-9._/@+:=,-]*$/;
 const HTTP_PATH_RE = /^\/[A-Za-z0-9._~!$&'()*+,;=:@/%?-]*$/;
@@ -81,30 +81,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
   const guest = parseGuest(r, top.get('guest'), opts);
   const facts: PoolMetricFacts | undefined = guest?.driver !== undefined && guest.metrics !== undefined ? { driver: guest.driver, guestMetrics: guest.metrics } : undefined;
 
-  const bal = r.map(top.get('balancer'), ['driver', 'listen', 'check', 'response_timeout', 'panic_threshold', ...HAPROXY_POLICY_KEYS]);
-  const driver = bal ? r.oneOf(bal.get('driver'), BALANCER_DRIVERS, { def: 'builtin' }) : 'builtin';
-  const listenField = bal?.get('listen');
-  let listen = driver !== 'builtin' ? '' : listenField ? r.str(listenField, { def: '127.0.0.1:8080' }) : '127.0.0.1:8080';
-  if (driver === 'builtin' && bal?.has('backend')) r.issue(bal.get('backend'), 'is for balancer.driver: haproxy (the pool\'s backend in haproxy.cfg)');
-  if (listen !== undefined && listen !== '' && listenField) {
-    const bad = checkListen(listen);
-    if (bad) {
-      r.issue(listenField, bad);
-      listen = undefined;
-    }
-  }
-
-  // Only what the file sets: the balancer's defaults depend on how it reaches the guests.
-  const chk = bal ? r.map(bal.get('check'), ['interval', 'timeout', 'rise', 'fall']) : undefined;
-  const check: Partial<HealthCheckSettings> = {};
-  if (chk?.has('interval')) check.intervalMs = r.duration(chk.get('interval'), { positive: true });
-  if (chk?.has('timeout')) check.timeoutMs = r.duration(chk.get('timeout'), { positive: true });
-  if (chk?.has('rise')) check.rise = r.int(chk.get('rise'), { min: 1, max: 100 });
-  if (chk?.has('fall')) check.fall = r.int(chk.get('fall'), { min: 1, max: 100 });
-  const haproxy = driver === 'haproxy' ? parseHaproxyPolicy(r, bal, chk, pool) : undefined;
-
-  const responseTimeoutMs = bal ? r.duration(bal.get('response_timeout'), { def: DEFAULT_BALANCER.responseTimeoutMs, positive: true }) : DEFAULT_BALANCER.responseTimeoutMs;
-  const panicThresholdPercent = bal ? r.num(bal.get('panic_threshold'), { def: DEFAULT_BALANCER.panicThresholdPercent, min: 0, max: 100 }) : DEFAULT_BALANCER.panicThresholdPercent;
+  const balancer = parseBalancer(r, top.get('balancer'), pool);
 
   const samp = r.map(top.get('sampling'), ['interval', 'window']);
   const intervalMs = samp ? r.duration(samp.get('interval'), { def: 5_000, positive: true }) : 5_000;
@@ -149,7 +126,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
     min: min as number,
     max: max as number,
     guest: guest as GuestTemplateRef,
-    balancer: { driver: driver as string, listen: listen as string, check, responseTimeoutMs: responseTimeoutMs as number, panicThresholdPercent: panicThresholdPercent as number, ...(haproxy ? { backend: haproxy.backend } : {}) },
+    balancer: balancer as BalancerSettings,
     sampling: { intervalMs: intervalMs as number, windowMs: windowMs as number },
     warmupMs: warmupMs as number,
     scaleOut: { cooldownMs: outCooldown as number, whileBooting: whileBooting as WhileBooting },
@@ -194,6 +171,35 @@ export function sortIssues(issues: ValidationIssue[]): ValidationIssue[] {
     .map((issue, i) => ({ issue, i }))
     .sort((a, b) => a.issue.line - b.issue.line || a.issue.col - b.issue.col || a.i - b.i)
     .map((x) => x.issue);
+}
+
+/**
+ * `balancer:`: `driver` (the registered balancer drivers; the first is the default) and `check`
+ * are every driver's; the other keys belong to one driver each (balancer-keys.ts), and one of
+ * another driver than the pool's is refused at its line. Undefined when an issue was found.
+ */
+function parseBalancer(r: YamlReader, f: Field, pool: string | undefined): BalancerSettings | undefined {
+  const bal = r.map(f, ['driver', 'check', ...allPolicyKeys(BALANCER_KEYS)]);
+  const driver = chooseDriver(r, bal?.get('driver'), BALANCER_KEYS);
+  // Only what the file sets: the balancer's defaults depend on how it reaches the guests.
+  const chk = bal ? r.map(bal.get('check'), ['interval', 'timeout', 'rise', 'fall']) : undefined;
+  const check: Partial<HealthCheckSettings> = {};
+  if (chk?.has('interval')) check.intervalMs = r.duration(chk.get('interval'), { positive: true });
+  if (chk?.has('timeout')) check.timeoutMs = r.duration(chk.get('timeout'), { positive: true });
+  if (chk?.has('rise')) check.rise = r.int(chk.get('rise'), { min: 1, max: 100 });
+  if (chk?.has('fall')) check.fall = r.int(chk.get('fall'), { min: 1, max: 100 });
+  if (driver === undefined) return undefined;
+  if (bal) refuseForeignKeys(r, bal, 'balancer', driver, BALANCER_KEYS);
+  const own = driver.parsePolicy(r, bal, { pool, check: chk });
+  if (own === undefined) return undefined;
+  return {
+    driver: driver.name,
+    listen: '',
+    check,
+    responseTimeoutMs: DEFAULT_BALANCER.responseTimeoutMs,
+    panicThresholdPercent: DEFAULT_BALANCER.panicThresholdPercent,
+    ...own,
+  };
 }
 
 /** The guest section; fields that failed validation are undefined (issues say why). */

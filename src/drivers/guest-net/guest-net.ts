@@ -30,6 +30,14 @@ export function agentVia(connect: GuestConnect, options: http.AgentOptions = {})
   return agent;
 }
 
+/**
+ * Pause between health checks of a guest reached through its dom0, the longest check or metrics
+ * read, and the connections per guest: a busy guest behind a busy dom0 answers slowly, and slow
+ * is not dead; each connection is an SSH channel, so few per guest leave room for health checks,
+ * metrics reads and xl (more requests wait in the agent).
+ */
+export const FORWARDED_GUESTS = Object.freeze({ checkIntervalMs: 2000, checkTimeoutMs: 10_000, socketsPerGuest: 4 });
+
 /** `routed`: connect to guests directly; `ssh`: through the dom0's SSH connection. */
 export type GuestNetwork = 'routed' | 'ssh';
 export const GUEST_NETWORKS: readonly GuestNetwork[] = ['routed', 'ssh'];

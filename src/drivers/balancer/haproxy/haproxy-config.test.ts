@@ -16,10 +16,10 @@ function config(t: { teardown: (f: () => void) => void }, text: string) {
 }
 
 test('gridhost.yaml haproxy: only the socket is required; timeout 5s, reconcile every 2s, prefix gh-', (t) => {
-  t.deepEqual(config(t, 'haproxy:\n  socket: /run/haproxy/admin.sock\n')().haproxy, { socket: '/run/haproxy/admin.sock', timeoutMs: 5000, reconcileMs: 2000, serverPrefix: 'gh-' });
-  t.deepEqual(config(t, 'haproxy:\n  socket: 127.0.0.1:9999\n  timeout: 2s\n  reconcile_interval: 500ms\n  server_prefix: gridhost-\n')().haproxy,
+  t.deepEqual(config(t, 'haproxy:\n  socket: /run/haproxy/admin.sock\n')().drivers.haproxy, { socket: '/run/haproxy/admin.sock', timeoutMs: 5000, reconcileMs: 2000, serverPrefix: 'gh-' });
+  t.deepEqual(config(t, 'haproxy:\n  socket: 127.0.0.1:9999\n  timeout: 2s\n  reconcile_interval: 500ms\n  server_prefix: gridhost-\n')().drivers.haproxy,
     { socket: '127.0.0.1:9999', timeoutMs: 2000, reconcileMs: 500, serverPrefix: 'gridhost-' });
-  t.is(config(t, 'log:\n  level: info\n')().haproxy, undefined, 'no section, no haproxy');
+  t.is(config(t, 'log:\n  level: info\n')().drivers.haproxy, undefined, 'no section, no haproxy');
 });
 
 const badConfigs: Array<[string, string, RegExp]> = [

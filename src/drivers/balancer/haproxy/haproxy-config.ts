@@ -1,9 +1,24 @@
 // The haproxy driver's keys: `haproxy:` in gridhost.yaml (how to reach HAProxy) and its keys
 // of a policy's `balancer:` section. Decode -> defaults -> validate, every problem reported
-// at its line; pure.
+// at its line; pure (the registry in balancer-keys.ts lists it for the generic parsers).
 import type { Fields, Field, YamlReader } from '../../../policy/yaml-reader.ts';
-import { HAPROXY_NAME_RE } from './runtime-api.ts';
-import { parseSocketAddress } from './runtime-socket.ts';
+import type { BalancerKeys } from '../balancer-keys.ts';
+import { HAPROXY_NAME_RE, parseSocketAddress } from './runtime-address.ts';
+
+// GridhostConfig.drivers.haproxy: this driver's gridhost.yaml section, typed for its create().
+declare module '../../../config/config-types.ts' {
+  interface DriverSettings {
+    /** HAProxy's runtime API, for pools with `balancer.driver: haproxy`; absent = none. */
+    haproxy?: HaproxyConfig;
+  }
+}
+// Policy.balancer.backend: this driver's key of a pool's `balancer:` section.
+declare module '../../../domain/policy.ts' {
+  interface BalancerDriverSettings {
+    /** haproxy: the pool's backend in haproxy.cfg (default: the pool's name). */
+    backend?: string;
+  }
+}
 
 export interface HaproxyConfig {
   /** The stats socket at admin level: a unix path or host:port (as haproxy.cfg's `stats socket`). */
@@ -41,21 +56,28 @@ export function parseHaproxyConfig(r: YamlReader, f: Field): HaproxyConfig | und
   return { socket, timeoutMs, reconcileMs, serverPrefix };
 }
 
-/** The keys of a policy's `balancer:` section that only the haproxy driver reads. */
-export const HAPROXY_POLICY_KEYS = ['backend'] as const;
-
 /**
  * A haproxy pool's `balancer:` keys: `backend` (default: the pool's name). The front end, the
  * response timeout and the check timeout are haproxy.cfg's, so `listen`, `response_timeout`
  * and `check.timeout` are refused with where to set them instead.
  */
 export function parseHaproxyPolicy(r: YamlReader, bal: Fields | undefined, chk: Fields | undefined, pool: string | undefined): { backend: string } | undefined {
-  if (bal?.has('listen')) r.issue(bal.get('listen'), 'is for balancer.driver: builtin; with haproxy the front end is the `bind` line of the pool\'s frontend in haproxy.cfg');
-  if (bal?.has('response_timeout')) r.issue(bal.get('response_timeout'), 'is for balancer.driver: builtin; with haproxy set `timeout server` in the pool\'s backend in haproxy.cfg');
-  if (bal?.has('panic_threshold')) r.issue(bal.get('panic_threshold'), 'is for balancer.driver: builtin; HAProxy has no fail-open mode: with every server down it answers 503');
   if (chk?.has('timeout')) r.issue(chk.get('timeout'), 'HAProxy takes the check timeout from haproxy.cfg: set `timeout check` in the pool\'s backend there');
   const backend = bal ? r.str(bal.get('backend'), { pattern: HAPROXY_NAME_RE, patternMsg: 'must be an HAProxy backend name (letters, digits, "-", "_", ".", ":")' }) : undefined;
   if (backend !== undefined) return { backend };
   if (bal?.has('backend')) return undefined;
   return pool === undefined ? undefined : { backend: pool };
 }
+
+export const haproxyKeys: BalancerKeys<'haproxy'> = {
+  name: 'haproxy',
+  policyKeys: ['backend'],
+  keyNotes: { backend: 'the pool\'s backend in haproxy.cfg' },
+  instead: {
+    listen: 'with haproxy the front end is the `bind` line of the pool\'s frontend in haproxy.cfg',
+    response_timeout: 'with haproxy set `timeout server` in the pool\'s backend in haproxy.cfg',
+    panic_threshold: 'HAProxy has no fail-open mode: with every server down it answers 503',
+  },
+  parsePolicy: (r, bal, ctx) => parseHaproxyPolicy(r, bal, ctx.check, ctx.pool),
+  config: { name: 'haproxy', keys: ['haproxy'], parse: (r, top) => parseHaproxyConfig(r, top.get('haproxy')) },
+};

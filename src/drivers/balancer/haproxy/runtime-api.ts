@@ -14,10 +14,11 @@ import {
   addServerReply, cliLevelReply, delServerReply, faultOf, infoReply, replyText, serversStateReply, silentReply, statReply,
   type CliLevel, type HaproxyInfo, type ReplyFault, type ServerStat, type ServerState,
 } from './runtime-replies.ts';
-import { formatSocketAddress, sendCommand, type SocketAddress } from './runtime-socket.ts';
+import { sendCommand } from './runtime-socket.ts';
+import { formatSocketAddress, HAPROXY_NAME_RE, type SocketAddress } from './runtime-address.ts';
 
-/** HAProxy proxy and server names: letters, digits, "-", "_", ".", ":" (and nothing the CLI splits on). */
-export const HAPROXY_NAME_RE = /^[A-Za-z0-9_.:-]{1,127}$/;
+export { HAPROXY_NAME_RE };
+
 const HOST_RE = /^[A-Za-z0-9.:-]{1,253}$/;
 
 export interface ServerCheck {

@@ -3,25 +3,9 @@
 // Transport failures become typed errors; what the reply says is runtime-replies.ts' business.
 import net from 'node:net';
 import { GridhostError } from '../../../errors/errors.ts';
-import { parseHostPort } from '../builtin/address.ts';
 
-export type SocketAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
-
-/**
- * As haproxy.cfg's `stats socket` writes it: `/run/haproxy/admin.sock` (or `unix@/...`),
- * `127.0.0.1:9999`, `ipv4@127.0.0.1:9999`, `ipv6@[::1]:9999`. Undefined when it is neither.
- */
-export function parseSocketAddress(s: string): SocketAddress | undefined {
-  const v = s.trim();
-  if (v.startsWith('unix@')) return v.length > 5 && v[5] === '/' ? { kind: 'unix', path: v.slice(5) } : undefined;
-  if (v.startsWith('/')) return v.includes('\0') ? undefined : { kind: 'unix', path: v };
-  const hp = parseHostPort(v.replace(/^ipv[46]@/, ''));
-  return hp ? { kind: 'tcp', host: hp.host, port: hp.port } : undefined;
-}
-
-export function formatSocketAddress(a: SocketAddress): string {
-  return a.kind === 'unix' ? a.path : a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
+export { formatSocketAddress, parseSocketAddress, type SocketAddress } from './runtime-address.ts';
+import { formatSocketAddress, type SocketAddress } from './runtime-address.ts';
 
 /** Largest reply read (a `show stat` of a few hundred servers is well below). */
 const MAX_REPLY_BYTES = 8 * 1024 * 1024;
