@@ -49,6 +49,8 @@ export function describeHold(h: EvaluationHold): string {
       return `finishing the cleanup of ${list(h.guests)} first`;
     case 'flap-budget':
       return `flap budget spent: ${h.spent} of ${h.limit} guests started or stopped in the last ${secs(h.windowMs)}; the next change is free at ${new Date(h.nextAt).toISOString()} (the rules want ${h.wanted})`;
+    case 'hosts-saturated':
+      return `blocked: hosts saturated: ${h.hosts.map((x) => `${x.host} ${Math.round(x.cpuRatio * 100)}%`).join(', ')} CPU (saturated from ${Math.round(h.threshold * 100)}%); a new guest would get no CPU (the rules want ${h.wanted})`;
     case 'capacity-coming':
       return `capacity coming: ${h.guests} guest${h.guests === 1 ? '' : 's'} still booting or warming up; the rules want ${h.wanted}`;
   }

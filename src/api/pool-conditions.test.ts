@@ -39,3 +39,9 @@ test('a spent flap budget blocks the pool and says when the next change is free'
   t.deepEqual(b.map((x) => x.cause), ['flap-budget']);
   t.regex(b[0]!.message, /6 of 6 guests started or stopped in the last 600s; the next change is free in 91s \(the rules want 5\)/);
 });
+
+test('saturated hosts block the pool and name each host\'s CPU use', (t) => {
+  const b = blockedReasons({ breaker: closed, lastHold: { cause: 'hosts-saturated', hosts: [{ host: 'dom0-a', cpuRatio: 0.97 }, { host: 'dom0-b', cpuRatio: 0.914 }], threshold: 0.9, wanted: 4 } }, NOW);
+  t.deepEqual(b.map((x) => x.cause), ['hosts-saturated']);
+  t.regex(b[0]!.message, /use 90% or more of its CPUs \(dom0-a 97%, dom0-b 91%\)/);
+});

@@ -1,9 +1,9 @@
 // What blocks a pool from growing, as the API, the CLI and the dashboard show it: the launch
 // breaker, hosts that are full or unreachable, a balancer that cannot be reached or cannot take
-// guests (Balancer.blocked), launches that keep failing, a spent flap budget. Pure: from the loop's status (and whether the balancer answered).
+// guests (Balancer.blocked), launches that keep failing, a spent flap budget, saturated hosts. Pure: from the loop's status (and whether the balancer answered).
 import type { PoolStatus } from '../controller/pool-loop.ts';
 
-export type BlockCause = 'flap-budget' | 'breaker-open' | 'hosts-full' | 'hosts-unreachable' | 'balancer-unreachable' | 'balancer-blocked' | 'launch-failing';
+export type BlockCause = 'flap-budget' | 'hosts-saturated' | 'breaker-open' | 'hosts-full' | 'hosts-unreachable' | 'balancer-unreachable' | 'balancer-blocked' | 'launch-failing';
 
 export interface Blocked {
   cause: BlockCause;
@@ -36,6 +36,9 @@ export function blockedReasons(st: Pick<PoolStatus, 'breaker' | 'lastLaunchError
   const h = st.lastHold;
   if (h?.cause === 'flap-budget') {
     out.push({ cause: 'flap-budget', message: `flap budget spent: ${h.spent} of ${h.limit} guests started or stopped in the last ${Math.round(h.windowMs / 1000)}s; the next change is free in ${Math.max(0, Math.ceil((h.nextAt - now) / 1000))}s (the rules want ${h.wanted})` });
+  }
+  if (h?.cause === 'hosts-saturated') {
+    out.push({ cause: 'hosts-saturated', message: `blocked: hosts saturated: every host's domains use ${Math.round(h.threshold * 100)}% or more of its CPUs (${h.hosts.map((x) => `${x.host} ${Math.round(x.cpuRatio * 100)}%`).join(', ')}); no guest is launched that could get no CPU (the rules want ${h.wanted})` });
   }
   if (st.breaker.mode === 'open') {
     out.push({ cause: 'breaker-open', message: `launch breaker open after ${st.breaker.consecutiveFailures} failed launches: no launch for another ${Math.ceil(st.breaker.remainingMs / 1000)}s (or reset it once the cause is fixed)` });

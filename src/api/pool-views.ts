@@ -10,6 +10,7 @@ import type { ServingState } from '../drivers/balancer/serving-stats.ts';
 import { boundsAt } from '../decision/schedule.ts';
 import { cooldownRemaining } from '../decision/decide.ts';
 import { flapBudgetAt } from '../decision/flap-budget.ts';
+import { isSaturated } from '../decision/host-contention.ts';
 import type { PolicyProblems } from '../controller/policy-problems.ts';
 import type { Policy, PolicyMode } from '../domain/policy.ts';
 import { warmPoolCounts } from '../decision/warm-pool.ts';
@@ -199,6 +200,14 @@ function warmPoolView(policy: Policy | undefined, guests: readonly Guest[]) {
   return c.target > 0 || c.warm > 0 || c.warming > 0 ? { warmPool: c } : {};
 }
 
+/** policy contention: each host's CPU use (0-1) and free memory as the newest sample saw them. */
+function hostsField(policy: Policy, samples: readonly PoolSample[]) {
+  const c = policy.contention;
+  const hosts = samples[samples.length - 1]?.hosts;
+  if (c === undefined || hosts === undefined) return {};
+  return { hosts: hosts.map((h) => ({ ...h, saturated: isSaturated(h, c.saturatedAt) })), saturatedAt: c.saturatedAt };
+}
+
 /** One guest as the API shows it, with its history (every time in ISO 8601). */
 export function guestView(g: Guest) {
   return {
@@ -268,6 +277,7 @@ export async function describePool(store: Store, orch: Orchestrator, pool: strin
     bounds: { min: b.min, max: b.max, schedules: b.active, policyMin: st.policy.min, policyMax: st.policy.max },
     cooldownRemainingMs: { scaleOut: cd.scaleOutMs, scaleIn: cd.scaleInMs },
     ...flapBudgetField(st.policy, rec, now),
+    ...hostsField(st.policy, samples),
     ...(st.breaker ? { breaker: st.breaker } : {}),
     ...(orch.status(pool)?.blocked ? { blocked: blockedView(orch.status(pool)!.blocked!) } : {}),
     lastDecision: st.lastDecision && decisionView(st.lastDecision),

@@ -151,6 +151,7 @@ export class Orchestrator {
         },
         reconcileEveryMs: this.d.reconcileEveryMs,
         lifecycle,
+        hostFacts: async () => this.hypervisorNamed(loop.status().policy.guest.driver).hostFacts?.(),
         rollout: new PoolRollout(pool, { store, lifecycle, clock, telemetry, ...(fence ? { fence } : {}), hypervisorFor: (name) => this.hypervisorNamed(name) }),
       });
       if (this.stopped) return;

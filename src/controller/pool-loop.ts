@@ -23,7 +23,7 @@
 // every tick, and through actions that run alone in the action slot (OperatorQueue). What a
 // tick does with its decision is planTick's (tick-plan.ts); every evaluation goes to the
 // decision journal (why it did or did not scale).
-import type { Decision, Guest, PoolControl, PoolSample, ScaleDecision } from '../domain/types.ts';
+import type { Decision, Guest, HostSample, PoolControl, PoolSample, ScaleDecision } from '../domain/types.ts';
 import { desiredSize, GUEST_STATE_FACTS, LIVE_STATES, scaleEventOf } from '../domain/types.ts';
 import type { Policy } from '../domain/policy.ts';
 import type { PoolRecord, Store } from '../store/store.ts';
@@ -79,6 +79,8 @@ export interface PoolLoopDeps {
   rollout?: PoolRollout;
   /** Makes and trims the warm pool's guests (policy warm_pool, warm-pool.ts); absent: no warm pool. */
   lifecycle?: GuestLifecycle;
+  /** The pool's hosts now (Hypervisor.hostFacts), asked each tick of a policy with contention. */
+  hostFacts?: () => Promise<HostSample[] | undefined>;
 }
 
 export const DEFAULT_RECONCILE_EVERY_MS = 5 * 60_000;
@@ -567,7 +569,7 @@ export class PoolLoop {
   private async sample(guests: readonly Guest[], now: number, policy: Policy): Promise<PoolSample> {
     const measurable = guests.filter((g) => GUEST_STATE_FACTS[g.state].serving && g.address);
     const sample: PoolSample = { at: now, guests: {} };
-    const [, pool] = await Promise.all([
+    const [, pool, hosts] = await Promise.all([
       this.d.metrics.sample(measurable).then(
         (values) => {
           for (const [id, v] of values) {
@@ -579,8 +581,10 @@ export class PoolLoop {
         (e: unknown) => this.d.telemetry.warn('metrics source failed', { pool: this.pool, error: wrapError('GH_HOST_UNREACHABLE', e).message }),
       ),
       this.queries.values(policy),
+      policy.contention && this.d.hostFacts ? this.d.hostFacts().catch(() => undefined) : undefined,
     ]);
     if (pool !== undefined) sample.pool = pool;
+    if (hosts !== undefined) sample.hosts = hosts;
     await this.d.store.appendSample(this.pool, sample, fenceData(this.d.fence)).catch((e) => this.d.telemetry.warn('could not record sample', { pool: this.pool, error: String(e) }));
     for (const n of this.absence.observe(this.policy, sample, now)) this.d.telemetry[n.level](n.message, n.fields);
     return sample;

@@ -1,5 +1,5 @@
 // Inputs and outputs of the pure decision core (src/decision/decide.ts).
-import type { Decision, Guest, GuestState } from '../domain/types.ts';
+import type { Decision, Guest, GuestState, HostSample } from '../domain/types.ts';
 import type { TickWindow } from './aggregate.ts';
 import type { SignalBook } from './signal-book.ts';
 import type { ChangeMark } from './flap-budget.ts';
@@ -23,6 +23,8 @@ export interface PoolView {
   signals?: SignalBook;
   /** The scale actions the flap budget has seen inside its window (the pool's memory's). */
   changes?: readonly ChangeMark[];
+  /** The hosts as this tick's sample saw them (policy contention). */
+  hosts?: readonly HostSample[];
 }
 
 /** What a signal rule asks for, and the pending signals it asks for it with. */
@@ -73,7 +75,10 @@ export type HoldCause =
   | { cause: 'cooldown'; direction: 'scale-out' | 'scale-in'; remainingMs: number; wanted: number }
   /** The flap budget is spent: `spent` guests started plus stopped in the last `windowMs`, of
    *  `limit`; one change is free again at `nextAt`. */
-  | { cause: 'flap-budget'; spent: number; limit: number; windowMs: number; nextAt: number; wanted: number };
+  | { cause: 'flap-budget'; spent: number; limit: number; windowMs: number; nextAt: number; wanted: number }
+  /** A scale-out the rules want, but every host's CPUs are used up by its domains (policy
+   *  contention): another guest there would get no CPU. `hosts`: each host's CPU use (0-1). */
+  | { cause: 'hosts-saturated'; hosts: { host: string; cpuRatio: number }[]; threshold: number; wanted: number };
 
 export type HoldCauseKind = HoldCause['cause'];
 

@@ -11,8 +11,9 @@
 //  5. scale-in is stabilized: never below the highest recommendation in the stabilization window;
 //  6. a scale-in waits for guests on their way up; clamp to [min, max];
 //  7. cooldowns: scale-out waits for the last scale-out; scale-in for the last scale of either kind;
-//  8. the flap budget (policy flap_budget): a change takes at most the guests left in it, and
-//     none when it is spent. Bounds (step 2) are never held by it, but count against it.
+//  8. contention (policy contention): a scale-out holds when every host is saturated;
+//  9. the flap budget (policy flap_budget): a change takes at most the guests left in it, and
+//     none when it is spent. Bounds (step 2) are never held by it or by 8, but count against it.
 // Baselines may change steps 1, 6 and 7 the way their projects define them (policy.peer).
 import { sampleKeyOf } from '../domain/metric-catalogue.ts';
 import type { Policy, Rule } from '../domain/policy.ts';
@@ -27,6 +28,7 @@ import { CORE_STRATEGIES, runRule, type StrategyRegistry } from './strategies/in
 import { signalStrategy } from './strategies/signal.ts';
 import { lastServedAt, pendingFor } from './signal-book.ts';
 import { flapBudgetAt } from './flap-budget.ts';
+import { hostContention } from './host-contention.ts';
 
 export interface CooldownRemaining {
   scaleOutMs: number;
@@ -260,7 +262,17 @@ function decideWith(policy: Policy, view: PoolView, now: number, strategies: Str
     return { decision: makeDecision(policy, now, counted, 'hold', counted, reason, withRec), recommendation, hold: { cause: 'cooldown', direction, remainingMs: wait, wanted: to }, rules };
   }
 
-  // 8. flap budget
+  // 8. contention
+  if (direction === 'scale-out') {
+    const hc = hostContention(policy, view.hosts);
+    if (hc?.allSaturated) {
+      const seen = hc.hosts.map((h) => `${h.host} ${Math.round(h.cpuRatio * 100)}%`).join(', ');
+      const reason = `blocked: hosts saturated (${seen} CPU, saturated from ${Math.round(hc.threshold * 100)}%): a new guest would get no CPU (wanted ${counted} -> ${to}: ${rec.reason})`;
+      return { decision: makeDecision(policy, now, counted, 'hold', counted, reason, withRec), recommendation, hold: { cause: 'hosts-saturated', hosts: hc.hosts, threshold: hc.threshold, wanted: to }, rules };
+    }
+  }
+
+  // 9. flap budget
   const budget = flapBudgetAt(policy, view.changes, now);
   let budgeted = to;
   if (budget !== undefined && Math.abs(to - counted) > budget.remaining) {

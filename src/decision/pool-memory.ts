@@ -214,7 +214,7 @@ export function tick(
   signals?: SignalBook,
 ): { memory: PoolMemory; result: DecideResult } {
   const sampled = remember(policy, memory, { kind: 'sampled', sample, guests }, now);
-  const view = { guests, ticks: sampled.ticks, recommendations: stabilizationCandidate(policy, sampled.recommendations, now), lastScaleOutAt: sampled.lastScaleOutAt, lastScaleInAt: sampled.lastScaleInAt, ...(sampled.changes !== undefined ? { changes: sampled.changes } : {}), ...(signals !== undefined ? { signals } : {}) };
+  const view = { guests, ticks: sampled.ticks, recommendations: stabilizationCandidate(policy, sampled.recommendations, now), lastScaleOutAt: sampled.lastScaleOutAt, lastScaleInAt: sampled.lastScaleInAt, ...(sampled.changes !== undefined ? { changes: sampled.changes } : {}), ...(sample.hosts !== undefined ? { hosts: sample.hosts } : {}), ...(signals !== undefined ? { signals } : {}) };
   const result = decide(policy, view, now, strategies);
   const decided = remember(policy, sampled, result.recommendation === undefined ? { kind: 'decided' } : { kind: 'decided', recommendation: result.recommendation }, now);
   return { memory: decided, result };

@@ -208,7 +208,17 @@ export interface Policy {
   flapBudget?: FlapBudgetSettings;
   /** Guests kept made and paused for fast scale-outs (controller/warm-pool.ts); absent = none. */
   warmPool?: WarmPoolSettings;
+  /** Contention-aware scale-out (decision/host-contention.ts); absent: hosts are not looked at. */
+  contention?: ContentionSettings;
 }
+
+/** A host whose domains use at least `saturatedAt` of its CPUs is saturated: placement prefers
+ *  other hosts, and a scale-out the rules want holds (`hosts-saturated`) when every host is. */
+export interface ContentionSettings {
+  saturatedAt: number;
+}
+
+export const DEFAULT_CONTENTION: ContentionSettings = Object.freeze({ saturatedAt: 0.9 });
 
 /** A cap on the pool's churn: guests started plus guests stopped by scale actions within a
  *  sliding window. Sick guests' replacements and rollout batches are not counted or held. */

@@ -153,6 +153,18 @@ export interface PoolSample {
   /** Values about the whole pool (a `source: prometheus` rule's query, under
    *  prometheusMetricKey(rule)); a query that failed or returned nothing is absent. */
   pool?: MetricValues;
+  /** What the pool's hypervisor knows about its hosts at this tick (policy contention; absent
+   *  without it or when the driver cannot tell). */
+  hosts?: HostSample[];
+}
+
+/** One host (dom0) as a tick saw it: its CPU use over all its domains and its free memory. */
+export interface HostSample {
+  host: string;
+  /** Sum of every domain's CPU% / (100 x the host's physical CPUs): 1 = every CPU busy. Absent
+   *  when it could not be measured this tick. */
+  cpuRatio?: number;
+  freeMemoryMb?: number;
 }
 
 /** What a decision can ask for. Scale events and metrics label actions by this name. */

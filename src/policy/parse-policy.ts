@@ -10,6 +10,7 @@ import { parseHooks } from './parse-hooks.ts';
 import { parseRollout } from './parse-rollout.ts';
 import { parseFlapBudget } from './parse-flap-budget.ts';
 import { parseWarmPool } from './parse-warm-pool.ts';
+import { parseContention } from './parse-contention.ts';
 import { parseGuestMetrics, parseRules, parseSchedules } from './parse-rules.ts';
 import { decodeYaml, type Field, type ReaderRecorder, type YamlReader } from './yaml-reader.ts';
 import { BALANCER_KEYS } from '../drivers/balancer/balancer-keys.ts';
@@ -48,7 +49,7 @@ export type PolicyResult =
     }
   | { ok: false; issues: ValidationIssue[]; /** Further issues not carried (a worker's answer is capped; absent = none). */ omitted?: number };
 
-export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'rollout', 'flap_budget', 'warm_pool', 'hooks', 'webhook', 'rules', 'schedules'] as const;
+export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'rollout', 'flap_budget', 'warm_pool', 'contention', 'hooks', 'webhook', 'rules', 'schedules'] as const;
 const GUEST_KEYS = ['driver', 'template', 'image', 'clone', 'health_path', 'metrics_path', 'metrics', 'boot_timeout', 'stop_timeout', 'drain_timeout'] as const;
 const CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy', 'lvm-snapshot', 'qcow2'];
 const LOCAL_CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy'];
@@ -113,6 +114,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
   const rollout = parseRollout(r, top.get('rollout'), hardMax);
   const flapBudget = parseFlapBudget(r, top.get('flap_budget'));
   const warmPool = parseWarmPool(r, top.get('warm_pool'), { hardMax, driver: guest?.driver, ...(opts.pausableDrivers ? { pausable: opts.pausableDrivers } : {}) });
+  const contention = parseContention(r, top.get('contention'));
   const hooks = parseHooks(r, top.get('hooks'), { templatesDir: opts.templatesDir, ...(opts.exists ? { exists: opts.exists } : {}) });
   const { rules, signalRules } = parseRules(r, top.get('rules'), facts, opts.prometheus !== undefined ? { prometheus: opts.prometheus } : {});
   const webhook = parseWebhook(r, top.get('webhook'));
@@ -143,6 +145,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
     ...(rollout ? { rollout } : {}),
     ...(flapBudget ? { flapBudget } : {}),
     ...(warmPool ? { warmPool } : {}),
+    ...(contention ? { contention } : {}),
   };
   const poolAt = r.pos(top.get('pool').value);
   return { ok: true, policy: deepFreeze(policy), poolAt, warnings: fileNameWarnings(file, policy.pool, poolAt) };

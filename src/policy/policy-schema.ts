@@ -60,6 +60,7 @@ auto_heal: { enabled: true, max_concurrent: 1 }
 rollout: { mode: auto, max_surge: 1, max_unavailable: 0, pause: 10s }
 flap_budget: { changes: 6, window: 10m }
 warm_pool: { size: 1 }
+contention: { saturated_at: 0.9 }
 hooks:
   before_register: { command: [warm-cache, --url, "http://{{address}}/"], timeout: 30s, on_failure: abandon }
   before_retire: { http: { url: "https://monitor.example/hosts/{{guest}}", method: DELETE, headers: { Authorization: Bearer x } }, timeout: 10s, on_failure: continue }

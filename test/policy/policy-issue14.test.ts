@@ -1,7 +1,8 @@
-// The opt-in keys of issue 14 (flap_budget, ...): each default, each accepted form and each
+// The opt-in keys of issue 14 (flap_budget, contention, ...): each default, each accepted form and each
 // refusal with the file, line and field it names.
 import test from 'ava';
 import { stringify } from 'yaml';
+import type { Policy } from '../../src/domain/policy.ts';
 import { tryParsePolicy } from '../../src/policy/parse-policy.ts';
 
 type Obj = Record<string, any>;
@@ -21,15 +22,20 @@ function run(patch: (p: Obj) => void) {
   return tryParsePolicy(stringify(p), 'p.yaml', { templatesDir: TEMPLATES });
 }
 
-const accepts: { rule: string; patch: (p: Obj) => void; want: unknown }[] = [
-  { rule: 'no flap budget by default', patch: () => {}, want: undefined },
-  { rule: 'flap_budget: changes and window', patch: (p) => (p.flap_budget = { changes: 6, window: '10m' }), want: { changes: 6, windowMs: 600_000 } },
+const accepts: { rule: string; patch: (p: Obj) => void; get: (p: Policy) => unknown; want: unknown }[] = [
+  { rule: 'no flap budget by default', patch: () => {}, get: (p) => p.flapBudget, want: undefined },
+  { rule: 'flap_budget: changes and window', patch: (p) => (p.flap_budget = { changes: 6, window: '10m' }), get: (p) => p.flapBudget, want: { changes: 6, windowMs: 600_000 } },
+  { rule: 'no contention by default', patch: () => {}, get: (p) => p.contention, want: undefined },
+  { rule: 'contention: true is short for saturated_at 0.9', patch: (p) => (p.contention = true), get: (p) => p.contention, want: { saturatedAt: 0.9 } },
+  { rule: 'contention: false is off', patch: (p) => (p.contention = false), get: (p) => p.contention, want: undefined },
+  { rule: 'contention.saturated_at sets the threshold', patch: (p) => (p.contention = { saturated_at: 0.75 }), get: (p) => p.contention, want: { saturatedAt: 0.75 } },
+  { rule: 'contention: {} takes the default threshold', patch: (p) => (p.contention = {}), get: (p) => p.contention, want: { saturatedAt: 0.9 } },
 ];
 for (const c of accepts) {
   test(`accepts: ${c.rule}`, (t) => {
     const r = run(c.patch);
     if (!r.ok) return t.fail(r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
-    t.deepEqual(r.policy.flapBudget, c.want);
+    t.deepEqual(c.get(r.policy), c.want);
   });
 }
 
@@ -42,6 +48,10 @@ const rejects: { rule: string; patch: (p: Obj) => void; path: string; message: R
   { rule: 'flap_budget.window is at most 24h', patch: (p) => (p.flap_budget = { changes: 6, window: '25h' }), path: 'flap_budget.window', message: /at most 24h/ },
   { rule: 'flap_budget takes only its keys', patch: (p) => (p.flap_budget = { changes: 6, window: '10m', per: 'pool' }), path: 'flap_budget.per', message: /unknown key/ },
   { rule: 'flap_budget is a mapping', patch: (p) => (p.flap_budget = 6), path: 'flap_budget', message: /mapping/ },
+  { rule: 'contention.saturated_at is above 0', patch: (p) => (p.contention = { saturated_at: 0 }), path: 'contention.saturated_at', message: /> 0/ },
+  { rule: 'contention.saturated_at is at most 1', patch: (p) => (p.contention = { saturated_at: 1.5 }), path: 'contention.saturated_at', message: /<= 1/ },
+  { rule: 'contention takes only its keys', patch: (p) => (p.contention = { threshold: 0.9 }), path: 'contention.threshold', message: /unknown key/ },
+  { rule: 'contention is true, false or a mapping', patch: (p) => (p.contention = 'yes please'), path: 'contention', message: /true or false|boolean/ },
 ];
 for (const c of rejects) {
   test(`rejects: ${c.rule}`, (t) => {

@@ -1,6 +1,6 @@
 // In-memory Hypervisor for unit tests of its callers (the controller): records every call,
 // keeps guests in a map, and lets a test inject errors or hold a call until it releases it.
-import type { Guest } from '../../domain/types.ts';
+import type { Guest, HostSample } from '../../domain/types.ts';
 import { GridhostError } from '../../errors/errors.ts';
 import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from './hypervisor.ts';
 
@@ -145,6 +145,13 @@ export class FakeHypervisor implements Hypervisor {
   async gone(guests: readonly Guest[]): Promise<Set<string>> {
     await this.enter('gone', '');
     return new Set(guests.filter((x) => this.guests.get(x.id)?.running !== true).map((x) => x.id));
+  }
+
+  /** What hostFacts() answers (policy contention); set by tests. */
+  hosts: HostSample[] = [];
+
+  async hostFacts(): Promise<HostSample[]> {
+    return this.hosts.map((h) => ({ ...h }));
   }
 
   async close(): Promise<void> {

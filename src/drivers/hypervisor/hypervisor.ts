@@ -19,7 +19,7 @@
 //  - stop() and deleteClone() are idempotent: a guest or clone that is already gone is success.
 //  - stop() stops a paused guest too, without waiting out the graceful timeout (a paused guest
 //    cannot answer a shutdown request).
-import type { Guest } from '../../domain/types.ts';
+import type { Guest, HostSample } from '../../domain/types.ts';
 import type { Policy } from '../../domain/policy.ts';
 import type { SourceDigest } from '../../decision/rollout-plan.ts';
 
@@ -99,6 +99,13 @@ export interface Hypervisor {
   /** Let a paused guest run again (SIGCONT; `xl unpause`). A guest that is not paused is success.
    *  Resolves with meta to merge (`paused: '0'`); rejects as pause() does. */
   unpause?(guest: Guest): Promise<StepResult>;
+  /**
+   * Each host's CPU use over all its domains (0-1 of its CPUs) and free memory now, for policy
+   * contention (decision/host-contention.ts). Hosts that are down are left out; a host that
+   * answered but could not be measured has the facts it could give. Never rejects: what it
+   * could not learn is simply absent. Cached briefly, as every pool on the driver asks each tick.
+   */
+  hostFacts?(): Promise<HostSample[]>;
 }
 
 /** Whether a driver can keep a warm pool (both halves of the capability). */

@@ -20,7 +20,8 @@ export function createXenDrivers(
 ): XenDrivers {
   if (dom0s.length === 0) throw new GridhostError('GH_CONFIG_INVALID', 'the xen driver needs at least one dom0 in gridhost.yaml (dom0s:)');
   const hosts = new XenHosts(dom0s, opts.ssh ? { ssh: opts.ssh } : {});
-  const hypervisor = new XenHypervisor({ ...opts.hypervisor, hosts });
+  // The same xentop for each dom0's CPU use (policy contention) as for the guests'.
+  const hypervisor = new XenHypervisor({ ...(opts.xentop?.xentopPath !== undefined ? { xentopPath: opts.xentop.xentopPath } : {}), ...opts.hypervisor, hosts });
   const xentopOpts: XentopSourceOptions = { ...opts.xentop, hosts };
   if (opts.hypervisor?.namePrefix !== undefined) xentopOpts.namePrefix = opts.hypervisor.namePrefix;
   const xentop = new XentopSource(xentopOpts);

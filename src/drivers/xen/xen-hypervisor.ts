@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import type { Policy } from '../../domain/policy.ts';
 import { IMAGE_DIGEST_META, TEMPLATE_DIGEST_META, type SourceDigest } from '../../decision/rollout-plan.ts';
 import type http from 'node:http';
-import type { Guest } from '../../domain/types.ts';
+import type { Guest, HostSample } from '../../domain/types.ts';
 import { GridhostError, isGridhostError, wrapError } from '../../errors/errors.ts';
 import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from '../hypervisor/hypervisor.ts';
 import { assertSafeName, assertSafePath } from '../ssh/shell-quote.ts';
@@ -20,6 +20,7 @@ import { KeyedLock } from './keyed-lock.ts';
 import { takenAddresses, type TakenAddresses } from './guest-addresses.ts';
 import { DEFAULT_GUEST_NETWORK, describeRange, freeGuestIp, networkVars, type GuestNetwork } from './guest-network.ts';
 import { placeGuest, type HostLoad } from './placement.ts';
+import { HostUsage } from './host-usage.ts';
 import { cfgHeader, cfgMemoryMb, parseCfgHeader, renderXlCfg, uniqueMac, uuidFor } from './xl-cfg.ts';
 import type { XenHosts } from './xen-hosts.ts';
 import { classifyXlError, isNoSuchDomain, parseXlInfo, parseXlList, parseXlListLong, xlErrorSummary, type XlDomain } from './xl-parse.ts';
@@ -48,6 +49,8 @@ export interface XenHypervisorOptions {
    *  took 54 s on the loaded lab (scripts/xen-lab/README.md); default 120 s. */
   goneTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** xentop, for each dom0's CPU use (policy contention). */
+  xentopPath?: string;
 }
 
 export class XenHypervisor implements Hypervisor {
@@ -64,6 +67,8 @@ export class XenHypervisor implements Hypervisor {
   private readonly createLock = new KeyedLock();
   /** Domains listed by placement, reused by the clone that follows (saves one `xl list -l`). */
   private readonly placedWith = new Map<string, XlDomain[]>();
+  /** Each dom0's CPU use and free memory (policy contention), shared by every pool. */
+  private readonly usage: HostUsage;
 
   constructor(opts: XenHypervisorOptions) {
     this.hosts = opts.hosts;
@@ -81,9 +86,12 @@ export class XenHypervisor implements Hypervisor {
       destroyTimeoutMs: opts.destroyTimeoutMs ?? 120_000,
       goneTimeoutMs: opts.goneTimeoutMs ?? 120_000,
       sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+      xentopPath: opts.xentopPath ?? '/usr/lib/xen-4.17/bin/xentop',
     };
+    this.usage = new HostUsage({ hosts: this.hosts, xlPath: this.o.xlPath, xentopPath: this.o.xentopPath, timeoutMs: this.o.commandTimeoutMs });
     assertSafePath(this.o.xlPath);
     assertSafePath(this.o.cfgDir);
+    assertSafePath(this.o.xentopPath);
     if (this.o.namePrefix !== '') assertSafeName(this.o.namePrefix);
   }
 
@@ -112,7 +120,7 @@ export class XenHypervisor implements Hypervisor {
     // (The host is not chosen yet: the probe's network has every placeholder; cloneOn renders for real.)
     const probe = this.render(template, { id, pool: spec.pool, ip: '192.0.2.1', mac: '00:16:3e:00:00:00', disk: image, format: 'raw', network: { ...this.o.network, gateway: '192.0.2.254' } });
     const needMb = cfgMemoryMb(probe) ?? this.o.memoryMb;
-    const host = await this.placeAndReserve(id, spec.pool, needMb);
+    const host = await this.placeAndReserve(id, spec.pool, needMb, spec.policy.contention?.saturatedAt);
     try {
       const made = await this.cloneLock.run(host, () => this.cloneOn(host, spec, id, image, template));
       return { ...made, meta: { ...made.meta, [TEMPLATE_DIGEST_META]: templateDigest(template) } };
@@ -395,6 +403,11 @@ export class XenHypervisor implements Hypervisor {
     return found;
   }
 
+  /** Each dom0's CPU use and free memory (see Hypervisor.hostFacts). */
+  hostFacts(): Promise<HostSample[]> {
+    return this.usage.facts();
+  }
+
   async close(): Promise<void> {
     await this.hosts.close();
   }
@@ -463,10 +476,13 @@ export class XenHypervisor implements Hypervisor {
   }
 
   /** Pick a host by free memory and pool spread, and reserve the memory before anyone else picks. */
-  private placeAndReserve(id: string, pool: string, needMb: number): Promise<string> {
+  private placeAndReserve(id: string, pool: string, needMb: number, saturatedAt?: number): Promise<string> {
     const run = this.placing.then(async () => {
       const listed = new Map<string, XlDomain[]>();
-      const loads = await Promise.all(this.hosts.names().map((h) => this.hostLoad(h, pool, listed)));
+      const loads = await Promise.all(this.hosts.names().map(async (h) => {
+        const [load, usage] = await Promise.all([this.hostLoad(h, pool, listed), saturatedAt === undefined ? undefined : this.usage.of(h)]);
+        return usage?.cpuRatio === undefined ? load : { ...load, cpuRatio: usage.cpuRatio };
+      }));
       if (!loads.some((l) => l.up)) {
         // Every dom0 refused for its host key: say so (an operator must check the keys, not the network).
         const states = this.hosts.states();
@@ -476,7 +492,7 @@ export class XenHypervisor implements Hypervisor {
         const why = (name: string, error?: string): string => (error ?? loads.find((l) => l.name === name)?.error ?? 'down').replace(`${name}: `, '');
         throw new GridhostError(code, `no dom0 answers: ${states.map((s) => `${s.name}: ${why(s.name, s.error)}`).join('; ')}`);
       }
-      const host = placeGuest(loads, needMb);
+      const host = placeGuest(loads, needMb, saturatedAt);
       // On dom0 too, for the other gridhost processes placing there (see dom0Reservations).
       await this.run(host, ['sh', '-c', 'mkdir -p "$1" && printf "%s\\n" "$2" > "$1/$3.reserve"', 'sh', this.o.cfgDir, `${id} ${pool} ${needMb}`, id], 'GH_CLONE_FAILED');
       this.reserved.set(id, { host, mb: needMb });

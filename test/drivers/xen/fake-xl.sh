@@ -8,7 +8,10 @@
 # (create takes 0.5 s and, like the real block hotplug lock under contention, fails when another
 # create is running; each overlap is counted in $XL_STATE/overlaps), create_delay (seconds a
 # create takes before the domain exists; it touches $XL_STATE/create_started first), info_delay
-# (seconds `xl info` takes, as on a dom0 too busy to answer).
+# (seconds `xl info` takes, as on a dom0 too busy to answer), nr_cpus (default 2), cpu/NAME (the
+# CPU% xentop reports for domain NAME, Domain-0 included; default 0.0). Called as
+# `fake-xl.sh xentop -b ...` it prints xentop's batch output (two iterations, the first all 0.0
+# as the real one) for Domain-0 and every domain. Every call's argv is appended to $XL_STATE/argv.
 set -u
 S=${XL_STATE:?}
 D=$S/domains
@@ -16,11 +19,23 @@ mkdir -p "$D"
 free=$(cat "$S/free_memory" 2>/dev/null || echo 2014)
 invalid() { echo "$1 is an invalid domain identifier (rc=-6)" >&2; exit 1; }
 cfgval() { sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"\{0,1\}\([^\"]*\)\"\{0,1\}[[:space:]]*\$/\1/p" "$2" | head -1; }
+echo "$*" >> "$S/argv"
 cmd=${1:-}; shift || true
 case $cmd in
 info)
   [ -f "$S/info_delay" ] && sleep "$(cat "$S/info_delay")"
-  printf 'host                   : (none)\nnr_cpus                : 2\ntotal_memory           : 3071\nfree_memory            : %s\nxen_version            : 4.17.7\n' "$free"
+  printf 'host                   : (none)\nnr_cpus                : %s\ntotal_memory           : 3071\nfree_memory            : %s\nxen_version            : 4.17.7\n' "$(cat "$S/nr_cpus" 2>/dev/null || echo 2)" "$free"
+  ;;
+xentop)
+  row() { printf '%10s %6s %10s %6s %10s %6s %10s %9s %5s %4s %8s %8s %4s %8s %8s %8s %10s %10s %4s\n' "$1" --b--- 8 "$2" "$3" 3.1 "$3" 3.2 1 1 2 1 1 0 12 4 104 0 0; }
+  for it in 1 2; do
+    printf '      NAME  STATE   CPU(sec) CPU(%%)     MEM(k) MEM(%%)  MAXMEM(k) MAXMEM(%%) VCPUS NETS NETTX(k) NETRX(k) VBDS   VBD_OO   VBD_RD   VBD_WR  VBD_RSECT  VBD_WSECT SSID\n'
+    for name in Domain-0 $(ls "$D"); do
+      cpu=0.0; [ $it = 2 ] && [ -f "$S/cpu/$name" ] && cpu=$(cat "$S/cpu/$name")
+      mem=1048576; [ -f "$D/$name" ] && mem=$(($(cut -d' ' -f2 "$D/$name") * 1024))
+      row "$name" "$cpu" "$mem"
+    done
+  done
   ;;
 list)
   if [ "${1:-}" = -l ]; then

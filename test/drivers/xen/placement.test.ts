@@ -28,3 +28,20 @@ test('never over-commits: no host with room is GH_OUT_OF_CAPACITY listing what e
 test('no hosts at all is GH_OUT_OF_CAPACITY', (t) => {
   t.is(t.throws(() => placeGuest([], 1), { instanceOf: GridhostError })?.code, 'GH_OUT_OF_CAPACITY');
 });
+
+const hot = (name: string, freeMemoryMb: number, cpuRatio: number, guestsOfPool = 0): HostLoad => ({ name, up: true, freeMemoryMb, guestsOfPool, cpuRatio });
+const CONTENTION: Array<[string, HostLoad[], string]> = [
+  ['with contention, a saturated host comes after one that is not, whatever the spread', [hot('a', 4000, 0.97, 0), hot('b', 1000, 0.4, 3)], 'b'],
+  ['with contention, exactly at the threshold is saturated', [hot('a', 4000, 0.9), hot('b', 1000, 0.89, 2)], 'b'],
+  ['with contention, a host not measured is not taken for saturated', [h('a', 1000, 2), hot('b', 4000, 0.95)], 'a'],
+  ['with contention, a saturated host with room is still taken when it is the only one', [hot('a', 4000, 0.99), hot('b', 100, 0.1)], 'a'],
+];
+for (const [title, hosts, expected] of CONTENTION) {
+  test(title, (t) => {
+    t.is(placeGuest(hosts, 128, 0.9), expected);
+  });
+}
+
+test('without contention CPU use does not change the choice', (t) => {
+  t.is(placeGuest([hot('a', 4000, 0.97, 0), hot('b', 1000, 0.4, 3)], 128), 'a');
+});
