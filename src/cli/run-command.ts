@@ -12,13 +12,12 @@ import { createMetrics } from '../observability/metrics.ts';
 import { instrumentBalancer, instrumentHypervisor } from '../observability/instrument.ts';
 import { LogMetricsTelemetry } from '../observability/log-metrics-telemetry.ts';
 import { openStore } from '../store/open-store.ts';
-import { LocalHypervisor } from '../drivers/hypervisor/local/local-hypervisor.ts';
+import { HYPERVISOR_DRIVERS } from '../drivers/hypervisor/hypervisor-drivers.ts';
 import { BALANCER_DRIVERS } from '../drivers/balancer/balancer-drivers.ts';
 import type { Balancer } from '../drivers/balancer/balancer.ts';
 import { BalancerSet } from '../drivers/balancer/balancer-set.ts';
 import { CombinedSource } from '../drivers/metrics/combined-source.ts';
 import { HttpLoadSource } from '../drivers/metrics/http-load-source.ts';
-import { ProcCpuSource } from '../drivers/metrics/proc-cpu-source.ts';
 import { BalancerSource } from '../drivers/metrics/balancer-source.ts';
 import { waitHealthy } from '../drivers/health/http-health.ts';
 import { PrometheusQuery } from '../drivers/prometheus/prometheus-query.ts';
@@ -26,7 +25,6 @@ import { RealHookRunner } from '../drivers/hooks/hook-runner-real.ts';
 import { canPause, type Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
 import type { MetricsSource } from '../drivers/metrics/metrics-source.ts';
 import { FORWARDED_GUESTS, GuestRoutes } from '../drivers/guest-net/guest-net.ts';
-import { createXenDrivers, type XenDrivers } from '../drivers/xen/create-xen-drivers.ts';
 import { watchPolicyDir } from '../policy/policy-watcher.ts';
 import { logPolicyEvent } from '../policy/policy-log.ts';
 import { systemClock } from '../controller/clock.ts';
@@ -45,31 +43,6 @@ import { PolicyProblems } from '../controller/policy-problems.ts';
 import { ProgressDisplay, ProgressTelemetry } from '../observability/progress-display.ts';
 import { listenHttp, serverUrl } from '../api/listen.ts';
 
-
-/**
- * The xen drivers for the configured dom0s, with timeouts for dom0s whose toolstack may be slow
- * (xl create runs the hotplug scripts; a loaded dom0 takes tens of seconds), and the routes to
- * their guests (`guest_network: ssh`, the default: over the dom0's SSH connection).
- */
-function createXenStack(config: GridhostConfig): { drivers: XenDrivers; routes: GuestRoutes } {
-  const drivers = createXenDrivers(config.dom0s, {
-    // Proxied connections and health checks are channels too: leave room beside xl and xentop
-    // (dropbear allows 100 channels per connection, OpenSSH 10 sessions plus forwards).
-    ssh: { maxChannels: 64 },
-    hypervisor: {
-      commandTimeoutMs: 60_000,
-      createTimeoutMs: 300_000,
-      ...(config.xen ? { xlPath: config.xen.xlPath, cfgDir: config.xen.cfgDir, memoryMb: config.xen.memoryMb } : {}),
-      networkByHost: Object.fromEntries(config.dom0s.flatMap((d) => (d.network ? [[d.name, d.network]] : []))),
-    },
-    xentop: { timeoutMs: 30_000 },
-  });
-  const routes = new GuestRoutes(config.dom0s.map((d) => ({
-    name: d.name,
-    via: d.guestNetwork === 'routed' ? undefined : (host: string, port: number) => drivers.hosts.ssh(d.name).forward(host, port),
-  })));
-  return { drivers, routes };
-}
 
 /** Runs until SIGINT/SIGTERM. Returns -1 so the CLI keeps the process alive. */
 export async function runServer(config: GridhostConfig, _args: string[]): Promise<number> {
@@ -111,20 +84,20 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
     logger.warn('test hook: paused before a step, waiting to be killed', { event: 'test-pause', step, guest });
     return new Promise<void>(() => undefined);
   };
-  const local = instrumentHypervisor(new LocalHypervisor({
-    guestsDir: config.guestsDir,
-    ...(pauseStep === 'spawned' ? { afterSpawn: (guest: string) => pause('spawned', guest) } : {}),
-  }), metrics);
-  const hypervisors: Hypervisor[] = [local];
-  // Xen (policies with `guest.driver: xen`): one kept SSH connection per dom0, shared by xl,
-  // xentop and the way to the guests (guest-net) unless their network is routed.
-  const xen = config.dom0s.length > 0 ? createXenStack(config) : undefined;
-  if (xen) hypervisors.push(instrumentHypervisor(xen.drivers.hypervisor, metrics));
-  const routes = xen?.routes;
+  // The one step inside a driver (a local guest spawned, not yet recorded).
+  const pauseAt = pauseStep === 'spawned' ? pause : undefined;
+  // Every hypervisor driver the config allows; each guest goes to the one its policy names.
+  const stacks = HYPERVISOR_DRIVERS.flatMap((d) => {
+    const s = d.create(config, pauseAt ? { pauseAt } : {});
+    return s ? [s] : [];
+  });
+  const hypervisors: Hypervisor[] = stacks.map((s) => instrumentHypervisor(s.hypervisor, metrics));
+  const hostRoutes = stacks.flatMap((s) => s.routes);
+  const routes = hostRoutes.length > 0 ? new GuestRoutes(hostRoutes) : undefined;
   const forwarded = routes !== undefined && !routes.allDirect;
   const hypervisorFor = (driver: string): Hypervisor => {
     const hv = hypervisors.find((h) => h.name === driver);
-    if (!hv) throw new GridhostError('GH_TEMPLATE_INVALID', `no hypervisor driver "${driver}" is configured`);
+    if (!hv) throw new GridhostError('GH_TEMPLATE_INVALID', HYPERVISOR_DRIVERS.find((d) => d.keys.name === driver)?.unconfigured ?? `no hypervisor driver "${driver}" is configured`);
     return hv;
   };
   // Every balancer driver the config allows; each pool is served by the one its policy names.
@@ -136,8 +109,7 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
   const balancer = new BalancerSet(balancerDrivers, (name) => BALANCER_DRIVERS.find((d) => d.keys.name === name)?.unconfigured ?? `balancer.driver "${name}" is not known`);
   // Each guest's metrics path comes from its pool's policy in force.
   const metricsPathOf = (g: { pool: string }): string | undefined => orchestrator.status(g.pool)?.policy.guest.metricsPath;
-  const sources: MetricsSource[] = [new ProcCpuSource()];
-  if (xen) sources.push(xen.drivers.xentop); // cpu of xen guests
+  const sources: MetricsSource[] = stacks.flatMap((s) => s.sources);
   sources.push(new HttpLoadSource({ metricsPath: metricsPathOf, ...(forwarded ? { agentFor: (g) => routes.agentFor(g.host), timeoutMs: FORWARDED_GUESTS.checkTimeoutMs } : {}) }));
   // What the balancer sees of each guest (`source: balancer`): there even when a guest is too
   // busy to answer its own metrics endpoint.
@@ -261,7 +233,7 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
     await source.close();
     for (const hv of hypervisors) await hv.close();
     routes?.close();
-    await xen?.drivers.close();
+    for (const s of stacks) await s.close();
     await store.close();
     logger.info('gridhost stopped');
     display?.close();

@@ -30,7 +30,6 @@ function setup(t: { teardown: (fn: () => void) => void }, policies: Record<strin
     limits: { hardMax, sampleRetentionMs: 1, historyRetentionMs: 1 },
     cluster: { leaseMs: 15_000, reconcileIntervalMs: 300_000 },
     log: { level: 'info', format: 'auto' },
-    dom0s: [],
     drivers: {},
   };
   const out: string[] = [];

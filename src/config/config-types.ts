@@ -1,26 +1,5 @@
 // Validated, frozen gridhost configuration (from gridhost.yaml plus GRIDHOST_* environment
 // overrides). Produced by src/config/load-config.ts at start-up; never mutated after.
-import type { GuestNetwork } from '../drivers/xen/guest-network.ts';
-import type { XenSettings } from '../drivers/xen/xen-settings.ts';
-
-export interface Dom0Config {
-  /** Name used in logs and placement ("dom0-a"). */
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-  /** Path to a private key file; when absent the SSH agent (SSH_AUTH_SOCK) is used. */
-  privateKeyPath?: string;
-  /** Pinned host key fingerprint, `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
-  hostKeyFingerprint: string;
-  /**
-   * How gridhost reaches this dom0's guests (health, metrics, balancer traffic): `ssh` through
-   * the dom0's SSH connection (absent = ssh), or `routed` when their network is routable from here.
-   */
-  guestNetwork?: 'routed' | 'ssh';
-  /** The dom0's guest network (bridge, addresses, prefix, gateway, service port); absent = the Xen lab's. */
-  network?: GuestNetwork;
-}
 
 export interface GridhostConfig {
   /** Absolute path of the file it came from, or "<defaults>". */
@@ -63,10 +42,6 @@ export interface GridhostConfig {
     /** Per query; default 5s, at most 60s. */
     timeoutMs: number;
   };
-  /** Xen hosts for the xen driver; empty when only the local driver is used. */
-  dom0s: Dom0Config[];
-  /** The xen driver's settings (xl path, rendered-config folder, default guest memory); absent = defaults. */
-  xen?: XenSettings;
   /** Each driver's gridhost.yaml sections as it parsed them (absent = not configured). */
   drivers: DriverSettings;
 }

@@ -27,7 +27,6 @@ function defaultsFor(cwd: string, source: string): GridhostConfig {
     limits: { hardMax: 8, sampleRetentionMs: 7 * 86_400_000, historyRetentionMs: 30 * 86_400_000 },
     cluster: { leaseMs: 15_000, reconcileIntervalMs: 300_000 },
     log: { level: 'info', format: 'auto' },
-    dom0s: [],
     drivers: {},
   };
 }
@@ -117,11 +116,15 @@ test('every key of the file is read and relative paths resolve against cwd', (t)
     limits: { hardMax: 16, sampleRetentionMs: 86_400_000, historyRetentionMs: 90 * 86_400_000 },
     cluster: { leaseMs: 30_000, reconcileIntervalMs: 60_000 },
     log: { level: 'warn', format: 'json' },
-    dom0s: [
-      { name: 'dom0-a', address: '192.0.2.10', port: 22, user: 'root', hostKeyFingerprint: FP },
-      { name: 'dom0-b', address: 'xen-b.example.net', port: 2222, user: 'gridhost', privateKeyPath: '/home/op/.ssh/id_ed25519', hostKeyFingerprint: FP },
-    ],
-    drivers: {},
+    drivers: {
+      xen: {
+        xlPath: '/usr/lib/xen-4.17/bin/xl', cfgDir: '/etc/xen/gridhost', memoryMb: 128,
+        dom0s: [
+          { name: 'dom0-a', address: '192.0.2.10', port: 22, user: 'root', hostKeyFingerprint: FP },
+          { name: 'dom0-b', address: 'xen-b.example.net', port: 2222, user: 'gridhost', privateKeyPath: '/home/op/.ssh/id_ed25519', hostKeyFingerprint: FP },
+        ],
+      },
+    },
   });
 });
 
@@ -253,7 +256,7 @@ test('all config issues are reported at once, file and env together', (t) => {
 test('the config is deeply frozen', (t) => {
   const cwd = tempCwd(t, { 'gridhost.yaml': `dom0s:\n  - {name: a, address: h, host_key_fingerprint: ${FP}}\n` });
   const c = loadConfig({ env: {}, cwd });
-  for (const part of [c, c.api, c.store, c.limits, c.log, c.dom0s, c.dom0s[0]]) t.true(Object.isFrozen(part));
+  for (const part of [c, c.api, c.store, c.limits, c.log, c.drivers, c.drivers.xen, c.drivers.xen?.dom0s, c.drivers.xen?.dom0s[0]]) t.true(Object.isFrozen(part));
   t.throws(() => {
     (c.limits as { hardMax: number }).hardMax = 100;
   }, { instanceOf: TypeError });
@@ -276,7 +279,7 @@ test('dom0 guest_network is kept when given (routed or ssh) and absent otherwise
     'gridhost.yaml': `dom0s:\n  - {name: a, address: h, host_key_fingerprint: ${FP}, guest_network: routed}\n  - {name: b, address: h, host_key_fingerprint: ${FP}, guest_network: ssh}\n  - {name: c, address: h, host_key_fingerprint: ${FP}}\n`,
   });
   const c = loadConfig({ env: {}, cwd });
-  t.deepEqual(c.dom0s.map((d) => d.guestNetwork), ['routed', 'ssh', undefined]);
+  t.deepEqual(c.drivers.xen?.dom0s.map((d) => d.guestNetwork), ['routed', 'ssh', undefined]);
 });
 
 test("a dom0's network and the xen section are read with their defaults", (t) => {
@@ -297,10 +300,11 @@ test("a dom0's network and the xen section are read with their defaults", (t) =>
     ].join('\n'),
   });
   const c = loadConfig({ env: {}, cwd });
-  t.deepEqual(c.xen, { xlPath: '/usr/sbin/xl', cfgDir: '/etc/xen/gridhost', memoryMb: 256 });
-  t.deepEqual(c.dom0s[0]?.network, { bridge: 'br0', first: 0x0a010001, last: 0x0a0100fe, prefixLength: 24, gateway: '10.1.0.1', port: 8080 });
-  t.deepEqual(c.dom0s[1]?.network, { bridge: 'xenbr0', first: 0x0a02000a, last: 0x0a020014, prefixLength: 24, port: 80 });
-  t.is(c.dom0s[2]?.network, undefined);
+  const { dom0s, ...xen } = c.drivers.xen!;
+  t.deepEqual(xen, { xlPath: '/usr/sbin/xl', cfgDir: '/etc/xen/gridhost', memoryMb: 256 });
+  t.deepEqual(dom0s[0]?.network, { bridge: 'br0', first: 0x0a010001, last: 0x0a0100fe, prefixLength: 24, gateway: '10.1.0.1', port: 8080 });
+  t.deepEqual(dom0s[1]?.network, { bridge: 'xenbr0', first: 0x0a02000a, last: 0x0a020014, prefixLength: 24, port: 80 });
+  t.is(dom0s[2]?.network, undefined);
 });
 
 test('a bad dom0 network or xen section is GH_CONFIG_INVALID at the key, naming what to write', (t) => {
@@ -339,7 +343,7 @@ test('two routed dom0s may not hand out the same guest addresses (guests are tol
   t.regex(e.issues.map(formatIssue).join('\n'), /dom0s\.1\.network: its guest addresses overlap dom0 a's/);
   // Over SSH each dom0's guests are reached through it: the same range on two dom0s is fine.
   const ssh = tempCwd(t, { 'gridhost.yaml': `dom0s:\n${dom0('a', 'ssh', '10.1.0.10-10.1.0.20')}${dom0('b', 'ssh', '10.1.0.10-10.1.0.20')}` });
-  t.is(loadConfig({ env: {}, cwd: ssh }).dom0s.length, 2);
+  t.is(loadConfig({ env: {}, cwd: ssh }).drivers.xen?.dom0s.length, 2);
 });
 
 test('a config file over the size limit is refused unread, with its size and the limit', (t) => {

@@ -9,10 +9,9 @@ import { deepFreeze } from '../policy/deep-freeze.ts';
 import { tryParseDuration } from '../policy/duration.ts';
 import { sortIssues } from '../policy/parse-policy.ts';
 import { checkListen, decodeYaml, type Field, type Fields, type YamlReader } from '../policy/yaml-reader.ts';
-import { DEFAULT_GUEST_NETWORK, rangesOverlap } from '../drivers/xen/guest-network.ts';
-import { parseGuestNetwork, parseXenSection, type XenSettings } from '../drivers/xen/xen-settings.ts';
-import type { Dom0Config, GridhostConfig } from './config-types.ts';
+import type { GridhostConfig } from './config-types.ts';
 import { BALANCER_KEYS } from '../drivers/balancer/balancer-keys.ts';
+import { HYPERVISOR_KEYS } from '../drivers/hypervisor/hypervisor-keys.ts';
 import type { ConfigContext, ConfigSection } from '../drivers/driver-keys.ts';
 import type { DriverSettings } from './config-types.ts';
 
@@ -29,16 +28,13 @@ export interface LoadConfigOptions {
 }
 
 /** The drivers' own sections of gridhost.yaml, from the registries (one module per driver). */
-const DRIVER_CONFIG_SECTIONS: readonly ConfigSection<keyof DriverSettings>[] = [...BALANCER_KEYS].flatMap((d) => (d.config ? [d.config] : []));
+const DRIVER_CONFIG_SECTIONS: readonly ConfigSection<keyof DriverSettings>[] = [...HYPERVISOR_KEYS, ...BALANCER_KEYS].flatMap((d) => (d.config ? [d.config] : []));
 
-export const CONFIG_TOP_KEYS = ['api', 'policies_dir', 'templates_dir', 'data_dir', 'guests_dir', 'store', 'limits', 'cluster', 'log', 'prometheus', 'dom0s', 'xen'] as const;
+export const CONFIG_TOP_KEYS = ['api', 'policies_dir', 'templates_dir', 'data_dir', 'guests_dir', 'store', 'limits', 'cluster', 'log', 'prometheus'] as const;
 const PROMETHEUS_URL_RE = /^https?:\/\/[^\s]+$/;
 const MAX_PROMETHEUS_TIMEOUT_MS = 60_000;
-const DOM0_KEYS = ['name', 'address', 'port', 'user', 'private_key_path', 'host_key_fingerprint', 'guest_network', 'network'] as const;
-const GUEST_NETWORKS = ['ssh', 'routed'] as const;
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
-const FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 const TOKEN_RE = /^[\x21-\x7e]+$/;
 const MONGO_RE = /^mongodb(\+srv)?:\/\/\S+$/;
 const MAX_HARD_MAX = 1000;
@@ -60,8 +56,6 @@ interface Draft {
   reconcileIntervalMs: number;
   logLevel: GridhostConfig['log']['level'];
   logFormat: GridhostConfig['log']['format'];
-  dom0s: Dom0Config[];
-  xen?: XenSettings;
   drivers: DriverSettings;
   prometheusUrl?: string;
   prometheusTimeoutMs: number;
@@ -80,7 +74,6 @@ function draftDefaults(): Draft {
     reconcileIntervalMs: 5 * 60_000,
     logLevel: 'info',
     logFormat: 'auto',
-    dom0s: [],
     prometheusTimeoutMs: 5000,
     drivers: {},
   };
@@ -118,10 +111,8 @@ export function loadConfig(opts: LoadConfigOptions): GridhostConfig {
     cluster: { leaseMs: d.leaseMs, reconcileIntervalMs: d.reconcileIntervalMs },
     log: { level: d.logLevel, format: d.logFormat },
     ...(d.prometheusUrl !== undefined ? { prometheus: { url: d.prometheusUrl, timeoutMs: d.prometheusTimeoutMs } } : {}),
-    dom0s: d.dom0s.map((x) => (x.privateKeyPath !== undefined ? { ...x, privateKeyPath: abs(x.privateKeyPath) } : x)),
     drivers: d.drivers,
   };
-  if (d.xen !== undefined) cfg.xen = d.xen;
   return deepFreeze(cfg);
 }
 
@@ -255,52 +246,6 @@ function applyFile(text: string, file: string, d: Draft, ctx: ConfigContext): Va
     else if (to !== undefined) d.prometheusTimeoutMs = to;
   }
 
-  if (top.has('xen')) {
-    const xen = parseXenSection(r, top.get('xen'));
-    if (xen) d.xen = xen;
-  }
-  const dom0s = r.seq(top.get('dom0s'), { what: 'dom0 hosts' }) ?? [];
-  const seen = new Map<string, string>();
-  for (const item of dom0s) {
-    const m = r.map(item, DOM0_KEYS, { required: true });
-    if (m === undefined) continue;
-    const name = r.str(m.get('name'), {
-      required: true,
-      pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
-      patternMsg: 'must be 1-63 letters, digits, ".", "_" or "-" (it appears in logs and guest records)',
-    });
-    if (name !== undefined) {
-      const first = seen.get(name);
-      if (first !== undefined) r.issue(m.get('name'), `duplicate dom0 name; ${first} already uses it`);
-      else seen.set(name, item.path);
-    }
-    const address = r.str(m.get('address'), {
-      required: true,
-      pattern: /^[A-Za-z0-9][A-Za-z0-9.:-]*$/,
-      patternMsg: 'must be a host name or IP address',
-    });
-    const port = r.int(m.get('port'), { def: 22, min: 1, max: 65535 });
-    const user = r.str(m.get('user'), { def: 'root', pattern: /^[a-z_][a-z0-9_-]{0,31}$/, patternMsg: 'must be a plain user name' });
-    const key = r.str(m.get('private_key_path'));
-    if (key === '') r.issue(m.get('private_key_path'), 'must be a non-empty path (leave it out to use the SSH agent)');
-    const fp = r.str(m.get('host_key_fingerprint'), {
-      required: true,
-      pattern: FINGERPRINT_RE,
-      patternMsg: 'must be SHA256:<43 base64 characters>, as printed by `ssh-keygen -lf <host key>`',
-    });
-    const net = r.oneOf(m.get('guest_network'), GUEST_NETWORKS);
-    const network = m.has('network') ? parseGuestNetwork(r, m.get('network')) : undefined;
-    if (name !== undefined && address !== undefined && port !== undefined && user !== undefined && fp !== undefined) {
-      const dom0: Dom0Config = { name, address, port, user, hostKeyFingerprint: fp };
-      if (key) dom0.privateKeyPath = key;
-      if (net) dom0.guestNetwork = net;
-      if (network) dom0.network = network;
-      // Routed guests are told apart by address alone: two dom0s may not hand out the same one.
-      const clash = net === 'routed' ? d.dom0s.find((o) => o.guestNetwork === 'routed' && rangesOverlap(o.network ?? DEFAULT_GUEST_NETWORK, network ?? DEFAULT_GUEST_NETWORK)) : undefined;
-      if (clash) r.issue(m.has('network') ? m.get('network') : m.get('guest_network'), `its guest addresses overlap dom0 ${clash.name}'s; routed guests need an address range of their own per dom0 (network.addresses)`);
-      else d.dom0s.push(dom0);
-    }
-  }
   for (const section of DRIVER_CONFIG_SECTIONS) {
     if (section.keys.some((k) => top.has(k))) putSection(d.drivers, section, r, top, ctx);
   }

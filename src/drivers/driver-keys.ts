@@ -22,7 +22,8 @@ export interface ConfigSection<K extends keyof DriverSettings> {
   readonly keys: readonly string[];
   /**
    * Decode -> defaults -> validate; called only when one of `keys` is in the file. Every problem
-   * is an issue in `r` at its line; undefined when one was found.
+   * is an issue in `r` at its line; undefined when one was found, or when what is set configures
+   * no driver (e.g. an empty `dom0s:`).
    */
   parse(r: YamlReader, top: Fields, ctx: ConfigContext): NonNullable<DriverSettings[K]> | undefined;
 }

@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import { DEFAULT_GUEST_METRICS, type PoolMetricFacts } from '../domain/metric-catalogue.ts';
-import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, type BalancerSettings, DEFAULT_WEBHOOK, VICTIM_ORDERS, type WebhookSettings, type CloneMethod, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy, type PolicyMode, type UnknownGuests, type VictimOrder, type WhileBooting } from '../domain/policy.ts';
+import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, type BalancerSettings, DEFAULT_WEBHOOK, VICTIM_ORDERS, type WebhookSettings, type GuestTemplateRef, type HealthCheckSettings, type OnMissing, type Policy, type PolicyMode, type UnknownGuests, type VictimOrder, type WhileBooting } from '../domain/policy.ts';
 import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
 import { deepFreeze } from './deep-freeze.ts';
 import { parseHooks } from './parse-hooks.ts';
@@ -14,8 +14,8 @@ import { parseContention } from './parse-contention.ts';
 import { parseGuestMetrics, parseRules, parseSchedules } from './parse-rules.ts';
 import { decodeYaml, type Field, type ReaderRecorder, type YamlReader } from './yaml-reader.ts';
 import { BALANCER_KEYS } from '../drivers/balancer/balancer-keys.ts';
+import { HYPERVISOR_KEYS } from '../drivers/hypervisor/hypervisor-keys.ts';
 import { allPolicyKeys, chooseDriver, refuseForeignKeys } from '../drivers/driver-keys.ts';
-import { hasDotDotSegment } from '../drivers/ssh/shell-quote.ts';
 
 export const POOL_NAME_RE = /^[a-z][a-z0-9-]{0,31}$/;
 export const DEFAULT_HARD_MAX = 8;
@@ -51,11 +51,6 @@ export type PolicyResult =
 
 export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'rollout', 'flap_budget', 'warm_pool', 'contention', 'hooks', 'webhook', 'rules', 'schedules'] as const;
 const GUEST_KEYS = ['driver', 'template', 'image', 'clone', 'health_path', 'metrics_path', 'metrics', 'boot_timeout', 'stop_timeout', 'drain_timeout'] as const;
-const CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy', 'lvm-snapshot', 'qcow2'];
-const LOCAL_CLONES: readonly CloneMethod[] = ['auto', 'reflink', 'copy'];
-const DRIVERS = ['local', 'xen'] as const;
-/** A dom0 path goes into commands run over SSH: allow only plainly safe characters. */
-const DOM0_PATH_RE = /^\/[A-Za-z0-9._/@+:=,-]*$/;
 const HTTP_PATH_RE = /^\/[A-Za-z0-9._~!$&'()*+,;=:@/%?-]*$/;
 
 const POOL_MSG =
@@ -209,28 +204,16 @@ function parseBalancer(r: YamlReader, f: Field, pool: string | undefined): Balan
 function parseGuest(r: YamlReader, f: Field, opts: PolicyOptions): Partial<GuestTemplateRef> | undefined {
   const g = r.map(f, GUEST_KEYS, { required: true });
   if (g === undefined) return undefined;
-  const driver = r.oneOf(g.get('driver'), DRIVERS, { def: 'local' });
-  const clone = r.oneOf(g.get('clone'), CLONES, { def: 'auto' });
-  if (driver === 'local' && clone !== undefined && !LOCAL_CLONES.includes(clone)) {
-    r.issue(g.get('clone'), `clone ${clone} needs the xen driver; the local driver supports ${LOCAL_CLONES.join(' | ')}`);
+  const driver = chooseDriver(r, g.get('driver'), HYPERVISOR_KEYS);
+  const clone = r.oneOf(g.get('clone'), [...new Set(HYPERVISOR_KEYS.flatMap((d) => d.clones))], { def: 'auto' });
+  if (driver !== undefined && clone !== undefined && !driver.clones.includes(clone)) {
+    const owners = HYPERVISOR_KEYS.filter((d) => d.clones.includes(clone)).map((d) => d.name);
+    r.issue(g.get('clone'), `clone ${clone} needs the ${owners.join(' or ')} driver; the ${driver.name} driver supports ${driver.clones.join(' | ')}`);
   }
   const templatesDir = path.resolve(opts.templatesDir);
   const template = underTemplates(r, g.get('template'), templatesDir, opts.exists, 'template file');
-  let image: string | undefined;
-  if (driver === 'xen') {
-    // A path on dom0: not checked locally, but it reaches a remote command line.
-    image = r.str(g.get('image'), {
-      required: true,
-      pattern: DOM0_PATH_RE,
-      patternMsg: 'a xen image is an absolute path on dom0 made of letters, digits and ._/@+:=,- only (it is passed to remote commands)',
-    });
-    if (image !== undefined && hasDotDotSegment(image)) {
-      r.issue(g.get('image'), 'a xen image path must not contain ".."');
-      image = undefined;
-    }
-  } else {
-    image = underTemplates(r, g.get('image'), templatesDir, opts.exists, 'base image');
-  }
+  // An unknown driver's image is read as the default driver's (its own issue is said already).
+  const image = (driver ?? HYPERVISOR_KEYS[0]!).image(r, g.get('image'), { templatePath: (f, what) => underTemplates(r, f, templatesDir, opts.exists, what) });
   const httpPath = { pattern: HTTP_PATH_RE, patternMsg: 'must be a URL path starting with "/"' };
   const healthPath = r.str(g.get('health_path'), { def: '/healthz', ...httpPath });
   const metricsPath = r.str(g.get('metrics_path'), { def: '/metrics', ...httpPath });
@@ -238,7 +221,7 @@ function parseGuest(r: YamlReader, f: Field, opts: PolicyOptions): Partial<Guest
   const bootTimeoutMs = r.duration(g.get('boot_timeout'), { def: 60_000, positive: true });
   const stopTimeoutMs = r.duration(g.get('stop_timeout'), { def: 10_000, positive: true });
   const drainTimeoutMs = r.duration(g.get('drain_timeout'), { def: 30_000, positive: true });
-  return { driver, template, image, clone, healthPath, metricsPath, metrics, bootTimeoutMs, stopTimeoutMs, drainTimeoutMs };
+  return { driver: driver?.name, template, image, clone, healthPath, metricsPath, metrics, bootTimeoutMs, stopTimeoutMs, drainTimeoutMs };
 }
 
 /** A relative path that must stay inside the templates folder; checked for existence when asked. */

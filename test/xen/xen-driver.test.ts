@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Dom0Config } from '../../src/config/config-types.ts';
+import type { Dom0Config } from '../../src/drivers/xen/xen-settings.ts';
 import { DEFAULT_BALANCER, type Policy } from '../../src/domain/policy.ts';
 import type { Guest } from '../../src/domain/types.ts';
 import { XenHosts } from '../../src/drivers/xen/xen-hosts.ts';

@@ -1,6 +1,6 @@
 // Wiring for the xen driver: one XenHosts (one kept SSH connection per dom0) shared by the
 // hypervisor driver and the xentop metrics source, so sampling never costs another handshake.
-import type { Dom0Config } from '../../config/config-types.ts';
+import type { Dom0Config } from './xen-settings.ts';
 import { GridhostError } from '../../errors/errors.ts';
 import { XenHosts, type XenHostsOptions } from './xen-hosts.ts';
 import { XenHypervisor, type XenHypervisorOptions } from './xen-hypervisor.ts';

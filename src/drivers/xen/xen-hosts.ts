@@ -1,7 +1,7 @@
 // The dom0 hosts of the Xen driver: one SshHost (one kept connection) per dom0, shared by the
 // hypervisor driver and the xentop metrics source, with each host's up/down state.
 import type http from 'node:http';
-import type { Dom0Config } from '../../config/config-types.ts';
+import type { Dom0Config } from './xen-settings.ts';
 import { GridhostError, isGridhostError, wrapError } from '../../errors/errors.ts';
 import { SshHost, type ExecOptions, type ExecResult, type SshCounters, type SshHostOptions } from '../ssh/ssh-connection.ts';
 

@@ -1,10 +1,45 @@
-// The xen driver's keys in gridhost.yaml: the `xen:` section (xl binary, where rendered configs
-// go, the default guest memory) and each dom0's `network:` mapping (its guests' bridge, address
-// range, prefix length, gateway and service port). Decoded, defaulted and validated here, each
-// problem at its line; the config loader only calls these.
-import type { Field, YamlReader } from '../../policy/yaml-reader.ts';
-import { DEFAULT_GUEST_NETWORK, networkProblem, parseAddressRange, type GuestNetwork } from './guest-network.ts';
+// The xen driver's keys: in gridhost.yaml the `xen:` section (xl binary, where rendered configs
+// go, the default guest memory) and `dom0s:` (each host, its pinned key and its guests' network:
+// bridge, address range, prefix length, gateway and service port); in a policy, how `guest.image`
+// names a disk on dom0 and the clone methods it supports. Decoded, defaulted and validated here,
+// each problem at its line; the generic parsers find it through hypervisor-keys.ts. Pure.
+import type { Field, Fields, YamlReader } from '../../policy/yaml-reader.ts';
+import type { ConfigContext } from '../driver-keys.ts';
+import type { HypervisorKeys } from '../hypervisor/hypervisor-keys.ts';
+import { DEFAULT_GUEST_NETWORK, networkProblem, parseAddressRange, rangesOverlap, type GuestNetwork } from './guest-network.ts';
 import { hasDotDotSegment } from '../ssh/shell-quote.ts';
+
+// GridhostConfig.drivers.xen: this driver's gridhost.yaml sections, typed for its create().
+declare module '../../config/config-types.ts' {
+  interface DriverSettings {
+    /** The xen driver: its dom0s and settings; absent when gridhost.yaml has neither `xen:` nor `dom0s:`. */
+    xen?: XenDriverSettings;
+  }
+}
+
+export interface Dom0Config {
+  /** Name used in logs and placement ("dom0-a"). */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  /** Path to a private key file; when absent the SSH agent (SSH_AUTH_SOCK) is used. */
+  privateKeyPath?: string;
+  /** Pinned host key fingerprint, `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
+  hostKeyFingerprint: string;
+  /**
+   * How gridhost reaches this dom0's guests (health, metrics, balancer traffic): `ssh` through
+   * the dom0's SSH connection (absent = ssh), or `routed` when their network is routable from here.
+   */
+  guestNetwork?: 'routed' | 'ssh';
+  /** The dom0's guest network (bridge, addresses, prefix, gateway, service port); absent = the Xen lab's. */
+  network?: GuestNetwork;
+}
+
+/** `xen:` (defaults when absent) and the hosts of `dom0s:` (none = the driver is not started). */
+export interface XenDriverSettings extends XenSettings {
+  dom0s: Dom0Config[];
+}
 
 export interface XenSettings {
   /** Debian's /usr/sbin/xl is a wrapper script: gridhost calls the real binary. */
@@ -18,6 +53,11 @@ export interface XenSettings {
 export const XEN_DEFAULTS: XenSettings = Object.freeze({ xlPath: '/usr/lib/xen-4.17/bin/xl', cfgDir: '/etc/xen/gridhost', memoryMb: 128 });
 
 export const XEN_KEYS = ['xl_path', 'cfg_dir', 'memory_mb'] as const;
+export const DOM0_KEYS = ['name', 'address', 'port', 'user', 'private_key_path', 'host_key_fingerprint', 'guest_network', 'network'] as const;
+const GUEST_NETWORKS = ['ssh', 'routed'] as const;
+const FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
+/** A dom0 path goes into commands run over SSH: allow only plainly safe characters. */
+const DOM0_PATH_RE = /^\/[A-Za-z0-9._/@+:=,-]*$/;
 export const NETWORK_KEYS = ['bridge', 'addresses', 'prefix_length', 'gateway', 'port'] as const;
 
 const SAFE_PATH = /^\/[A-Za-z0-9_./+-]*$/;
@@ -78,3 +118,80 @@ export function parseGuestNetwork(r: YamlReader, f: Field): GuestNetwork | undef
   }
   return net;
 }
+
+/** `dom0s:` of gridhost.yaml: each host once, routed ones with address ranges of their own. */
+export function parseDom0s(r: YamlReader, f: Field, ctx: ConfigContext): Dom0Config[] {
+  const items = r.seq(f, { what: 'dom0 hosts' }) ?? [];
+  const dom0s: Dom0Config[] = [];
+  const seen = new Map<string, string>();
+  for (const item of items) {
+    const m = r.map(item, DOM0_KEYS, { required: true });
+    if (m === undefined) continue;
+    const name = r.str(m.get('name'), {
+      required: true,
+      pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+      patternMsg: 'must be 1-63 letters, digits, ".", "_" or "-" (it appears in logs and guest records)',
+    });
+    if (name !== undefined) {
+      const first = seen.get(name);
+      if (first !== undefined) r.issue(m.get('name'), `duplicate dom0 name; ${first} already uses it`);
+      else seen.set(name, item.path);
+    }
+    const address = r.str(m.get('address'), {
+      required: true,
+      pattern: /^[A-Za-z0-9][A-Za-z0-9.:-]*$/,
+      patternMsg: 'must be a host name or IP address',
+    });
+    const port = r.int(m.get('port'), { def: 22, min: 1, max: 65535 });
+    const user = r.str(m.get('user'), { def: 'root', pattern: /^[a-z_][a-z0-9_-]{0,31}$/, patternMsg: 'must be a plain user name' });
+    const key = r.str(m.get('private_key_path'));
+    if (key === '') r.issue(m.get('private_key_path'), 'must be a non-empty path (leave it out to use the SSH agent)');
+    const fp = r.str(m.get('host_key_fingerprint'), {
+      required: true,
+      pattern: FINGERPRINT_RE,
+      patternMsg: 'must be SHA256:<43 base64 characters>, as printed by `ssh-keygen -lf <host key>`',
+    });
+    const net = r.oneOf(m.get('guest_network'), GUEST_NETWORKS);
+    const network = m.has('network') ? parseGuestNetwork(r, m.get('network')) : undefined;
+    if (name !== undefined && address !== undefined && port !== undefined && user !== undefined && fp !== undefined) {
+      const dom0: Dom0Config = { name, address, port, user, hostKeyFingerprint: fp };
+      if (key) dom0.privateKeyPath = ctx.resolvePath(key);
+      if (net) dom0.guestNetwork = net;
+      if (network) dom0.network = network;
+      // Routed guests are told apart by address alone: two dom0s may not hand out the same one.
+      const clash = net === 'routed' ? dom0s.find((o) => o.guestNetwork === 'routed' && rangesOverlap(o.network ?? DEFAULT_GUEST_NETWORK, network ?? DEFAULT_GUEST_NETWORK)) : undefined;
+      if (clash) r.issue(m.has('network') ? m.get('network') : m.get('guest_network'), `its guest addresses overlap dom0 ${clash.name}'s; routed guests need an address range of their own per dom0 (network.addresses)`);
+      else dom0s.push(dom0);
+    }
+  }
+  return dom0s;
+}
+
+/** gridhost.yaml's `xen:` and `dom0s:`; undefined when either has an issue, or no dom0 is listed (no xen driver then). */
+function parseXenDriver(r: YamlReader, top: Fields, ctx: ConfigContext): XenDriverSettings | undefined {
+  const before = r.issues.length;
+  const xen = top.has('xen') ? parseXenSection(r, top.get('xen')) : XEN_DEFAULTS;
+  const dom0s = parseDom0s(r, top.get('dom0s'), ctx);
+  return xen === undefined || r.issues.length > before || dom0s.length === 0 ? undefined : { ...xen, dom0s };
+}
+
+/** A guest's image is a path on dom0: not checked here, but it reaches a remote command line. */
+function parseXenImage(r: YamlReader, f: Field): string | undefined {
+  const image = r.str(f, {
+    required: true,
+    pattern: DOM0_PATH_RE,
+    patternMsg: 'a xen image is an absolute path on dom0 made of letters, digits and ._/@+:=,- only (it is passed to remote commands)',
+  });
+  if (image !== undefined && hasDotDotSegment(image)) {
+    r.issue(f, 'a xen image path must not contain ".."');
+    return undefined;
+  }
+  return image;
+}
+
+export const xenKeys: HypervisorKeys<'xen'> = {
+  name: 'xen',
+  clones: ['auto', 'reflink', 'copy', 'lvm-snapshot', 'qcow2'],
+  image: (r, f) => parseXenImage(r, f),
+  config: { name: 'xen', keys: ['xen', 'dom0s'], parse: parseXenDriver },
+};
