@@ -12,6 +12,9 @@
 # CPU% xentop reports for domain NAME, Domain-0 included; default 0.0). Called as
 # `fake-xl.sh xentop -b ...` it prints xentop's batch output (two iterations, the first all 0.0
 # as the real one) for Domain-0 and every domain. Every call's argv is appended to $XL_STATE/argv.
+# `xl pause`/`xl unpause` keep $XL_STATE/paused/NAME; a paused domain lists as --p--- and does
+# not act on `xl shutdown` (its kernel runs no instruction); unpausing one not paused fails as
+# Xen's does (the system controller's pause count is 0).
 set -u
 S=${XL_STATE:?}
 D=$S/domains
@@ -49,7 +52,8 @@ list)
     printf '\n]\n\n'
   elif [ -n "${1:-}" ]; then
     [ -f "$D/$1" ] || invalid "$1"
-    printf 'Name                                        ID   Mem VCPUs\tState\tTime(s)\n%-40s %5s %5s     1     -b----       1.0\n' "$1" "$(cut -d' ' -f1 "$D/$1")" "$(cut -d' ' -f2 "$D/$1")"
+    st=-b----; [ -f "$S/paused/$1" ] && st=--p---
+    printf 'Name                                        ID   Mem VCPUs\tState\tTime(s)\n%-40s %5s %5s     1     %s       1.0\n' "$1" "$(cut -d' ' -f1 "$D/$1")" "$(cut -d' ' -f2 "$D/$1")" "$st"
   else
     printf 'Name                                        ID   Mem VCPUs\tState\tTime(s)\n%-40s %5s %5s     2     r-----      12.3\n' Domain-0 0 1023
     for f in "$D"/*; do
@@ -99,14 +103,25 @@ domid)
 shutdown)
   [ "${1:-}" = -w ] && shift
   [ -f "$D/$1" ] || invalid "$1"
-  if [ -f "$S/shutdown_hangs" ]; then echo "Shutting down domain $(cut -d' ' -f1 "$D/$1")"; exit 0; fi
+  if [ -f "$S/shutdown_hangs" ] || [ -f "$S/paused/$1" ]; then echo "Shutting down domain $(cut -d' ' -f1 "$D/$1")"; exit 0; fi
   echo "Shutting down domain $(cut -d' ' -f1 "$D/$1")"; echo "Waiting for 1 domains"
   echo $((free + $(cut -d' ' -f2 "$D/$1"))) > "$S/free_memory"; rm -f "$D/$1"
   ;;
 destroy)
   [ -f "$D/$1" ] || invalid "$1"
   [ -f "$S/create_fails_hotplug" ] || echo $((free + $(cut -d' ' -f2 "$D/$1"))) > "$S/free_memory"
-  rm -f "$D/$1"
+  rm -f "$D/$1" "$S/paused/$1"
+  ;;
+pause)
+  [ -f "$D/$1" ] || invalid "$1"
+  mkdir -p "$S/paused"; : > "$S/paused/$1"
+  ;;
+unpause)
+  [ -f "$D/$1" ] || invalid "$1"
+  if [ ! -f "$S/paused/$1" ]; then
+    echo "libxl: error: libxl_domain.c:664:libxl__domain_unpause: Domain $(cut -d' ' -f1 "$D/$1"):Unpausing domain: Invalid argument" >&2; exit 1
+  fi
+  rm -f "$S/paused/$1"
   ;;
 *) echo "fake xl: unsupported command $cmd" >&2; exit 2 ;;
 esac

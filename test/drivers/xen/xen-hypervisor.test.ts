@@ -446,3 +446,69 @@ test('sourceDigest of a base image missing on dom0 is GH_TEMPLATE_INVALID', asyn
   const err = await t.throwsAsync(e.hv.sourceDigest(policy(e.dir, { image: join(e.images, 'nope.img') }), 'dom0-a'), { instanceOf: GridhostError });
   t.is(err?.code, 'GH_TEMPLATE_INVALID');
 });
+
+// ---- the warm pool's pause and unpause (xl pause / xl unpause)
+
+test('pause and unpause run xl pause and xl unpause on the guest\'s domain over SSH and say so in the meta', async (t) => {
+  const e = await setup();
+  const spec = { id: 'web-w1', pool: 'web', policy: e.policy };
+  const c = await e.hv.clone(spec);
+  const b = await e.hv.boot(spec, c.meta);
+  const g = guestOf('web-w1', 'dom0-a', { ...c.meta, ...b.meta });
+  t.deepEqual((await e.hv.pause(g)).meta, { paused: '1' });
+  t.true(existsSync(join(e.state, 'paused', 'gh-web-w1')), 'the domain is paused');
+  t.deepEqual((await e.hv.unpause(g)).meta, { paused: '0' });
+  t.false(existsSync(join(e.state, 'paused', 'gh-web-w1')), 'and runs again');
+  const calls = readFileSync(join(e.state, 'argv'), 'utf8').split('\n');
+  t.true(calls.includes('pause gh-web-w1'));
+  t.true(calls.includes('unpause gh-web-w1'));
+  // A paused domain is still a domain: discovery lists it as running (a restart adopts it).
+  await e.hv.pause(g);
+  t.true((await e.hv.discover()).find((x) => x.id === 'web-w1')?.running);
+  await e.hv.unpause(g);
+  await e.hv.stop(g, 2000);
+  await e.hv.deleteClone(g);
+  t.deepEqual(leftovers(e), []);
+});
+
+test('unpausing a domain that is not paused is success; unpausing or pausing a domain that is gone is GH_BOOT_FAILED', async (t) => {
+  const e = await setup();
+  const spec = { id: 'web-w2', pool: 'web', policy: e.policy };
+  const c = await e.hv.clone(spec);
+  const b = await e.hv.boot(spec, c.meta);
+  const g = guestOf('web-w2', 'dom0-a', { ...c.meta, ...b.meta });
+  t.deepEqual((await e.hv.unpause(g)).meta, { paused: '0' }, 'xl unpause failed, xl list shows it running');
+  await e.hv.stop(g, 2000);
+  for (const step of [() => e.hv.unpause(g), () => e.hv.pause(g)]) {
+    const err = await t.throwsAsync(step());
+    t.true(err instanceof GridhostError);
+    t.is((err as GridhostError).code, 'GH_BOOT_FAILED');
+  }
+  await e.hv.deleteClone(g);
+  t.deepEqual(leftovers(e), []);
+});
+
+test('a paused guest is destroyed at once at stop (it cannot act on a shutdown), not after the stop timeout', async (t) => {
+  const e = await setup();
+  const spec = { id: 'web-w3', pool: 'web', policy: e.policy };
+  const c = await e.hv.clone(spec);
+  const b = await e.hv.boot(spec, c.meta);
+  const g = guestOf('web-w3', 'dom0-a', { ...c.meta, ...b.meta });
+  const paused = { ...g, meta: { ...g.meta, ...(await e.hv.pause(g)).meta } };
+  const t0 = Date.now();
+  await e.hv.stop(paused, 20_000);
+  t.true(Date.now() - t0 < 10_000, `stopped in ${Date.now() - t0} ms`);
+  t.deepEqual(domains(e), []);
+  const calls = readFileSync(join(e.state, 'argv'), 'utf8').split('\n');
+  t.true(calls.includes('destroy gh-web-w3'));
+  t.false(calls.includes('shutdown gh-web-w3'), 'no shutdown request to a guest that cannot answer it');
+  await e.hv.deleteClone(paused);
+  t.deepEqual(leftovers(e), []);
+});
+
+test('pause on a guest with no dom0 recorded is GH_BOOT_FAILED and runs nothing', async (t) => {
+  const e = await setup();
+  const err = await t.throwsAsync(e.hv.pause(guestOf('web-w4', '', {})));
+  t.is((err as GridhostError).code, 'GH_BOOT_FAILED');
+  t.false(existsSync(join(e.state, 'argv')) && readFileSync(join(e.state, 'argv'), 'utf8').includes('pause'));
+});
