@@ -9,7 +9,12 @@
 // of the interval: rps = load / healthy guests (x seeded noise), cpu% = min(100, 100 * rps /
 // capacity) and an in-flight estimate (M/M/1 queue length). No I/O, no wall clock: the same
 // inputs and seed give the same result.
+// A policy with warm_pool keeps that many guests warm (made before the trace; paid for, not
+// serving): a scale-out takes warm guests first, which serve `warmBootSeconds` later instead of
+// boot + health delay, and each one taken is made again (warming: boot + health delay, then warm),
+// with the same pure helpers the pool loop uses (decision/warm-pool.ts).
 import { pickVictims } from '../decision/pick-victims.ts';
+import { pickWarm, planWarmPool } from '../decision/warm-pool.ts';
 import { emptyMemory, mayStartAction, remember, tick } from '../decision/pool-memory.ts';
 import type { StrategyRegistry } from '../decision/strategies/index.ts';
 import type { Policy } from '../domain/policy.ts';
@@ -27,6 +32,9 @@ export interface SimOptions {
   capacityPerGuest: number;
   bootSeconds: number;
   healthDelaySeconds: number;
+  /** Seconds from taking a warm guest (unpause) to it serving (default 1: the lab's 0.19 s
+   *  unpause, a health check and the balancer's check). */
+  warmBootSeconds?: number;
   /** Time a retired guest drains before it is gone (default 10 s). */
   drainSeconds?: number;
   seed?: number;
@@ -54,12 +62,14 @@ export interface SimResult {
   demand: Int32Array;
   /** Healthy (serving) guests per step. */
   supply: Int32Array;
-  /** Guests that exist per step (booting, healthy, draining): what is paid for. */
+  /** Guests that exist per step (booting, healthy, draining, warm or warming): what is paid for. */
   billed: Int32Array;
   /** The scale decisions that were carried out (holds left out). */
   actions: ScaleDecision[];
   /** Sampling ticks (decide() calls). */
   ticks: number;
+  /** Guests a scale-out took from the warm pool / launched cold. */
+  scaleOutGuests: { warm: number; cold: number };
   /** The guests each scale-in retired (ids as the simulator names them: `<pool>-sim<n>`, in launch order). */
   retired: { at: number; guests: string[] }[];
 }
@@ -86,7 +96,10 @@ export function simulate(o: SimOptions): SimResult {
 
   let guests: SimGuest[] = [];
   let serial = 0;
-  const newGuest = (state: 'booting' | 'healthy', at: number, until: number): SimGuest => {
+  const warmMs = (o.warmBootSeconds ?? 1) * 1000;
+  const warmTarget = policy.warmPool?.size ?? 0;
+  const scaleOutGuests = { warm: 0, cold: 0 };
+  const newGuest = (state: 'booting' | 'healthy' | 'warm' | 'warming', at: number, until: number): SimGuest => {
     const g: SimGuest = { id: `${policy.pool}-sim${++serial}`, pool: policy.pool, state, driver: 'sim', host: 'sim', createdAt: at, updatedAt: at, meta: {}, until };
     if (state === 'healthy') g.healthyAt = at;
     return g;
@@ -94,6 +107,7 @@ export function simulate(o: SimOptions): SimResult {
   const initial = o.initialGuests ?? policy.min;
   // Started long before the trace, so they are warmed up.
   for (let i = 0; i < initial; i++) guests.push(newGuest('healthy', start - 3600_000, Infinity));
+  for (let i = 0; i < warmTarget; i++) guests.push(newGuest('warm', start - 3600_000, Infinity));
 
   let memory = emptyMemory();
   /** Actions in flight and when they finish (all their guests healthy / gone). */
@@ -120,6 +134,10 @@ export function simulate(o: SimOptions): SimResult {
         if (g.state === 'booting') {
           g.state = 'healthy';
           g.healthyAt = g.until;
+          g.updatedAt = g.until;
+          g.until = Infinity;
+        } else if (g.state === 'warming') {
+          g.state = 'warm';
           g.updatedAt = g.until;
           g.until = Infinity;
         } else if (g.state === 'draining') {
@@ -183,12 +201,25 @@ export function simulate(o: SimOptions): SimResult {
       if (!mayStartAction(policy, memory, decision)) continue;
       const id = `${decision.action}@${now}`;
       memory = remember(policy, memory, { kind: 'started', id, decision }, now);
-      const done = now + (decision.action === 'scale-out' ? upMs : drainMs);
+      const taken = decision.action === 'scale-out' ? pickWarm(guests, decision.to - decision.from) : [];
+      const cold = decision.action === 'scale-out' ? decision.to - decision.from - taken.length : 0;
+      // The action ends when its last guest serves: a cold one's boot, else the warm ones' unpause.
+      const done = now + (decision.action === 'scale-out' ? (cold > 0 ? upMs : warmMs) : drainMs);
       finishing.push({ id, at: done });
       nextEvent = Math.min(nextEvent, done);
       actions.push(decision);
       if (decision.action === 'scale-out') {
-        for (let k = decision.from; k < decision.to; k++) guests.push(newGuest('booting', now, done));
+        for (const g of taken) {
+          g.state = 'booting';
+          g.updatedAt = now;
+          g.until = now + warmMs;
+        }
+        for (let k = 0; k < cold; k++) guests.push(newGuest('booting', now, now + upMs));
+        scaleOutGuests.warm += taken.length;
+        scaleOutGuests.cold += cold;
+        // Refilled in the background, as the pool loop's warm pool does.
+        for (let k = planWarmPool(warmTarget, guests).make; k > 0; k--) guests.push(newGuest('warming', now, now + upMs));
+        nextEvent = Math.min(nextEvent, now + Math.min(warmMs, upMs));
       } else {
         const victims = pickVictims(guests, decision.from - decision.to, { order: policy.scaleIn.victims, facts: { inflight: inflightOf(sample) } });
         retired.push({ at: now, guests: victims.map((g) => g.id) });
@@ -202,7 +233,7 @@ export function simulate(o: SimOptions): SimResult {
   }
 
   const metrics = elasticity({ demand, supply, billed, load: trace, stepSeconds: o.stepSeconds, actions: actions.length });
-  return { metrics, stepSeconds: o.stepSeconds, load: trace, demand, supply, billed, actions, ticks, retired };
+  return { metrics, stepSeconds: o.stepSeconds, load: trace, demand, supply, billed, actions, ticks, retired, scaleOutGuests };
 }
 
 /** The in-flight estimate each guest reported at the tick, for `least-busy`. */
