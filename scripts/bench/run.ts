@@ -11,12 +11,14 @@ import { benchReaction } from './reaction-bench.ts';
 import { benchPolicy } from './policy-bench.ts';
 import { benchOverload } from './overload-bench.ts';
 import { benchDataPath, benchZeroFailure } from './haproxy-bench.ts';
+import { benchWarmPool } from './warm-pool-bench.ts';
 
 /** The sections in the order they run; `on` says whether a run without names includes it. */
 const SECTIONS: { name: string; run: () => Promise<string>; on: boolean }[] = [
   { name: 'decision', run: benchDecision, on: true },
   { name: 'balancer', run: benchBalancer, on: true },
   { name: 'reaction', run: benchReaction, on: true },
+  { name: 'warm-pool', run: benchWarmPool, on: true },
   { name: 'policy', run: benchPolicy, on: true },
   { name: 'overload', run: benchOverload, on: true },
   { name: 'demo', run: async () => (await import('./demo-bench.ts')).benchDemo(), on: process.env.GRIDHOST_BENCH_DEMO !== '0' },

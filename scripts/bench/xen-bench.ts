@@ -1,7 +1,8 @@
 // The xl driver against the Xen lab (issue 3, "Figures"): seconds per guest for clone, xl create,
 // boot to healthy, shutdown+destroy and deleteClone; SSH commands and handshakes per sampling
 // tick; and clone time per method for the lab's 16 MB base image and a 10x larger one, to show
-// which methods are O(1). Boots its own lab (2-6 min on a busy machine) and always stops it.
+// which methods are O(1); and (d) the warm pool's unpause to serving against a cold clone and
+// boot (xen-warm-bench.ts). Boots its own lab (2-6 min on a busy machine) and always stops it.
 // Run: npm run bench:xen   (also the last section of `npm run bench`; npx tsx scripts/bench/xen-bench.ts)
 // Env: GRIDHOST_BENCH_XEN_GUESTS (default 3), GRIDHOST_BENCH_XEN_REPEATS (clone repeats, default 3),
 // GRIDHOST_LAB_ENV attaches to a lab already booted (see scripts/xen-lab/README.md).
@@ -15,6 +16,7 @@ import type { SshCounters } from '../../src/drivers/ssh/ssh-connection.ts';
 import { clonePlan } from '../../src/drivers/xen/clone-commands.ts';
 import { createXenDrivers, type XenDrivers } from '../../src/drivers/xen/create-xen-drivers.ts';
 import { startLab, type Lab } from '../../test/xen/lab.ts';
+import { warmVsCold } from './xen-warm-bench.ts';
 
 const HOST = 'lab';
 const CFG_DIR = '/etc/xen/gridhost';
@@ -390,6 +392,11 @@ export async function benchXen(opts: { guests?: number; repeats?: number; log?: 
     };
     await section('(c) clone sizes', () => cloneSizes(l, drivers, repeats, log));
     await section('(a)+(b) lifecycle', () => lifecycleAndTicks(l, drivers, calls, dir, guests, log));
+    await section('(d) warm pool', async () => {
+      const tpl = join(dir, 'bench-warm.xl.cfg');
+      writeFileSync(tpl, template(l));
+      return warmVsCold({ drivers, host: HOST, pool: POOL, policy: (image, clone) => policy(tpl, image, clone), image: l.baseImage, log });
+    });
     out.push('', `SSH handshakes for the whole bench on the driver's connection: ${d.hosts.counters().handshakes}; commands ${d.hosts.counters().commands}, forwards ${d.hosts.counters().forwards}.`);
   } finally {
     await d?.close().catch(() => undefined);
