@@ -208,6 +208,17 @@ function hostsField(policy: Policy, samples: readonly PoolSample[]) {
   return { hosts: hosts.map((h) => ({ ...h, saturated: isSaturated(h, c.saturatedAt) })), saturatedAt: c.saturatedAt };
 }
 
+/** What the driver set on the guest's scheduling (Xen: the credit weight and cap it applied, and
+ *  the template's pinning), from its meta. */
+function schedView(meta: Record<string, string>) {
+  const out: { scheduler?: string; weight?: number; cap?: number; cpus?: string } = {};
+  if (meta['scheduler'] !== undefined) out.scheduler = meta['scheduler'];
+  if (meta['creditWeight'] !== undefined) out.weight = Number(meta['creditWeight']);
+  if (meta['creditCap'] !== undefined) out.cap = Number(meta['creditCap']);
+  if (meta['cpus'] !== undefined) out.cpus = meta['cpus'];
+  return Object.keys(out).length > 0 ? { sched: out } : {};
+}
+
 /** One guest as the API shows it, with its history (every time in ISO 8601). */
 export function guestView(g: Guest) {
   return {
@@ -253,6 +264,7 @@ export async function describePool(store: Store, orch: Orchestrator, pool: strin
         ...(metrics ? { metrics } : {}),
         ...(b ? { backend: { healthy: b.healthy, draining: b.admin === 'drain', inflight: b.active, served: b.served } } : {}),
         ...(led?.rollout ? { outdated: outdated.has(g.id) } : {}),
+        ...schedView(g.meta),
       };
     }),
     rollout,
@@ -278,6 +290,7 @@ export async function describePool(store: Store, orch: Orchestrator, pool: strin
     cooldownRemainingMs: { scaleOut: cd.scaleOutMs, scaleIn: cd.scaleInMs },
     ...flapBudgetField(st.policy, rec, now),
     ...hostsField(st.policy, samples),
+    ...(st.policy.guest.credit ? { credit: st.policy.guest.credit } : {}),
     ...(st.breaker ? { breaker: st.breaker } : {}),
     ...(orch.status(pool)?.blocked ? { blocked: blockedView(orch.status(pool)!.blocked!) } : {}),
     lastDecision: st.lastDecision && decisionView(st.lastDecision),

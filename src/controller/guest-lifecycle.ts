@@ -295,8 +295,11 @@ export class GuestLifecycle {
     try {
       const booting: Record<string, number> = {};
       await this.step(g, 'health', booting, () => this.d.waitHealthy(g, policy), fence);
+      // What boot() sets from the policy (Xen: credit weight and cap) is not in the domain's
+      // config: set it on the adopted guest too, before it serves.
+      const applied = await this.step(g, 'reapply', booting, () => this.reapply(g, policy), fence);
       await this.step(g, 'register', booting, () => this.register(g, policy), fence, false);
-      g = await this.transition(g, 'healthy', { healthyAt: this.d.clock.now() }, fence);
+      g = await this.transition(g, 'healthy', { healthyAt: this.d.clock.now(), meta: { ...g.meta, ...applied } }, fence);
       this.moved(g, 'register', 'booting', now, booting);
       return g;
     } catch (e) {
@@ -304,6 +307,12 @@ export class GuestLifecycle {
       await this.cleanup(g, policy, `adoption failed: ${err.message}`, fence);
       throw err;
     }
+  }
+
+  /** The policy's settings on a running guest again (Hypervisor.reapply); {} for a driver without. */
+  async reapply(g: Guest, policy: Policy): Promise<Record<string, string>> {
+    const hv = this.d.hypervisorFor(g.driver);
+    return hv.reapply ? hv.reapply(g, policy) : {};
   }
 
   /**

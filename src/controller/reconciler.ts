@@ -107,6 +107,26 @@ export function repairsByKind(r: ReconcileReport): Record<RepairKind, string[]> 
   return { ...out, failed: [...r.failed] };
 }
 
+/**
+ * A guest taken up on take-over gets what boot() set from its policy again (Hypervisor.reapply:
+ * Xen's credit weight and cap live in the running domain, not its config), recorded in its meta.
+ * A failure is said and leaves the guest serving: it ran that way before, and the next take-over
+ * tries again. Returns what the repair's detail adds.
+ */
+async function reapplyOnAdopt(d: ReconcileDeps, g: Guest, policy: Policy, fence: ActingFence | undefined): Promise<string> {
+  try {
+    const applied = await d.lifecycle.reapply(g, policy);
+    if (Object.keys(applied).length === 0) return '';
+    const fresh = await d.store.getGuest(g.id);
+    if (fresh) await d.store.saveGuest({ ...fresh, meta: { ...fresh.meta, ...applied } }, fenceData(fence));
+    return `; ${Object.entries(applied).map(([k, v]) => `${k} ${v}`).join(', ')} set again`;
+  } catch (e) {
+    const err = wrapError('GH_SCHED_FAILED', e);
+    d.telemetry.warn('could not set the policy\'s scheduler parameters on an adopted guest again; it keeps what it had', { pool: g.pool, guest: g.id, code: err.code, error: err.message });
+    return `; its policy's scheduler parameters could not be set again (${err.code})`;
+  }
+}
+
 /** Reconcile one pool. Never throws: what cannot be repaired now is reported and retried later. */
 export async function reconcilePool(d: ReconcileDeps, pool: string, policy: Policy | undefined, fence: ActingFence | undefined, opts: ReconcileOptions): Promise<ReconcileReport> {
   const report: ReconcileReport = { pool, repairs: [], failed: [] };
@@ -152,7 +172,8 @@ export async function reconcilePool(d: ReconcileDeps, pool: string, policy: Poli
           if (opts.takeover) {
             await d.balancer.add(pool, g.id, address, d.lifecycle.routeVia(full));
             d.telemetry.guestStep({ pool, guest: g.id, action: 'adopt', from: g.state, to: g.state, durationMs: 0, reason: 'running when this gridhost took the pool' });
-            await repaired('adopted', g.id, inBalancer.has(g.id) ? 'running; kept in the balancer' : 'running; added to the balancer');
+            const again = await reapplyOnAdopt(d, full, policy, fence);
+            await repaired('adopted', g.id, `${inBalancer.has(g.id) ? 'running; kept in the balancer' : 'running; added to the balancer'}${again}`);
           } else if (!inBalancer.has(g.id) && address) {
             await d.balancer.add(pool, g.id, address, d.lifecycle.routeVia(full));
             await repaired('balancer-missing', g.id, `healthy but not in the balancer; added at ${address}`);

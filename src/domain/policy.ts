@@ -137,6 +137,17 @@ export interface GuestTemplateRef {
   stopTimeoutMs: number;
   /** Longest time to wait for in-flight requests while draining. */
   drainTimeoutMs: number;
+  /** xen: the credit scheduler's weight and cap for every guest of the pool (`guest.credit`),
+   *  set after boot and again when a restarted gridhost takes the guest up; absent: Xen's own. */
+  credit?: CreditSettings;
+}
+
+/** `xl sched-credit2` / `xl sched-credit` parameters (whichever scheduler the dom0 runs). */
+export interface CreditSettings {
+  /** Relative share of CPU against other domains (Xen's default 256), 1-65535. */
+  weight?: number;
+  /** At most this % of one physical CPU (100 = one whole CPU); 0 = no cap. */
+  cap?: number;
 }
 
 /** Points of a guest's life where an operator's hook runs (see drivers/hooks/hook-runner.ts). */

@@ -50,7 +50,7 @@ export type PolicyResult =
   | { ok: false; issues: ValidationIssue[]; /** Further issues not carried (a worker's answer is capped; absent = none). */ omitted?: number };
 
 export const POLICY_TOP_KEYS = ['pool', 'mode', 'min', 'max', 'guest', 'balancer', 'sampling', 'warmup', 'scale_out', 'scale_in', 'on_missing', 'unknown_guests', 'breaker', 'auto_heal', 'rollout', 'flap_budget', 'warm_pool', 'contention', 'hooks', 'webhook', 'rules', 'schedules'] as const;
-const GUEST_KEYS = ['driver', 'template', 'image', 'clone', 'health_path', 'metrics_path', 'metrics', 'boot_timeout', 'stop_timeout', 'drain_timeout'] as const;
+const GUEST_KEYS = ['driver', 'template', 'image', 'clone', 'health_path', 'metrics_path', 'metrics', 'boot_timeout', 'stop_timeout', 'drain_timeout', ...allPolicyKeys(HYPERVISOR_KEYS)];
 const HTTP_PATH_RE = /^\/[A-Za-z0-9._~!$&'()*+,;=:@/%?-]*$/;
 
 const POOL_MSG =
@@ -214,6 +214,9 @@ function parseGuest(r: YamlReader, f: Field, opts: PolicyOptions): Partial<Guest
   const template = underTemplates(r, g.get('template'), templatesDir, opts.exists, 'template file');
   // An unknown driver's image is read as the default driver's (its own issue is said already).
   const image = (driver ?? HYPERVISOR_KEYS[0]!).image(r, g.get('image'), { templatePath: (f, what) => underTemplates(r, f, templatesDir, opts.exists, what) });
+  // Keys only one driver reads (xen: credit): refused for the others, read by their owner.
+  if (driver !== undefined) refuseForeignKeys(r, g, 'guest', driver, HYPERVISOR_KEYS);
+  const own = driver?.guestKeys?.(r, g) ?? {};
   const httpPath = { pattern: HTTP_PATH_RE, patternMsg: 'must be a URL path starting with "/"' };
   const healthPath = r.str(g.get('health_path'), { def: '/healthz', ...httpPath });
   const metricsPath = r.str(g.get('metrics_path'), { def: '/metrics', ...httpPath });
@@ -221,7 +224,7 @@ function parseGuest(r: YamlReader, f: Field, opts: PolicyOptions): Partial<Guest
   const bootTimeoutMs = r.duration(g.get('boot_timeout'), { def: 60_000, positive: true });
   const stopTimeoutMs = r.duration(g.get('stop_timeout'), { def: 10_000, positive: true });
   const drainTimeoutMs = r.duration(g.get('drain_timeout'), { def: 30_000, positive: true });
-  return { driver: driver?.name, template, image, clone, healthPath, metricsPath, metrics, bootTimeoutMs, stopTimeoutMs, drainTimeoutMs };
+  return { driver: driver?.name, template, image, clone, healthPath, metricsPath, metrics, bootTimeoutMs, stopTimeoutMs, drainTimeoutMs, ...own };
 }
 
 /** A relative path that must stay inside the templates folder; checked for existence when asked. */

@@ -81,6 +81,7 @@ guest:
   template: t.xl.cfg
   image: /srv/images/web.img
   clone: reflink
+  credit: { weight: 512, cap: 50 }
 rollout: auto
 rules:
   - { strategy: threshold, metric: cpu, below: 10, step: -25% }

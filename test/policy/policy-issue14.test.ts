@@ -1,4 +1,4 @@
-// The opt-in keys of issue 14 (flap_budget, contention, ...): each default, each accepted form and each
+// The opt-in keys of issue 14 (flap_budget, contention, guest.credit): each default, each accepted form and each
 // refusal with the file, line and field it names.
 import test from 'ava';
 import { stringify } from 'yaml';
@@ -39,6 +39,23 @@ for (const c of accepts) {
   });
 }
 
+const xen = (p: Obj, credit?: unknown) => {
+  p.guest = { driver: 'xen', template: 'web.xen.xl.cfg', image: '/srv/images/web.img', ...(credit !== undefined ? { credit } : {}) };
+};
+accepts.push(
+  { rule: 'no guest.credit by default', patch: (p) => xen(p), get: (p) => p.guest.credit, want: undefined },
+  { rule: 'guest.credit: weight and cap for a xen pool', patch: (p) => xen(p, { weight: 512, cap: 50 }), get: (p) => p.guest.credit, want: { weight: 512, cap: 50 } },
+  { rule: 'guest.credit may set only the weight', patch: (p) => xen(p, { weight: 64 }), get: (p) => p.guest.credit, want: { weight: 64 } },
+  { rule: 'guest.credit.cap 0 is no cap', patch: (p) => xen(p, { cap: 0 }), get: (p) => p.guest.credit, want: { cap: 0 } },
+);
+for (const c of accepts.slice(-4)) {
+  test(`accepts: ${c.rule}`, (t) => {
+    const r = run(c.patch);
+    if (!r.ok) return t.fail(r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+    t.deepEqual(c.get(r.policy), c.want);
+  });
+}
+
 const rejects: { rule: string; patch: (p: Obj) => void; path: string; message: RegExp }[] = [
   { rule: 'flap_budget.changes is required', patch: (p) => (p.flap_budget = { window: '10m' }), path: 'flap_budget.changes', message: /is required/ },
   { rule: 'flap_budget.window is required', patch: (p) => (p.flap_budget = { changes: 6 }), path: 'flap_budget.window', message: /is required/ },
@@ -51,6 +68,14 @@ const rejects: { rule: string; patch: (p: Obj) => void; path: string; message: R
   { rule: 'contention.saturated_at is above 0', patch: (p) => (p.contention = { saturated_at: 0 }), path: 'contention.saturated_at', message: /> 0/ },
   { rule: 'contention.saturated_at is at most 1', patch: (p) => (p.contention = { saturated_at: 1.5 }), path: 'contention.saturated_at', message: /<= 1/ },
   { rule: 'contention takes only its keys', patch: (p) => (p.contention = { threshold: 0.9 }), path: 'contention.threshold', message: /unknown key/ },
+  { rule: 'guest.credit is for guest.driver: xen', patch: (p) => (p.guest.credit = { weight: 512 }), path: 'guest.credit', message: /is for guest.driver: xen/ },
+  { rule: 'guest.credit.weight is 1-65535', patch: (p) => xen(p, { weight: 0 }), path: 'guest.credit.weight', message: />= 1/ },
+  { rule: 'guest.credit.weight is at most 65535', patch: (p) => xen(p, { weight: 70000 }), path: 'guest.credit.weight', message: /<= 65535/ },
+  { rule: 'guest.credit.cap is not negative', patch: (p) => xen(p, { cap: -1 }), path: 'guest.credit.cap', message: />= 0/ },
+  { rule: 'guest.credit.cap is an integer (% of one CPU)', patch: (p) => xen(p, { cap: 12.5 }), path: 'guest.credit.cap', message: /integer/ },
+  { rule: 'guest.credit.weight is a number, never text for a shell', patch: (p) => xen(p, { weight: '512; reboot' }), path: 'guest.credit.weight', message: /must be an integer/ },
+  { rule: 'guest.credit sets weight or cap', patch: (p) => xen(p, {}), path: 'guest.credit', message: /neither weight nor cap/ },
+  { rule: 'guest.credit takes only its keys', patch: (p) => xen(p, { weight: 1, period: 5 }), path: 'guest.credit.period', message: /unknown key/ },
   { rule: 'contention is true, false or a mapping', patch: (p) => (p.contention = 'yes please'), path: 'contention', message: /true or false|boolean/ },
 ];
 for (const c of rejects) {

@@ -1,10 +1,11 @@
 // In-memory Hypervisor for unit tests of its callers (the controller): records every call,
 // keeps guests in a map, and lets a test inject errors or hold a call until it releases it.
 import type { Guest, HostSample } from '../../domain/types.ts';
+import type { Policy } from '../../domain/policy.ts';
 import { GridhostError } from '../../errors/errors.ts';
 import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from './hypervisor.ts';
 
-export type HypervisorMethod = 'clone' | 'boot' | 'stop' | 'deleteClone' | 'discover' | 'gone' | 'close';
+export type HypervisorMethod = 'clone' | 'boot' | 'stop' | 'deleteClone' | 'discover' | 'gone' | 'close' | 'reapply';
 
 export interface FakeCall {
   method: HypervisorMethod;
@@ -145,6 +146,14 @@ export class FakeHypervisor implements Hypervisor {
   async gone(guests: readonly Guest[]): Promise<Set<string>> {
     await this.enter('gone', '');
     return new Set(guests.filter((x) => this.guests.get(x.id)?.running !== true).map((x) => x.id));
+  }
+
+  /** Records the call; says what it set (the policy's guest.credit, as the Xen driver's meta). */
+  async reapply(guest: Guest, policy: Policy): Promise<Record<string, string>> {
+    await this.enter('reapply', guest.id, guest);
+    const c = policy.guest.credit;
+    if (!c) return {};
+    return { ...(c.weight !== undefined ? { creditWeight: String(c.weight) } : {}), ...(c.cap !== undefined ? { creditCap: String(c.cap) } : {}) };
   }
 
   /** What hostFacts() answers (policy contention); set by tests. */

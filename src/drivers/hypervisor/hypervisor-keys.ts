@@ -3,9 +3,9 @@
 // sections. The policy parser and the config loader ask this list instead of naming drivers; a
 // new driver is one line here and one in hypervisor-drivers.ts. Pure: no implementation imported.
 import type { DriverSettings } from '../../config/config-types.ts';
-import type { CloneMethod } from '../../domain/policy.ts';
-import type { Field, YamlReader } from '../../policy/yaml-reader.ts';
-import type { ConfigSection } from '../driver-keys.ts';
+import type { CloneMethod, GuestTemplateRef } from '../../domain/policy.ts';
+import type { Field, Fields, YamlReader } from '../../policy/yaml-reader.ts';
+import type { ConfigSection, PolicyKeyOwner } from '../driver-keys.ts';
 import { localKeys } from './local/local-keys.ts';
 import { xenKeys } from '../xen/xen-settings.ts';
 
@@ -14,12 +14,14 @@ export interface GuestKeyContext {
   templatePath(f: Field, what: string): string | undefined;
 }
 
-export interface HypervisorKeys<K extends keyof DriverSettings = keyof DriverSettings> {
+export interface HypervisorKeys<K extends keyof DriverSettings = keyof DriverSettings> extends PolicyKeyOwner {
   readonly name: string;
   /** The `guest.clone` methods it supports; every driver supports `auto`, the default. */
   readonly clones: readonly CloneMethod[];
   /** `guest.image` (required) as this driver names a base image; undefined after an issue. */
   image(r: YamlReader, f: Field, ctx: GuestKeyContext): string | undefined;
+  /** Its own keys of `guest:` (policyKeys), decoded and validated; only asked of the pool's driver. */
+  guestKeys?(r: YamlReader, guest: Fields): Partial<Pick<GuestTemplateRef, 'credit'>>;
   /** Its sections of gridhost.yaml, if it has any. */
   readonly config?: ConfigSection<K>;
 }

@@ -8,7 +8,9 @@
 // Error contract (every method):
 //  - rejects only with GridhostError; the code says which step failed:
 //    clone -> GH_CLONE_FAILED | GH_OUT_OF_CAPACITY | GH_TEMPLATE_INVALID
-//    boot  -> GH_BOOT_FAILED | GH_NAME_IN_USE | GH_OUT_OF_CAPACITY | GH_TEMPLATE_INVALID
+//    boot  -> GH_BOOT_FAILED | GH_NAME_IN_USE | GH_OUT_OF_CAPACITY | GH_TEMPLATE_INVALID | GH_SCHED_FAILED
+//             (the policy's scheduler parameters could not be set)
+//    reapply (optional) -> GH_SCHED_FAILED
 //    stop  -> GH_STOP_FAILED (only when the guest may still be running after the forced stop)
 //    deleteClone -> GH_CLONE_FAILED
 //    pause / unpause (optional) -> GH_BOOT_FAILED (the guest is gone, or its driver refused)
@@ -106,6 +108,13 @@ export interface Hypervisor {
    * could not learn is simply absent. Cached briefly, as every pool on the driver asks each tick.
    */
   hostFacts?(): Promise<HostSample[]>;
+  /**
+   * What boot() sets on a guest from its policy (Xen: guest.credit's weight and cap), set again
+   * on a running guest gridhost takes up after a restart or as a new leader: settings of a
+   * domain are not in its config file, so nothing else keeps them the policy's. Resolves with
+   * meta to merge (what was applied). Rejects only with GH_SCHED_FAILED or the transport codes.
+   */
+  reapply?(guest: Guest, policy: Policy): Promise<Record<string, string>>;
 }
 
 /** Whether a driver can keep a warm pool (both halves of the capability). */

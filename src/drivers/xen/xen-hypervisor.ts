@@ -7,7 +7,7 @@
 // count it; the window left is one SSH round trip between one's `xl info` and another's write.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Policy } from '../../domain/policy.ts';
+import type { CreditSettings, Policy } from '../../domain/policy.ts';
 import { IMAGE_DIGEST_META, TEMPLATE_DIGEST_META, type SourceDigest } from '../../decision/rollout-plan.ts';
 import type http from 'node:http';
 import type { Guest, HostSample } from '../../domain/types.ts';
@@ -21,6 +21,7 @@ import { takenAddresses, type TakenAddresses } from './guest-addresses.ts';
 import { DEFAULT_GUEST_NETWORK, describeRange, freeGuestIp, networkVars, type GuestNetwork } from './guest-network.ts';
 import { placeGuest, type HostLoad } from './placement.ts';
 import { HostUsage } from './host-usage.ts';
+import { cfgCpus, creditArgv, creditMeta } from './xen-sched.ts';
 import { cfgHeader, cfgMemoryMb, parseCfgHeader, renderXlCfg, uniqueMac, uuidFor } from './xl-cfg.ts';
 import type { XenHosts } from './xen-hosts.ts';
 import { classifyXlError, isNoSuchDomain, parseXlInfo, parseXlList, parseXlListLong, xlErrorSummary, type XlDomain } from './xl-parse.ts';
@@ -69,6 +70,8 @@ export class XenHypervisor implements Hypervisor {
   private readonly placedWith = new Map<string, XlDomain[]>();
   /** Each dom0's CPU use and free memory (policy contention), shared by every pool. */
   private readonly usage: HostUsage;
+  /** Each dom0's xen_scheduler, once known. */
+  private readonly schedulers = new Map<string, string>();
 
   constructor(opts: XenHypervisorOptions) {
     this.hosts = opts.hosts;
@@ -120,10 +123,12 @@ export class XenHypervisor implements Hypervisor {
     // (The host is not chosen yet: the probe's network has every placeholder; cloneOn renders for real.)
     const probe = this.render(template, { id, pool: spec.pool, ip: '192.0.2.1', mac: '00:16:3e:00:00:00', disk: image, format: 'raw', network: { ...this.o.network, gateway: '192.0.2.254' } });
     const needMb = cfgMemoryMb(probe) ?? this.o.memoryMb;
+    // Pinning (`cpus =`) is checked before anything is placed, and recorded for the API.
+    const cpus = cfgCpus(probe);
     const host = await this.placeAndReserve(id, spec.pool, needMb, spec.policy.contention?.saturatedAt);
     try {
       const made = await this.cloneLock.run(host, () => this.cloneOn(host, spec, id, image, template));
-      return { ...made, meta: { ...made.meta, [TEMPLATE_DIGEST_META]: templateDigest(template) } };
+      return { ...made, meta: { ...made.meta, [TEMPLATE_DIGEST_META]: templateDigest(template), ...(cpus !== undefined ? { cpus } : {}) } };
     } catch (e) {
       this.reserved.delete(id);
       this.placedWith.delete(id);
@@ -226,7 +231,11 @@ export class XenHypervisor implements Hypervisor {
         });
       }
       const id = await this.run(host, [this.o.xlPath, 'domid', domain], 'GH_BOOT_FAILED');
-      const out: StepResult = { meta: { domid: id.stdout.trim() }, host };
+      // The pool's credit weight and cap before the guest serves (a failure fails the boot: the
+      // controller stops the domain and deletes its clone, as for any failed boot).
+      const credit = spec.policy.guest.credit;
+      const applied = credit ? await this.applyCredit(host, domain, credit) : {};
+      const out: StepResult = { meta: { domid: id.stdout.trim(), ...applied }, host };
       const address = this.addressOf(host, meta);
       if (address) out.address = address;
       return out;
@@ -401,6 +410,34 @@ export class XenHypervisor implements Hypervisor {
       }
     }
     return found;
+  }
+
+  /** The pool's guest.credit again on a running guest gridhost takes up (see Hypervisor.reapply). */
+  async reapply(guest: Guest, policy: Policy): Promise<Record<string, string>> {
+    const credit = policy.guest.credit;
+    const host = guest.meta['host'] ?? guest.host;
+    if (!credit || !host || !this.hosts.names().includes(host)) return {};
+    return this.applyCredit(host, guest.meta['domain'] ?? this.domainName(guest.id), credit);
+  }
+
+  /** `xl sched-credit2` (or `sched-credit`, by the dom0's xen_scheduler) with the pool's weight and cap. */
+  private async applyCredit(host: string, domain: string, credit: CreditSettings): Promise<Record<string, string>> {
+    const scheduler = await this.schedulerOf(host);
+    const argv = creditArgv(this.o.xlPath, scheduler, domain, credit);
+    const r = await this.hosts.exec(host, argv, { timeoutMs: this.o.commandTimeoutMs });
+    if (r.code !== 0) {
+      throw new GridhostError('GH_SCHED_FAILED', `${host}: \`${argv.join(' ')}\` failed (exit ${r.code}): ${xlErrorSummary(r.stderr)}`, { host, domain, exitCode: r.code });
+    }
+    return creditMeta(scheduler as string, credit);
+  }
+
+  /** xl info's xen_scheduler of a dom0 (fixed at its boot: asked once per dom0). */
+  private async schedulerOf(host: string): Promise<string | undefined> {
+    const known = this.schedulers.get(host);
+    if (known !== undefined) return known;
+    const info = parseXlInfo((await this.run(host, [this.o.xlPath, 'info'], 'GH_COMMAND_FAILED')).stdout);
+    if (info.xenScheduler !== undefined) this.schedulers.set(host, info.xenScheduler);
+    return info.xenScheduler;
   }
 
   /** Each dom0's CPU use and free memory (see Hypervisor.hostFacts). */

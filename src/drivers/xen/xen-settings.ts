@@ -5,6 +5,7 @@
 // each problem at its line; the generic parsers find it through hypervisor-keys.ts. Pure.
 import type { Field, Fields, YamlReader } from '../../policy/yaml-reader.ts';
 import type { ConfigContext } from '../driver-keys.ts';
+import { parseXenCredit, XEN_GUEST_POLICY_KEYS } from './xen-policy-keys.ts';
 import type { HypervisorKeys } from '../hypervisor/hypervisor-keys.ts';
 import { DEFAULT_GUEST_NETWORK, networkProblem, parseAddressRange, rangesOverlap, type GuestNetwork } from './guest-network.ts';
 import { hasDotDotSegment } from '../ssh/shell-quote.ts';
@@ -193,5 +194,10 @@ export const xenKeys: HypervisorKeys<'xen'> = {
   name: 'xen',
   clones: ['auto', 'reflink', 'copy', 'lvm-snapshot', 'qcow2'],
   image: (r, f) => parseXenImage(r, f),
+  policyKeys: XEN_GUEST_POLICY_KEYS,
+  guestKeys: (r, g) => {
+    const credit = parseXenCredit(r, g.get('credit'));
+    return credit ? { credit } : {};
+  },
   config: { name: 'xen', keys: ['xen', 'dom0s'], parse: parseXenDriver },
 };

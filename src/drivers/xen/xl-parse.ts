@@ -91,6 +91,8 @@ export interface XlInfo {
   freeMemoryMb: number;
   nrCpus: number;
   xenVersion?: string;
+  /** The hypervisor's scheduler (credit, credit2, rtds, null, arinc653). */
+  xenScheduler?: string;
 }
 
 /** `xl info`: "key : value" lines. */
@@ -108,6 +110,8 @@ export function parseXlInfo(text: string): XlInfo {
   const info: XlInfo = { totalMemoryMb: n('total_memory'), freeMemoryMb: n('free_memory'), nrCpus: n('nr_cpus') };
   const ver = kv.get('xen_version');
   if (ver) info.xenVersion = ver;
+  const sched = kv.get('xen_scheduler');
+  if (sched) info.xenScheduler = sched;
   return info;
 }
 

@@ -15,6 +15,9 @@
 # `xl pause`/`xl unpause` keep $XL_STATE/paused/NAME; a paused domain lists as --p--- and does
 # not act on `xl shutdown` (its kernel runs no instruction); unpausing one not paused fails as
 # Xen's does (the system controller's pause count is 0).
+# xen_scheduler (default credit2) is what xl info says; sched-credit / sched-credit2 -d DOM -w W
+# -c C keep W and C in $XL_STATE/sched/DOM (only the scheduler xl info names is accepted, as
+# on Xen, where the other one fails) and sched_fails makes them fail.
 set -u
 S=${XL_STATE:?}
 D=$S/domains
@@ -27,7 +30,18 @@ cmd=${1:-}; shift || true
 case $cmd in
 info)
   [ -f "$S/info_delay" ] && sleep "$(cat "$S/info_delay")"
-  printf 'host                   : (none)\nnr_cpus                : %s\ntotal_memory           : 3071\nfree_memory            : %s\nxen_version            : 4.17.7\n' "$(cat "$S/nr_cpus" 2>/dev/null || echo 2)" "$free"
+  printf 'host                   : (none)\nnr_cpus                : %s\ntotal_memory           : 3071\nfree_memory            : %s\nxen_version            : 4.17.7\nxen_scheduler          : %s\n' "$(cat "$S/nr_cpus" 2>/dev/null || echo 2)" "$free" "$(cat "$S/xen_scheduler" 2>/dev/null || echo credit2)"
+  ;;
+sched-credit|sched-credit2)
+  want=$(cat "$S/xen_scheduler" 2>/dev/null || echo credit2)
+  if [ "sched-$want" != "$cmd" ]; then echo "Scheduler is not ${cmd#sched-}" >&2; exit 1; fi
+  [ "${1:-}" = -d ] || { echo "fake xl: $cmd needs -d" >&2; exit 2; }
+  dom=$2; shift 2
+  [ -f "$D/$dom" ] || invalid "$dom"
+  if [ -f "$S/sched_fails" ]; then echo "libxl: error: libxl_sched.c:399:sched_credit2_domain_set: Domain $dom:setting domain sched credit2: Invalid argument" >&2; exit 1; fi
+  mkdir -p "$S/sched"; w=256; c=0; [ -f "$S/sched/$dom" ] && read -r w c < "$S/sched/$dom"
+  while [ $# -gt 0 ]; do case $1 in -w) w=$2; shift 2 ;; -c) c=$2; shift 2 ;; *) echo "fake xl: bad $cmd argument $1" >&2; exit 2 ;; esac; done
+  echo "$w $c" > "$S/sched/$dom"
   ;;
 xentop)
   row() { printf '%10s %6s %10s %6s %10s %6s %10s %9s %5s %4s %8s %8s %4s %8s %8s %8s %10s %10s %4s\n' "$1" --b--- 8 "$2" "$3" 3.1 "$3" 3.2 1 1 2 1 1 0 12 4 104 0 0; }

@@ -50,8 +50,8 @@ test('plain xl list gives each domain state', (t) => {
   ]);
 });
 
-test('xl info gives free and total memory in MiB and the CPU count', (t) => {
-  t.deepEqual(parseXlInfo(fixture('xl-info.txt')), { totalMemoryMb: 3071, freeMemoryMb: 2014, nrCpus: 2, xenVersion: '4.17.7' });
+test('xl info gives free and total memory in MiB, the CPU count and the scheduler', (t) => {
+  t.deepEqual(parseXlInfo(fixture('xl-info.txt')), { totalMemoryMb: 3071, freeMemoryMb: 2014, nrCpus: 2, xenVersion: '4.17.7', xenScheduler: 'credit2' });
 });
 
 test('xl info without free_memory is GH_COMMAND_FAILED', (t) => {

@@ -6,5 +6,6 @@ import type { HypervisorKeys } from '../hypervisor-keys.ts';
 export const localKeys: HypervisorKeys<never> = {
   name: 'local',
   clones: ['auto', 'reflink', 'copy'],
+  policyKeys: [],
   image: (_r, f, ctx) => ctx.templatePath(f, 'base image'),
 };
