@@ -16,9 +16,8 @@ export interface GridhostConfig {
   templatesDir: string;
   /** Where local guests' clones go; default ./data/guests. */
   guestsDir: string;
-  store:
-    | { kind: 'sqlite'; path: string }
-    | { kind: 'mongodb'; uri: string };
+  /** The store gridhost keeps its state in (store/store-keys.ts lists the kinds). */
+  store: StoreConfig;
   limits: {
     /** No policy may set max above this; default 8. */
     hardMax: number;
@@ -53,3 +52,12 @@ export interface GridhostConfig {
  * list the modules.
  */
 export interface DriverSettings {}
+
+/**
+ * Each store kind's settings by `store.kind`. Empty here: each store driver's keys module adds
+ * its own (declaration merging), so this file names no store.
+ */
+export interface StoreSettings {}
+
+/** The configured store: its kind and that kind's settings. */
+export type StoreConfig = { [K in keyof StoreSettings]: { kind: K } & StoreSettings[K] }[keyof StoreSettings];

@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { PolicyError, type ValidationIssue } from '../errors/errors.ts';
+import { GridhostError, PolicyError, type ValidationIssue } from '../errors/errors.ts';
 import { deepFreeze } from '../policy/deep-freeze.ts';
 import { tryParseDuration } from '../policy/duration.ts';
 import { sortIssues } from '../policy/parse-policy.ts';
@@ -13,7 +13,10 @@ import type { GridhostConfig } from './config-types.ts';
 import { BALANCER_KEYS } from '../drivers/balancer/balancer-keys.ts';
 import { HYPERVISOR_KEYS } from '../drivers/hypervisor/hypervisor-keys.ts';
 import type { ConfigContext, ConfigSection } from '../drivers/driver-keys.ts';
-import type { DriverSettings } from './config-types.ts';
+import type { DriverSettings, StoreSettings } from './config-types.ts';
+import { redactUri } from './redact-uri.ts';
+import { STORE_KEYS, type StoreKeys } from '../store/store-keys.ts';
+import { chooseDriver } from '../drivers/driver-keys.ts';
 
 export const DEFAULT_CONFIG_FILE = 'gridhost.yaml';
 export const DEFAULTS_SOURCE = '<defaults>';
@@ -36,7 +39,6 @@ const MAX_PROMETHEUS_TIMEOUT_MS = 60_000;
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 const TOKEN_RE = /^[\x21-\x7e]+$/;
-const MONGO_RE = /^mongodb(\+srv)?:\/\/\S+$/;
 const MAX_HARD_MAX = 1000;
 
 /** Mutable draft of the config while file and env are applied. */
@@ -47,8 +49,8 @@ interface Draft {
   templatesDir: string;
   dataDir: string;
   guestsDir?: string;
-  sqlitePath?: string;
-  mongoUri?: string;
+  /** The store kind chosen so far and what was set of its keys. */
+  store: { kind: keyof StoreSettings; set: Partial<StoreSettings[keyof StoreSettings]> };
   hardMax: number;
   sampleRetentionMs: number;
   historyRetentionMs: number;
@@ -76,6 +78,7 @@ function draftDefaults(): Draft {
     logFormat: 'auto',
     prometheusTimeoutMs: 5000,
     drivers: {},
+    store: { kind: STORE_KEYS[0]!.name, set: {} },
   };
 }
 
@@ -103,10 +106,7 @@ export function loadConfig(opts: LoadConfigOptions): GridhostConfig {
     policiesDir: abs(d.policiesDir),
     templatesDir: abs(d.templatesDir),
     guestsDir: d.guestsDir !== undefined ? abs(d.guestsDir) : path.join(dataDir, 'guests'),
-    store:
-      d.mongoUri !== undefined
-        ? { kind: 'mongodb', uri: d.mongoUri }
-        : { kind: 'sqlite', path: d.sqlitePath !== undefined ? abs(d.sqlitePath) : path.join(dataDir, 'gridhost.db') },
+    store: storeKeysOf(d.store.kind).finish(d.store.set, { dataDir, resolvePath: abs }),
     limits: { hardMax: d.hardMax, sampleRetentionMs: d.sampleRetentionMs, historyRetentionMs: d.historyRetentionMs },
     cluster: { leaseMs: d.leaseMs, reconcileIntervalMs: d.reconcileIntervalMs },
     log: { level: d.logLevel, format: d.logFormat },
@@ -178,25 +178,13 @@ function applyFile(text: string, file: string, d: Draft, ctx: ConfigContext): Va
   dir('data_dir', (v) => (d.dataDir = v));
   dir('guests_dir', (v) => (d.guestsDir = v));
 
-  const store = r.map(top.get('store'), ['kind', 'path', 'uri']);
+  const store = r.map(top.get('store'), ['kind', ...new Set(STORE_KEYS.flatMap((k) => k.keys))]);
   if (store) {
-    const kind = r.oneOf(store.get('kind'), ['sqlite', 'mongodb'] as const, { def: 'sqlite' });
-    if (kind === 'sqlite') {
-      if (store.has('uri')) r.secretIssue(store.get('uri'), 'uri is for kind: mongodb; sqlite takes path');
-      const p = r.str(store.get('path'));
-      if (p !== undefined) {
-        if (p === '') r.issue(store.get('path'), 'must be a non-empty path');
-        else d.sqlitePath = p;
-      }
-    } else if (kind === 'mongodb') {
-      if (store.has('path')) r.issue(store.get('path'), 'path is for kind: sqlite; mongodb takes uri');
-      const uf = store.get('uri');
-      const u = uf.value === undefined ? undefined : r.str(uf);
-      if (uf.value === undefined) r.issue(uf, 'is required for kind: mongodb (mongodb://user:password@host/db)');
-      else if (u !== undefined) {
-        if (MONGO_RE.test(u)) d.mongoUri = u;
-        else r.secretIssue(uf, 'must be a mongodb:// or mongodb+srv:// URI');
-      }
+    const kind = chooseDriver(r, store.get('kind'), STORE_KEYS);
+    if (kind) {
+      refuseOtherStoreKeys(r, store, kind);
+      const set = kind.parse(r, store);
+      if (set !== undefined) d.store = { kind: kind.name, set };
     }
   }
 
@@ -315,18 +303,16 @@ function applyEnv(env: NodeJS.ProcessEnv, d: Draft): ValidationIssue[] {
     // The data folder holds both: setting it moves them, whatever the file said.
     d.dataDir = dd;
     d.guestsDir = undefined;
-    d.sqlitePath = undefined;
+    if (storeKeysOf(d.store.kind).inDataDir) d.store = { kind: d.store.kind, set: {} };
   }
-  const sqlite = get('GRIDHOST_SQLITE_PATH');
-  const mongo = get('GRIDHOST_MONGODB_URI');
-  if (sqlite !== undefined && mongo !== undefined) {
-    bad('GRIDHOST_MONGODB_URI', 'store', 'set only one of GRIDHOST_SQLITE_PATH and GRIDHOST_MONGODB_URI');
-  } else if (sqlite !== undefined) {
-    d.sqlitePath = sqlite;
-    d.mongoUri = undefined;
-  } else if (mongo !== undefined) {
-    if (MONGO_RE.test(mongo)) d.mongoUri = mongo;
-    else bad('GRIDHOST_MONGODB_URI', 'store.uri', 'must be a mongodb:// or mongodb+srv:// URI');
+  // A store's variable chooses its kind; only one may be set.
+  const storeEnv = STORE_KEYS.flatMap((k) => (k.env && get(k.env.name) !== undefined ? [{ keys: k, env: k.env, value: get(k.env.name)! }] : []));
+  const last = storeEnv.at(-1);
+  if (storeEnv.length > 1) bad(last!.env.name, 'store', `set only one of ${storeEnv.map((e) => e.env.name).join(' and ')}`);
+  else if (last) {
+    const set = last.env.parse(last.value);
+    if ('issue' in set) bad(last.env.name, `store.${last.env.key}`, set.issue);
+    else d.store = { kind: last.keys.name, set };
   }
   const pu = get('GRIDHOST_PROMETHEUS_URL');
   if (pu !== undefined) {
@@ -353,16 +339,31 @@ function applyEnv(env: NodeJS.ProcessEnv, d: Draft): ValidationIssue[] {
   return issues;
 }
 
-/** Hide the password in `scheme://user:password@host...`. */
-export function redactUri(uri: string): string {
-  return uri.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+function storeKeysOf(kind: keyof StoreSettings): StoreKeys {
+  const k = STORE_KEYS.find((x) => x.name === kind);
+  if (!k) throw new GridhostError('GH_CONFIG_INVALID', `store.kind ${kind} is not registered`);
+  return k;
 }
+
+/** A key of another store kind: an issue at its line (its value unrepeated when it is secret). */
+function refuseOtherStoreKeys(r: YamlReader, store: Fields, kind: StoreKeys): void {
+  for (const other of STORE_KEYS) {
+    for (const key of other.keys) {
+      if (kind.keys.includes(key) || !store.has(key)) continue;
+      const message = `${key} is for kind: ${other.name}; ${kind.name} takes ${kind.keys.join(', ')}`;
+      if (other.secretKeys?.includes(key)) r.secretIssue(store.get(key), message);
+      else r.issue(store.get(key), message);
+    }
+  }
+}
+
+export { redactUri };
 
 /** A copy safe to log: api token and any URI password replaced by "***". */
 export function redactConfig(cfg: GridhostConfig): GridhostConfig {
   const copy = structuredClone(cfg) as GridhostConfig;
   if (copy.api.token !== undefined) copy.api.token = '***';
-  if (copy.store.kind === 'mongodb') copy.store.uri = redactUri(copy.store.uri);
+  copy.store = storeKeysOf(copy.store.kind).redact?.(copy.store) ?? copy.store;
   if (copy.prometheus !== undefined) copy.prometheus.url = redactUri(copy.prometheus.url);
   return copy;
 }

@@ -12,6 +12,8 @@ import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
 import { redactString } from '../observability/redact.ts';
 import type { EventFilter, Fence, GuestFilter, Lease, Member, PoolHistoryEntry, PoolRecord, Store } from './store.ts';
 import { clampEventLimit, fenced, FINISHED_STATES, leaseLost, staleWrite, storeError } from './store-common.ts';
+import { mongodbKeys } from './mongo-keys.ts';
+import type { StoreDriver } from './store-drivers.ts';
 import {
   defineModels, docToEvent, docToGuest, docToHistory, docToLease, docToMember, docToPool, docToSample, eventToDoc, guestToDoc,
   historyToDoc, poolToDoc, sampleToDoc,
@@ -379,3 +381,12 @@ async function detectWriteConcern(conn: Connection): Promise<WriteConcern> {
 function errMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** The MongoDB store as a driver (store-drivers.ts): its keys and how it opens. */
+export const mongodbDriver: StoreDriver = {
+  keys: mongodbKeys,
+  open: async (c) => {
+    if (c.kind !== 'mongodb') throw new GridhostError('GH_STORE_FAILED', `the mongodb driver cannot open a ${c.kind} store`);
+    return openMongoStore(c.uri);
+  },
+};

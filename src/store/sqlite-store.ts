@@ -13,6 +13,8 @@ import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
 import type { EventFilter, Fence, GuestFilter, Lease, Member, PoolHistoryEntry, PoolRecord, Store } from './store.ts';
 import { clampEventLimit, fenced, FINISHED_STATES, leaseLost, staleWrite, storeError, withoutUndefined } from './store-common.ts';
+import { sqliteKeys } from './sqlite-keys.ts';
+import type { StoreDriver } from './store-drivers.ts';
 
 type DB = Database.Database;
 type Stmt = Database.Statement;
@@ -503,3 +505,12 @@ function withVersion<T>(row: { json: string; version: number }): T {
 function errMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** The SQLite store as a driver (store-drivers.ts): its keys and how it opens. */
+export const sqliteDriver: StoreDriver = {
+  keys: sqliteKeys,
+  open: async (c) => {
+    if (c.kind !== 'sqlite') throw new GridhostError('GH_STORE_FAILED', `the sqlite driver cannot open a ${c.kind} store`);
+    return openSqliteStore(c.path);
+  },
+};
