@@ -389,7 +389,7 @@ export class PoolLoop {
       const counted = guests.filter((g) => GUEST_STATE_FACTS[g.state].counted).length;
       // A pool paused, or recommending, keeps the size it has.
       const desired = plan.kind === 'act' ? plan.decision.to : this.control?.mode === 'manual' ? this.control.desired : this.control || recommend ? counted : desiredSize(decision);
-      this.d.telemetry.poolGauges(poolGaugeReport(policy, guests, decision, desired, this.control?.mode ?? 'auto', result.hold, this.memory.changes, now));
+      this.d.telemetry.poolGauges(poolGaugeReport(policy, guests, decision, desired, this.control?.mode ?? 'auto', result.hold, this.memory.changes, now, sample.hosts));
       this.journal.record(evaluationOf(policy, result, plan, this.control, guests, now));
 
       const acting = plan.kind === 'act' ? plan.decision : undefined;

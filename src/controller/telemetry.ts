@@ -1,6 +1,6 @@
 // What the controller reports about itself. One seam for logs and metrics, so the controller
 // never knows about winston or prom-client, and tests can record what was reported.
-import type { EventDirection, GuestHistoryEntry, GuestState, MetricValues, PoolMode, ScaleEvent } from '../domain/types.ts';
+import type { EventDirection, GuestHistoryEntry, GuestState, HostSample, MetricValues, PoolMode, ScaleEvent } from '../domain/types.ts';
 import type { HookName } from '../domain/policy.ts';
 import type { RuleReading } from '../decision/rule-readings.ts';
 import type { RepairKind } from './repair-kinds.ts';
@@ -79,6 +79,8 @@ export interface PoolGaugeReport {
   hold?: string;
   /** policy flap_budget: spent of limit in its window (absent without one). */
   flapBudget?: { spent: number; limit: number };
+  /** policy contention: the hosts as the tick's sample saw them. */
+  hosts?: readonly HostSample[];
 }
 
 /** One repair by the reconciler (see reconciler.ts for the kinds). */

@@ -75,6 +75,7 @@ export class LogMetricsTelemetry implements Telemetry {
     this.metrics.setPoolMode(r.pool, r.mode);
     this.metrics.setPoolHold(r.pool, r.hold);
     this.metrics.setFlapBudget(r.pool, r.flapBudget);
+    if (r.hosts) this.metrics.setHostCpu(r.hosts);
   }
 
   guestValues(pool: string, guest: string, values: MetricValues): void {

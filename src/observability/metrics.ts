@@ -54,6 +54,7 @@ export interface GridhostMetrics {
   readonly poolMode: Gauge<'pool' | 'mode'>;
   readonly poolHold: Gauge<'pool' | 'cause'>;
   readonly flapBudget: Gauge<'pool' | 'kind'>;
+  readonly hostCpuRatio: Gauge<'host'>;
   readonly warmGuests: Gauge<'pool'>;
   readonly warmPoolTarget: Gauge<'pool'>;
   readonly scaleOutGuests: Counter<'pool' | 'path'>;
@@ -71,6 +72,8 @@ export interface GridhostMetrics {
   setRuleReadings(pool: string, readings: readonly RuleReading[]): void;
   /** 1 for why the pool's last decision held (its hold cause), none while it acts. */
   setPoolHold(pool: string, cause: string | undefined): void;
+  /** Each host's CPU use over all its domains, 0-1 (policy contention); hosts not measured keep no series. */
+  setHostCpu(hosts: readonly { host: string; cpuRatio?: number }[]): void;
   /** policy flap_budget: guests started plus stopped in its window, and its limit (absent: dropped). */
   setFlapBudget(pool: string, budget: { spent: number; limit: number } | undefined): void;
   /** Drop the pool's gauges and all its guests' series. */
@@ -217,6 +220,12 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
     labelNames: ['pool', 'kind'] as const,
     registers,
   });
+  const hostCpuRatio = new Gauge({
+    name: 'gridhost_host_cpu_ratio',
+    help: 'CPU use of every domain on a host (Xen: xentop summed over all domains / nr_cpus), 0-1, as the last tick of a pool with policy contention measured it.',
+    labelNames: ['host'] as const,
+    registers,
+  });
   // pool -> the hold cause exported, so a new cause replaces the old series.
   const holdSeries = new Map<string, string>();
   const warmGuests = new Gauge({ name: 'gridhost_warm_guests', help: 'Warm guests of the pool: made and paused, not in the balancer, not counted in its size (policy warm_pool).', labelNames: ['pool'] as const, registers });
@@ -284,6 +293,7 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
     poolMode,
     poolHold,
     flapBudget,
+    hostCpuRatio,
     warmGuests,
     warmPoolTarget,
     scaleOutGuests,
@@ -297,6 +307,13 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
       else {
         poolHold.set({ pool, cause }, 1);
         holdSeries.set(pool, cause);
+      }
+    },
+
+    setHostCpu(hosts) {
+      for (const h of hosts) {
+        if (h.cpuRatio === undefined) hostCpuRatio.remove({ host: h.host });
+        else hostCpuRatio.set({ host: h.host }, h.cpuRatio);
       }
     },
 

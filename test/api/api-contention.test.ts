@@ -23,7 +23,9 @@ test('every host saturated: the scale-out holds, and the API, its blockers and /
   t.regex(v.lastDecision.reason, /^blocked: hosts saturated \(localhost 96% CPU, saturated from 90%\)/);
   t.deepEqual(v.hosts, [{ host: 'localhost', cpuRatio: 0.96, freeMemoryMb: 4000, saturated: true }]);
   t.deepEqual(v.blockers.map((b: any) => b.cause), ['hosts-saturated']);
-  t.regex((await r.call('/metrics')).text, /gridhost_pool_hold\{pool="web",cause="hosts-saturated"\} 1/);
+  const metrics = (await r.call('/metrics')).text;
+  t.regex(metrics, /gridhost_pool_hold\{pool="web",cause="hosts-saturated"\} 1/);
+  t.regex(metrics, /gridhost_host_cpu_ratio\{host="localhost"\} 0\.96/);
   const why = (await r.call('/api/pools/web/decisions?limit=1')).body;
   t.regex(JSON.stringify(why), /blocked: hosts saturated/);
 
