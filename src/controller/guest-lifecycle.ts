@@ -16,14 +16,14 @@ import { randomBytes } from 'node:crypto';
 import { GUEST_HISTORY_MAX, type Guest, type GuestHistoryEntry, type GuestState } from '../domain/types.ts';
 import type { HookName, Policy } from '../domain/policy.ts';
 import type { HookRunner } from '../drivers/hooks/hook-runner.ts';
-import { canPause, type Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
+import { canPause, type GuestSpec, type Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
 import type { Balancer } from '../drivers/balancer/balancer.ts';
 import { waitDrained } from '../drivers/balancer/wait-drained.ts';
 import type { Store } from '../store/store.ts';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Clock } from './clock.ts';
 import type { Telemetry } from './telemetry.ts';
-import { fenceData, type ActingFence } from './acting-fence.ts';
+import { driverFence, fenceData, type ActingFence } from './acting-fence.ts';
 
 /** Waits until the guest's own health endpoint answers; rejects GH_HEALTH_TIMEOUT. */
 export type HealthWaiter = (guest: Guest, policy: Policy, signal?: AbortSignal) => Promise<void>;
@@ -164,7 +164,8 @@ export class GuestLifecycle {
     const now = this.d.clock.now();
     const hv = this.d.hypervisorFor(policy.guest.driver);
     let g: Guest = { id, pool: policy.pool, state: 'cloning', driver: hv.name, host: '', createdAt: now, updatedAt: now, meta: { ...meta } };
-    const spec = { id, pool: policy.pool, policy, ...(fence ? { fence: { token: fence.token, holder: fence.holder } } : {}) };
+    const df = driverFence(fence);
+    const spec = { id, pool: policy.pool, policy, ...(df ? { fence: df } : {}) };
     const timings: LaunchTimings = { cloneMs: 0, bootMs: 0, healthMs: 0, registerMs: 0 };
     const t0 = now;
     try {
@@ -215,7 +216,8 @@ export class GuestLifecycle {
     const now = this.d.clock.now();
     const hv = this.d.hypervisorFor(policy.guest.driver);
     let g: Guest = { id, pool: policy.pool, state: 'warming', driver: hv.name, host: '', createdAt: now, updatedAt: now, meta: {} };
-    const spec = { id, pool: policy.pool, policy, ...(fence ? { fence: { token: fence.token, holder: fence.holder } } : {}) };
+    const df = driverFence(fence);
+    const spec: GuestSpec = { id, pool: policy.pool, policy, ...(df ? { fence: df } : {}) };
     try {
       if (!canPause(hv)) throw new GridhostError('GH_TEMPLATE_INVALID', `hypervisor driver ${hv.name} cannot pause guests, so pool ${policy.pool} cannot keep a warm pool`, { guest: id });
       fence?.check();
@@ -431,8 +433,8 @@ export class GuestLifecycle {
     const stopTimeout = policy?.guest.stopTimeoutMs ?? UNMANAGED_STOP_TIMEOUT_MS;
     await attempt('deregister', () => this.d.balancer.remove(g.pool, g.id));
     const hv = this.d.hypervisorFor(g.driver);
-    await attempt('stop', () => hv.stop(g, stopTimeout));
-    await attempt('delete-clone', () => hv.deleteClone(g));
+    await attempt('stop', () => hv.stop(g, stopTimeout, driverFence(fence)));
+    await attempt('delete-clone', () => hv.deleteClone(g, driverFence(fence)));
     if (errors.length > 0) {
       await this.transition(g, 'stopping', { error: errors.map((e) => e.message).join('; ') }, fence);
       throw errors[0];

@@ -159,10 +159,11 @@ export class Leadership {
     });
   }
 
-  private makeFence(pool: string, token: number): ActingFence {
+  private makeFence(pool: string, token: number, acquiredAt: number): ActingFence {
     return {
       pool,
       token,
+      acquiredAt,
       holder: this.o.holder,
       check: () => {
         const h = this.held.get(pool);
@@ -239,7 +240,7 @@ export class Leadership {
     const asked = clock.now();
     const got = await store.acquireLease(pool, holder, leaseMs, this.o.apiUrl);
     if (!got) return;
-    const held: Held = { lease: got, actUntil: asked + leaseMs - this.marginMs, fence: this.makeFence(pool, got.token) };
+    const held: Held = { lease: got, actUntil: asked + leaseMs - this.marginMs, fence: this.makeFence(pool, got.token, got.acquiredAt) };
     this.held.set(pool, held);
     this.o.telemetry.info('leading pool', { pool, holder, token: got.token });
     // Taking a pool reconciles it first, which may outlast the lease (stopping half-made guests

@@ -64,7 +64,7 @@ test('a reconciler whose lease is gone stops at once and writes nothing', async 
   const r = rig();
   await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
   await r.store.saveGuest({ id: 'web-c', pool: 'web', state: 'cloning', driver: 'fake', host: '', createdAt: 1, updatedAt: 1, meta: {} });
-  const lost = { pool: 'web', token: 7, holder: 'proc-x', check: () => { throw Object.assign(new Error('lost'), { code: 'GH_LEASE_LOST' }); } };
+  const lost = { pool: 'web', token: 7, holder: 'proc-x', acquiredAt: 1, check: () => { throw Object.assign(new Error('lost'), { code: 'GH_LEASE_LOST' }); } };
   const rep = await reconcilePool(r.deps, 'web', r.policy, lost, { takeover: true });
   t.deepEqual(rep.repairs, []);
   t.deepEqual(rep.failed, ['web-c']);

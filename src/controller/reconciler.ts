@@ -38,7 +38,7 @@ import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Clock } from './clock.ts';
 import type { GuestLifecycle } from './guest-lifecycle.ts';
 import type { Telemetry } from './telemetry.ts';
-import { fenceData, type ActingFence } from './acting-fence.ts';
+import { driverFence, fenceData, type ActingFence } from './acting-fence.ts';
 import type { RepairKind } from './repair-kinds.ts';
 
 import { REPAIR_KINDS } from './repair-kinds.ts';
@@ -243,8 +243,8 @@ export async function reconcilePool(d: ReconcileDeps, pool: string, policy: Poli
         continue;
       }
       await d.balancer.remove(pool, x.id).catch(() => undefined);
-      await hv.stop(ghost, policy?.guest.stopTimeoutMs ?? 10_000);
-      await hv.deleteClone(ghost);
+      await hv.stop(ghost, policy?.guest.stopTimeoutMs ?? 10_000, driverFence(fence));
+      await hv.deleteClone(ghost, driverFence(fence));
       if (adopt) await repaired('unknown-guest', x.id, `running but ${whose}, at no address its driver knows, so it could not be checked: not adopted; stopped and its clone deleted`);
       else if (x.running) await repaired('unknown-guest', x.id, `running but ${whose}: stopped and its clone deleted`);
       else await repaired('orphan-clone', x.id, `a clone with no guest (${whose}): deleted`);

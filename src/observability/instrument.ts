@@ -32,8 +32,8 @@ export function instrumentHypervisor(h: Hypervisor, m: DriverMetrics): Hyperviso
     name: h.name,
     clone: (spec) => t('clone', () => h.clone(spec)),
     boot: (spec, meta) => t('boot', () => h.boot(spec, meta)),
-    stop: (guest, timeoutMs) => t('stop', () => h.stop(guest, timeoutMs)),
-    deleteClone: (guest) => t('deleteClone', () => h.deleteClone(guest)),
+    stop: (guest, timeoutMs, fence) => t('stop', () => h.stop(guest, timeoutMs, fence)),
+    deleteClone: (guest, fence) => t('deleteClone', () => h.deleteClone(guest, fence)),
     discover: () => t('discover', () => h.discover()),
     close: () => t('close', () => h.close()),
     // Not timed: a cached, synchronous answer.

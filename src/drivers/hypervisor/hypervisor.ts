@@ -14,6 +14,9 @@
 //    stop  -> GH_STOP_FAILED (only when the guest may still be running after the forced stop)
 //    deleteClone -> GH_CLONE_FAILED
 //    pause / unpause (optional) -> GH_BOOT_FAILED (the guest is gone, or its driver refused)
+//    any   -> GH_FENCED when the call carries a fence and the host has seen a newer lease of
+//             the pool act there (a driver that fences on the host itself: xen, dom0-fence.ts);
+//             nothing was done. The caller has been deposed: it stops acting on the pool.
 //    any   -> GH_HOST_UNREACHABLE | GH_COMMAND_TIMEOUT for transport failures (GH_HOST_KEY_MISMATCH when
 //             every host refused for its pinned key)
 //  - a failed clone or boot leaves nothing behind that its own meta does not name: the
@@ -30,9 +33,22 @@ export interface GuestSpec {
   id: string;
   pool: string;
   policy: Policy;
-  /** The pool leader's fencing token and holder, recorded with what the driver makes, so a
-   *  guest started by a deposed leader can be told apart. Absent outside leadership (tests, CLI). */
-  fence?: { token: number; holder: string };
+  /** The pool leader's lease: drivers refuse to act for an older one (see DriverFence). */
+  fence?: DriverFence;
+}
+
+/**
+ * The lease a driver action is taken under. Drivers that change remote hosts check it there
+ * (the xen driver: dom0-fence.ts), so a deposed leader's command is refused even when the store
+ * cannot see it; a lease is newer when taken later, then by token. Absent outside leadership
+ * (tests, the CLI's stop-guests): unfenced.
+ */
+export interface DriverFence {
+  pool: string;
+  token: number;
+  holder: string;
+  /** When the lease was taken (store clock, epoch ms). */
+  acquiredAt: number;
 }
 
 export interface StepResult {
@@ -61,9 +77,9 @@ export interface Hypervisor {
   /** Start the guest from its clone. Resolves once it is started (not necessarily healthy). */
   boot(spec: GuestSpec, meta: Record<string, string>): Promise<StepResult>;
   /** Stop the guest: graceful first, forced after `timeoutMs`. Idempotent. */
-  stop(guest: Guest, timeoutMs: number): Promise<void>;
+  stop(guest: Guest, timeoutMs: number, fence?: DriverFence): Promise<void>;
   /** Delete the guest's clone and any rendered config. Idempotent. */
-  deleteClone(guest: Guest): Promise<void>;
+  deleteClone(guest: Guest, fence?: DriverFence): Promise<void>;
   /** Guests this driver can see running (or leftover clones), for reconciliation at start-up. */
   discover(): Promise<DiscoveredGuest[]>;
   /** Release connections and child handles (guests keep running). */

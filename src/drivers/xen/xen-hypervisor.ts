@@ -12,7 +12,8 @@ import { IMAGE_DIGEST_META, TEMPLATE_DIGEST_META, type SourceDigest } from '../.
 import type http from 'node:http';
 import type { Guest, HostSample } from '../../domain/types.ts';
 import { GridhostError, isGridhostError, wrapError } from '../../errors/errors.ts';
-import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from '../hypervisor/hypervisor.ts';
+import type { DiscoveredGuest, DriverFence, GuestSpec, Hypervisor, StepResult } from '../hypervisor/hypervisor.ts';
+import { fencedArgv, fencedReason, isFencedRefusal } from './dom0-fence.ts';
 import { assertSafeName, assertSafePath } from '../ssh/shell-quote.ts';
 import type { HttpResult } from '../ssh/ssh-connection.ts';
 import { clonePlan } from './clone-commands.ts';
@@ -125,14 +126,14 @@ export class XenHypervisor implements Hypervisor {
     const needMb = cfgMemoryMb(probe) ?? this.o.memoryMb;
     // Pinning (`cpus =`) is checked before anything is placed, and recorded for the API.
     const cpus = cfgCpus(probe);
-    const host = await this.placeAndReserve(id, spec.pool, needMb, spec.policy.contention?.saturatedAt);
+    const host = await this.placeAndReserve(id, spec.pool, needMb, spec.fence, spec.policy.contention?.saturatedAt);
     try {
       const made = await this.cloneLock.run(host, () => this.cloneOn(host, spec, id, image, template));
       return { ...made, meta: { ...made.meta, [TEMPLATE_DIGEST_META]: templateDigest(template), ...(cpus !== undefined ? { cpus } : {}) } };
     } catch (e) {
       this.reserved.delete(id);
       this.placedWith.delete(id);
-      await this.bestEffort(host, ['rm', '-f', '--', this.reservationPath(id)]);
+      await this.bestEffort(host, ['rm', '-f', '--', this.reservationPath(id)], spec.fence);
       // Keep to the interface's clone codes: a failed listing or parse is a failed clone.
       if (isGridhostError(e) && e.code === 'GH_COMMAND_FAILED') throw new GridhostError('GH_CLONE_FAILED', e.message, { ...e.details, host }, { cause: e });
       throw isGridhostError(e) ? e : wrapError('GH_CLONE_FAILED', e, { host });
@@ -165,8 +166,9 @@ export class XenHypervisor implements Hypervisor {
     const imageDigest = await this.imageDigestOn(host, image, 'GH_CLONE_FAILED');
     const text = `${cfgHeader({ guest: id, ...meta })}\n${this.render(template, { id, pool: spec.pool, ip, mac, disk: plan.target, format: plan.format, network })}\n`;
     // The config first: it reserves the IP and MAC on the host and names the clone for cleanup.
+    const fence = spec.fence;
     await this.run(host, ['mkdir', '-p', this.o.cfgDir], 'GH_CLONE_FAILED');
-    await this.run(host, ['sh', '-c', 'cat > "$1.tmp" && mv -f "$1.tmp" "$1"', 'sh', cfgPath], 'GH_CLONE_FAILED', { stdin: text });
+    await this.run(host, ['sh', '-c', 'cat > "$1.tmp" && mv -f "$1.tmp" "$1"', 'sh', cfgPath], 'GH_CLONE_FAILED', { stdin: text, fence });
     try {
       // Refuse to overwrite an existing disk (a leftover of a crash must go through deleteClone),
       // except a complete copy of the base: the guest id is new, so that can only be this very
@@ -174,11 +176,11 @@ export class XenHypervisor implements Hypervisor {
       // refused, though it had started it; seen on the Xen lab's Dropbear under load).
       const sameAsBase = plan.format === 'raw' && (plan.method === 'copy' || plan.method === 'reflink' || plan.method === 'auto') ? image : '';
       const create = ['sh', '-c', 'if [ -e "$1" ]; then [ -n "$2" ] && cmp -s "$2" "$1" && exit 0; echo "clone target $1 already exists" >&2; exit 17; fi; shift 2; exec "$@"', 'sh', plan.target, sameAsBase, ...plan.create];
-      await this.run(host, create, 'GH_CLONE_FAILED', { timeoutMs: this.o.cloneTimeoutMs });
+      await this.run(host, create, 'GH_CLONE_FAILED', { timeoutMs: this.o.cloneTimeoutMs, fence });
     } catch (e) {
       // Nothing left behind: the cfg, and a partial clone unless it was someone else's file.
       const existed = isGridhostError(e) && e.details['exitCode'] === 17;
-      await this.bestEffort(host, existed ? ['rm', '-f', '--', cfgPath] : ['sh', '-c', 'rm -f -- "$1"; shift; "$@"', 'sh', cfgPath, ...plan.remove]);
+      await this.bestEffort(host, existed ? ['rm', '-f', '--', cfgPath] : ['sh', '-c', 'rm -f -- "$1"; shift; "$@"', 'sh', cfgPath, ...plan.remove], fence);
       throw e;
     }
     return { meta: { ...meta, [IMAGE_DIGEST_META]: imageDigest }, host, address: `${ip}:${network.port}` };
@@ -215,15 +217,16 @@ export class XenHypervisor implements Hypervisor {
       const create = [this.o.xlPath, 'create', assertSafePath(cfg)];
       let r;
       try {
-        r = await this.createLock.run(host, () => this.hosts.exec(host, create, { timeoutMs: this.o.createTimeoutMs }));
+        r = await this.createLock.run(host, () => this.hosts.exec(host, this.fenced(spec.fence, create), { timeoutMs: this.o.createTimeoutMs }));
       } catch (e) {
-        if (isGridhostError(e) && e.code === 'GH_COMMAND_TIMEOUT') await this.destroyQuietly(host, domain);
+        if (isGridhostError(e) && e.code === 'GH_COMMAND_TIMEOUT') await this.destroyQuietly(host, domain, spec.fence);
         throw e;
       }
+      this.throwIfFenced(host, r);
       if (r.code !== 0) {
         const code = classifyXlError(r.stderr, r.code);
         // Name in use means the domain is someone else's: never destroy it.
-        if (code !== 'GH_NAME_IN_USE') await this.destroyQuietly(host, domain);
+        if (code !== 'GH_NAME_IN_USE') await this.destroyQuietly(host, domain, spec.fence);
         throw new GridhostError(code, `${host}: xl create ${cfg} failed (exit ${r.code}): ${xlErrorSummary(r.stderr)}`, {
           host,
           exitCode: r.code,
@@ -242,11 +245,11 @@ export class XenHypervisor implements Hypervisor {
     } finally {
       // The domain exists now (xl list counts it) or the create failed: the reservation is done.
       this.reserved.delete(spec.id);
-      await this.bestEffort(host, ['rm', '-f', '--', this.reservationPath(assertSafeName(spec.id))]);
+      await this.bestEffort(host, ['rm', '-f', '--', this.reservationPath(assertSafeName(spec.id))], spec.fence);
     }
   }
 
-  async stop(guest: Guest, timeoutMs: number): Promise<void> {
+  async stop(guest: Guest, timeoutMs: number, fence?: DriverFence): Promise<void> {
     const host = guest.meta['host'] ?? guest.host;
     if (!host || !this.hosts.names().includes(host)) return; // never placed: nothing runs
     const domain = guest.meta['domain'] ?? this.domainName(guest.id);
@@ -260,7 +263,12 @@ export class XenHypervisor implements Hypervisor {
     // `xl shutdown` without -w, then our own polling: this is `xl shutdown -w` with a timeout,
     // except that an xl killed at the timeout while it tears devices down would leave the
     // domain half-destroyed (seen on the lab: the following `xl destroy` then fails).
-    let r = await this.hosts.exec(host, [this.o.xlPath, 'shutdown', domain], { timeoutMs: this.o.commandTimeoutMs });
+    const shutdown = async () => {
+      const res = await this.hosts.exec(host, this.fenced(fence, [this.o.xlPath, 'shutdown', domain]), { timeoutMs: this.o.commandTimeoutMs });
+      this.throwIfFenced(host, res);
+      return res;
+    };
+    let r = await shutdown();
     if (r.code !== 0 && isNoSuchDomain(r.stderr)) {
       // No domain yet. A gridhost that died during `xl create` left it running on dom0 (remote
       // commands outlive the SSH session; checked on the lab): returning now would let it make
@@ -272,7 +280,7 @@ export class XenHypervisor implements Hypervisor {
         // Look for the create before looking for the domain: a create that ends in between
         // has made its domain by then, so the shutdown below finds it.
         const inFlight = await this.processRunning(host, create);
-        r = await this.hosts.exec(host, [this.o.xlPath, 'shutdown', domain], { timeoutMs: this.o.commandTimeoutMs });
+        r = await shutdown();
         // Once the domain exists, stop looking: xl's own monitor of a created domain keeps the
         // create's command line for the domain's whole life.
         if (!(r.code !== 0 && isNoSuchDomain(r.stderr))) break;
@@ -282,7 +290,7 @@ export class XenHypervisor implements Hypervisor {
     }
     if (await this.waitGone(host, domain, Math.max(1000, timeoutMs))) return;
     try {
-      await this.destroyQuietly(host, domain);
+      await this.destroyQuietly(host, domain, fence);
     } catch (e) {
       // destroy can fail while a shutdown is finishing the same teardown: only a domain that
       // is still listed afterwards is a failure.
@@ -322,7 +330,7 @@ export class XenHypervisor implements Hypervisor {
     return { host, domain: guest.meta['domain'] ?? this.domainName(guest.id) };
   }
 
-  async deleteClone(guest: Guest): Promise<void> {
+  async deleteClone(guest: Guest, fence?: DriverFence): Promise<void> {
     this.reserved.delete(guest.id);
     const host = guest.meta['host'];
     if (!host || !this.hosts.names().includes(host)) {
@@ -330,7 +338,7 @@ export class XenHypervisor implements Hypervisor {
       // clone's end): only its memory reservation can exist, on whichever dom0 placement chose
       // (its config, written later, names the host and discover() finds it).
       const reservation = this.reservationPath(assertSafeName(guest.id));
-      await Promise.all(this.hosts.names().map((h) => this.bestEffort(h, ['rm', '-f', '--', reservation])));
+      await Promise.all(this.hosts.names().map((h) => this.bestEffort(h, ['rm', '-f', '--', reservation], fence)));
       return;
     }
     const cfg = guest.meta['cfg'] ?? `${this.o.cfgDir}/${assertSafeName(guest.id)}.cfg`;
@@ -342,7 +350,8 @@ export class XenHypervisor implements Hypervisor {
       // (an LV would then be named by no config, found by no later pass): let it end first.
       const deadline = Date.now() + this.o.cloneTimeoutMs;
       while (Date.now() < deadline && (await this.processRunning(host, plan.create.join(' ')))) await this.o.sleep(500);
-      const r = await this.hosts.exec(host, plan.remove, { timeoutMs: this.o.cloneTimeoutMs });
+      const r = await this.hosts.exec(host, this.fenced(fence, plan.remove), { timeoutMs: this.o.cloneTimeoutMs });
+      this.throwIfFenced(host, r);
       if (r.code !== 0) {
         const still = await this.hosts.exec(host, ['test', '-e', plan.target], { timeoutMs: this.o.commandTimeoutMs });
         if (still.code === 0) {
@@ -350,7 +359,7 @@ export class XenHypervisor implements Hypervisor {
         }
       }
     }
-    await this.run(host, ['rm', '-f', '--', assertSafePath(cfg), this.reservationPath(assertSafeName(guest.id))], 'GH_CLONE_FAILED');
+    await this.run(host, ['rm', '-f', '--', assertSafePath(cfg), this.reservationPath(assertSafeName(guest.id))], 'GH_CLONE_FAILED', { fence });
   }
 
   /** The guest's memory reservation on its dom0, from placement until its domain exists. */
@@ -513,7 +522,7 @@ export class XenHypervisor implements Hypervisor {
   }
 
   /** Pick a host by free memory and pool spread, and reserve the memory before anyone else picks. */
-  private placeAndReserve(id: string, pool: string, needMb: number, saturatedAt?: number): Promise<string> {
+  private placeAndReserve(id: string, pool: string, needMb: number, fence: DriverFence | undefined, saturatedAt?: number): Promise<string> {
     const run = this.placing.then(async () => {
       const listed = new Map<string, XlDomain[]>();
       const loads = await Promise.all(this.hosts.names().map(async (h) => {
@@ -531,7 +540,7 @@ export class XenHypervisor implements Hypervisor {
       }
       const host = placeGuest(loads, needMb, saturatedAt);
       // On dom0 too, for the other gridhost processes placing there (see dom0Reservations).
-      await this.run(host, ['sh', '-c', 'mkdir -p "$1" && printf "%s\\n" "$2" > "$1/$3.reserve"', 'sh', this.o.cfgDir, `${id} ${pool} ${needMb}`, id], 'GH_CLONE_FAILED');
+      await this.run(host, ['sh', '-c', 'mkdir -p "$1" && printf "%s\\n" "$2" > "$1/$3.reserve"', 'sh', this.o.cfgDir, `${id} ${pool} ${needMb}`, id], 'GH_CLONE_FAILED', { fence });
       this.reserved.set(id, { host, mb: needMb });
       const domains = listed.get(host);
       if (domains) this.placedWith.set(id, domains);
@@ -599,10 +608,11 @@ export class XenHypervisor implements Hypervisor {
   }
 
   /** Run and require exit 0; a non-zero exit becomes `failCode` with xl's/the tool's stderr. */
-  private async run(host: string, argv: string[], failCode: 'GH_CLONE_FAILED' | 'GH_BOOT_FAILED' | 'GH_COMMAND_FAILED', o: { timeoutMs?: number; stdin?: string } = {}) {
+  private async run(host: string, argv: string[], failCode: 'GH_CLONE_FAILED' | 'GH_BOOT_FAILED' | 'GH_COMMAND_FAILED', o: { timeoutMs?: number; stdin?: string; fence?: DriverFence | undefined } = {}) {
     const opts: { timeoutMs: number; stdin?: string } = { timeoutMs: o.timeoutMs ?? this.o.commandTimeoutMs };
     if (o.stdin !== undefined) opts.stdin = o.stdin;
-    const r = await this.hosts.exec(host, argv, opts);
+    const r = await this.hosts.exec(host, this.fenced(o.fence, argv), opts);
+    this.throwIfFenced(host, r);
     if (r.code !== 0) {
       throw new GridhostError(failCode, `${host}: \`${argv.join(' ')}\` failed (exit ${r.code}): ${r.stderr.trim().slice(0, 500) || '(no error output)'}`, {
         host,
@@ -612,16 +622,27 @@ export class XenHypervisor implements Hypervisor {
     return r;
   }
 
-  private async bestEffort(host: string, argv: string[]): Promise<void> {
+  /** `argv` behind the pool's fence on dom0 when the call carries one (dom0-fence.ts). */
+  private fenced(fence: DriverFence | undefined, argv: string[]): string[] {
+    return fence ? fencedArgv(`${this.o.cfgDir}/.fence`, fence, argv) : argv;
+  }
+
+  /** The fence's refusal is GH_FENCED, whatever the step: nothing was done. */
+  private throwIfFenced(host: string, r: { code: number | null; stderr: string }): void {
+    if (isFencedRefusal(r)) throw new GridhostError('GH_FENCED', `${host}: ${fencedReason(r.stderr)}; nothing was done`, { host });
+  }
+
+  private async bestEffort(host: string, argv: string[], fence?: DriverFence): Promise<void> {
     try {
-      await this.hosts.exec(host, argv, { timeoutMs: this.o.commandTimeoutMs });
+      await this.hosts.exec(host, this.fenced(fence, argv), { timeoutMs: this.o.commandTimeoutMs });
     } catch {
       // the caller is already failing; its meta (or discover) names what may remain
     }
   }
 
-  private async destroyQuietly(host: string, domain: string): Promise<void> {
-    const r = await this.hosts.exec(host, [this.o.xlPath, 'destroy', domain], { timeoutMs: this.o.destroyTimeoutMs });
+  private async destroyQuietly(host: string, domain: string, fence?: DriverFence): Promise<void> {
+    const r = await this.hosts.exec(host, this.fenced(fence, [this.o.xlPath, 'destroy', domain]), { timeoutMs: this.o.destroyTimeoutMs });
+    this.throwIfFenced(host, r);
     if (r.code !== 0 && !isNoSuchDomain(r.stderr)) {
       throw new GridhostError('GH_STOP_FAILED', `${host}: xl destroy ${domain} failed (exit ${r.code}): ${r.stderr.trim()}`, { host, domain });
     }

@@ -512,3 +512,25 @@ test('pause on a guest with no dom0 recorded is GH_BOOT_FAILED and runs nothing'
   t.is((err as GridhostError).code, 'GH_BOOT_FAILED');
   t.false(existsSync(join(e.state, 'argv')) && readFileSync(join(e.state, 'argv'), 'utf8').includes('pause'));
 });
+
+test('a deposed leader is fenced on dom0: its stop, deleteClone and clone are refused with GH_FENCED and change nothing there', async (t) => {
+  const e = await setup();
+  const newer = { pool: 'web', token: 2, holder: 'proc-b', acquiredAt: 2_000 };
+  const older = { pool: 'web', token: 1, holder: 'proc-a', acquiredAt: 1_000 };
+  const spec = { id: 'web-f1', pool: 'web', policy: e.policy, fence: newer };
+  const c = await e.hv.clone(spec);
+  const b = await e.hv.boot(spec, c.meta);
+  const g = guestOf('web-f1', 'dom0-a', { ...c.meta, ...b.meta });
+  const before = leftovers(e).filter((f) => f !== '.fence').sort();
+  t.deepEqual(before, ['gh-web-f1', 'web-f1.cfg', 'web-f1.img']);
+
+  const fenced = { instanceOf: GridhostError, code: 'GH_FENCED', message: /newer lease \(token 2 taken at 2000 by proc-b\)/ } as const;
+  await t.throwsAsync(e.hv.stop(g, 2000, older), fenced);
+  await t.throwsAsync(e.hv.deleteClone(g, older), fenced);
+  await t.throwsAsync(e.hv.clone({ id: 'web-f2', pool: 'web', policy: e.policy, fence: older }), fenced);
+  t.deepEqual(leftovers(e).filter((f) => f !== '.fence').sort(), before, 'the deposed leader changed nothing on dom0');
+
+  await e.hv.stop(g, 2000, newer);
+  await e.hv.deleteClone(g, newer);
+  t.deepEqual(leftovers(e), ['.fence'], 'the current leader removed its guest; only the fence is kept');
+});
