@@ -40,6 +40,9 @@ export interface PolicyKeyOwner {
   readonly keyNotes?: Readonly<Record<string, string>>;
   /** Where to set instead another driver's key that a pool of this driver sets: "is for ...; instead". */
   readonly instead?: Readonly<Record<string, string>>;
+  /** The role's section (flow YAML) setting every key of this driver: a probe the policy JSON
+   *  Schema is built from (policy-schema.ts), so its keys are in the schema. */
+  readonly probe?: string;
 }
 
 /**

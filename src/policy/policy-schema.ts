@@ -11,6 +11,7 @@
 import type { FieldShape, ReaderRecorder } from './yaml-reader.ts';
 import { tryParsePolicy } from './parse-policy.ts';
 import { formatDuration } from './duration.ts';
+import { BALANCER_KEYS } from '../drivers/balancer/balancer-keys.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -25,7 +26,7 @@ interface Entry {
 
 /**
  * Documents that between them reach every branch of the validator (every rule strategy, a
- * schedule, the xen driver, the haproxy balancer, every optional mapping). They are inputs, not the schema: the schema
+ * schedule, the xen driver, each balancer driver's keys (its `probe`), every optional mapping). They are inputs, not the schema: the schema
  * is what the validator reads from them. A key the validator allows but no probe reaches makes
  * policySchema() throw, naming it.
  */
@@ -95,12 +96,13 @@ hooks:
 rules:
   - { strategy: target-tracking, metric: rps, target: 45 }
 `,
-  `pool: probe-haproxy
+  // Each balancer driver's own keys, from its module (drivers/balancer/balancer-keys.ts).
+  ...BALANCER_KEYS.flatMap((d) => (d.probe === undefined ? [] : [`pool: probe-${d.name}
 guest: { driver: local, template: t.yaml, image: images/web }
-balancer: { driver: haproxy, backend: probe_be, check: { interval: 1s, rise: 2, fall: 2 } }
+balancer: ${d.probe}
 rules:
   - { strategy: target-tracking, metric: rps, target: 45 }
-`,
+`])),
 ];
 
 /** Paths are prefixed with the probe's index (`1.rules.0.step`), so two probes never mix. */

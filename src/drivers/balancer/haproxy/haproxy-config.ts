@@ -79,5 +79,6 @@ export const haproxyKeys: BalancerKeys<'haproxy'> = {
     panic_threshold: 'HAProxy has no fail-open mode: with every server down it answers 503',
   },
   parsePolicy: (r, bal, ctx) => parseHaproxyPolicy(r, bal, ctx.check, ctx.pool),
+  probe: '{ driver: haproxy, backend: probe_be, check: { interval: 1s, rise: 2, fall: 2 } }',
   config: { name: 'haproxy', keys: ['haproxy'], parse: (r, top) => parseHaproxyConfig(r, top.get('haproxy')) },
 };
