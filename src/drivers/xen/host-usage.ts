@@ -14,6 +14,9 @@ export interface HostUsageOptions {
   timeoutMs?: number;
   /** How long one measurement of a dom0 is reused (default 3 s: under one sampling interval). */
   ttlMs?: number;
+  /** A down dom0 is tried again at most this often (default 30 s, as XentopSource): a tick must
+   *  not wait out an SSH connect timeout every time. */
+  retryDownMs?: number;
   now?: () => number;
 }
 
@@ -26,10 +29,10 @@ export function hostCpuRatio(rows: ReadonlyMap<string, XentopRow>, nrCpus: numbe
 
 export class HostUsage {
   private readonly o: Required<HostUsageOptions>;
-  private readonly cache = new Map<string, { at: number; facts: Promise<HostSample | undefined> }>();
+  private readonly cache = new Map<string, { at: number; facts: Promise<HostSample | undefined>; down?: boolean }>();
 
   constructor(opts: HostUsageOptions) {
-    this.o = { timeoutMs: 15_000, ttlMs: 3_000, now: Date.now, ...opts };
+    this.o = { timeoutMs: 15_000, ttlMs: 3_000, retryDownMs: 30_000, now: Date.now, ...opts };
   }
 
   /** Every dom0 that answers, in configuration order. */
@@ -42,10 +45,14 @@ export class HostUsage {
   of(host: string): Promise<HostSample | undefined> {
     const now = this.o.now();
     const hit = this.cache.get(host);
-    if (hit && now - hit.at < this.o.ttlMs) return hit.facts;
-    const facts = this.measure(host);
-    this.cache.set(host, { at: now, facts });
-    return facts;
+    if (hit && now - hit.at < (hit.down ? this.o.retryDownMs : this.o.ttlMs)) return hit.facts;
+    const entry: { at: number; facts: Promise<HostSample | undefined>; down?: boolean } = { at: now, facts: Promise.resolve(undefined) };
+    entry.facts = this.measure(host).then((f) => {
+      if (f === undefined) entry.down = true;
+      return f;
+    });
+    this.cache.set(host, entry);
+    return entry.facts;
   }
 
   private async measure(host: string): Promise<HostSample | undefined> {
