@@ -4,6 +4,7 @@ import type { Guest } from '../domain/types.ts';
 import { GridhostError } from '../errors/errors.ts';
 import { FakeBalancer } from '../drivers/balancer/fake-balancer.ts';
 import { FakeHypervisor } from '../drivers/hypervisor/fake-hypervisor.ts';
+import { makePolicy } from '../decision/test-helpers.ts';
 import { instrumentBalancer, instrumentHypervisor } from './instrument.ts';
 import { createMetrics, type GridhostMetrics } from './metrics.ts';
 
@@ -106,4 +107,21 @@ test('instrumentHypervisor passes a driver\'s sourceDigest through (rollouts nee
   const digest = { template: 'sha256:t', image: 'sha256:i' };
   const withDigest = Object.assign(new FakeHypervisor(), { sourceDigest: async () => digest });
   t.deepEqual(await instrumentHypervisor(withDigest, m).sourceDigest?.({} as never, 'localhost'), digest);
+});
+
+test('instrumentHypervisor passes hostFacts (policy contention) and reapply (guest.credit after a restart) through, timed, and adds neither where the driver has none', async (t) => {
+  const m = createMetrics();
+  const fake = new FakeHypervisor({ name: 'fake' });
+  fake.hosts = [{ host: 'dom0-a', cpuRatio: 0.95, freeMemoryMb: 1000 }];
+  const h = instrumentHypervisor(fake, m);
+  t.deepEqual(await h.hostFacts?.(), [{ host: 'dom0-a', cpuRatio: 0.95, freeMemoryMb: 1000 }]);
+  const base = makePolicy({});
+  const policy = { ...base, guest: { ...base.guest, credit: { weight: 512 } } };
+  t.deepEqual(await h.reapply?.(guestOf('web-a1'), policy), { creditWeight: '512' });
+  t.is(await count(m, { driver: 'fake', operation: 'hostFacts', outcome: 'ok' }), 1);
+  t.is(await count(m, { driver: 'fake', operation: 'reapply', outcome: 'ok' }), 1);
+  const bare = { name: 'bare', clone: fake.clone.bind(fake), boot: fake.boot.bind(fake), stop: fake.stop.bind(fake), deleteClone: fake.deleteClone.bind(fake), discover: fake.discover.bind(fake), close: fake.close.bind(fake) };
+  const wrapped = instrumentHypervisor(bare, m);
+  t.is(wrapped.hostFacts, undefined);
+  t.is(wrapped.reapply, undefined);
 });

@@ -42,6 +42,8 @@ export function instrumentHypervisor(h: Hypervisor, m: DriverMetrics): Hyperviso
     ...(h.pause ? { pause: (g: Guest) => t('pause', () => h.pause!(g)) } : {}),
     ...(h.unpause ? { unpause: (g: Guest) => t('unpause', () => h.unpause!(g)) } : {}),
     ...(h.sourceDigest ? { sourceDigest: (policy: Policy, host: string) => t('sourceDigest', () => h.sourceDigest!(policy, host)) } : {}),
+    ...(h.hostFacts ? { hostFacts: () => t('hostFacts', () => h.hostFacts!()) } : {}),
+    ...(h.reapply ? { reapply: (g: Guest, policy: Policy) => t('reapply', () => h.reapply!(g, policy)) } : {}),
   };
 }
 
