@@ -8,7 +8,7 @@ export class BalancerSet implements Balancer {
   readonly name = 'set';
   private readonly byPool = new Map<string, Balancer>();
 
-  /** `drivers`: name -> driver; `unconfigured(name)`: what to tell a policy naming one that is absent. */
+  /** `drivers`: name -> driver, the default first; `unconfigured(name)`: what to tell a policy naming one that is absent. */
   constructor(
     private readonly drivers: ReadonlyMap<string, Balancer>,
     private readonly unconfigured: (driver: string) => string = (d) => `balancer driver "${d}" is not configured`,
@@ -25,7 +25,8 @@ export class BalancerSet implements Balancer {
    * is then closed).
    */
   async ensurePool(pool: string, listen: string, healthPath: string, settings: PoolSettings = {}): Promise<void> {
-    const name = settings.driver ?? 'builtin';
+    // A policy always names its driver; without one (hand-built settings) the first given serves.
+    const name = settings.driver ?? this.drivers.keys().next().value ?? '';
     const d = this.drivers.get(name);
     if (!d) throw new GridhostError('GH_BALANCER_FAILED', `pool ${pool}: ${this.unconfigured(name)}`, { pool, driver: name });
     await d.ensurePool(pool, listen, healthPath, settings);
