@@ -92,7 +92,8 @@ export class XenHypervisor implements Hypervisor {
       sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
       xentopPath: opts.xentopPath ?? '/usr/lib/xen-4.17/bin/xentop',
     };
-    this.usage = new HostUsage({ hosts: this.hosts, xlPath: this.o.xlPath, xentopPath: this.o.xentopPath, timeoutMs: this.o.commandTimeoutMs });
+    // A tick waits for it: no longer than XentopSource's own 30 s.
+    this.usage = new HostUsage({ hosts: this.hosts, xlPath: this.o.xlPath, xentopPath: this.o.xentopPath, timeoutMs: Math.min(this.o.commandTimeoutMs, 30_000) });
     assertSafePath(this.o.xlPath);
     assertSafePath(this.o.cfgDir);
     assertSafePath(this.o.xentopPath);
