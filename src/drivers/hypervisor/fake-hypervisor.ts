@@ -5,7 +5,7 @@ import type { Policy } from '../../domain/policy.ts';
 import { GridhostError } from '../../errors/errors.ts';
 import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from './hypervisor.ts';
 
-export type HypervisorMethod = 'clone' | 'boot' | 'stop' | 'deleteClone' | 'discover' | 'gone' | 'close' | 'reapply';
+export type HypervisorMethod = 'clone' | 'boot' | 'stop' | 'deleteClone' | 'discover' | 'gone' | 'close' | 'reapply' | 'pause' | 'unpause';
 
 export interface FakeCall {
   method: HypervisorMethod;
@@ -21,6 +21,8 @@ export interface FakeGuest {
   pool: string;
   cloned: boolean;
   running: boolean;
+  /** Paused (the warm pool): running, but answering nothing. */
+  paused?: boolean;
   address?: string;
   meta: Record<string, string>;
 }
@@ -115,7 +117,26 @@ export class FakeHypervisor implements Hypervisor {
   async stop(guest: Guest, _timeoutMs: number): Promise<void> {
     await this.enter('stop', guest.id, guest);
     const g = this.guests.get(guest.id);
-    if (g) g.running = false;
+    if (g) {
+      g.running = false;
+      g.paused = false;
+    }
+  }
+
+  async pause(guest: Guest): Promise<StepResult> {
+    await this.enter('pause', guest.id, guest);
+    const g = this.guests.get(guest.id);
+    if (!g?.running) throw new GridhostError('GH_BOOT_FAILED', `guest ${guest.id} is not running`, { guest: guest.id });
+    g.paused = true;
+    return { meta: { paused: '1' } };
+  }
+
+  async unpause(guest: Guest): Promise<StepResult> {
+    await this.enter('unpause', guest.id, guest);
+    const g = this.guests.get(guest.id);
+    if (!g?.running) throw new GridhostError('GH_BOOT_FAILED', `guest ${guest.id} is not running`, { guest: guest.id });
+    g.paused = false;
+    return { meta: { paused: '0' } };
   }
 
   async deleteClone(guest: Guest): Promise<void> {
