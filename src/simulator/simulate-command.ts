@@ -34,6 +34,8 @@ export const SIMULATE_USAGE = `usage: gridhost simulate --policy FILE --trace FI
   --health-delay S     seconds from boot to passing the health check (default 5); a replay
                        given neither boots for the recorded median time from a guest's
                        creation to healthy, with health delay 0
+  --warm-boot S        seconds from taking a warm guest (policy warm_pool) to it serving
+                       (default 1: an unpause, a health check, the balancer's check)
   --drain S            seconds a retired guest drains before it is gone (default 10; a
                        replay: the recorded median time from a scale-in to its guest gone)
   --step S             aggregate the trace (mean) to S-second steps (default: the policy's
@@ -62,6 +64,8 @@ export interface Args {
   given: ReadonlySet<string>;
   boot: number;
   healthDelay: number;
+  /** policy warm_pool: seconds from taking a warm guest to it serving. */
+  warmBoot: number;
   drain: number;
   step?: number;
   peakGuests?: number;
@@ -85,6 +89,7 @@ const NUMERIC: Record<string, { key: keyof Args; min: number; integer?: boolean;
   '--boot': { key: 'boot', min: 0 },
   '--health-delay': { key: 'healthDelay', min: 0 },
   '--drain': { key: 'drain', min: 0 },
+  '--warm-boot': { key: 'warmBoot', min: 0 },
   '--step': { key: 'step', min: 0 },
   '--peak-guests': { key: 'peakGuests', min: 1, integer: true },
   '--seed': { key: 'seed', min: 0, integer: true },
@@ -93,12 +98,13 @@ const NUMERIC: Record<string, { key: keyof Args; min: number; integer?: boolean;
 
 export function parseSimulateArgs(argv: readonly string[]): Args {
   const given = new Set<string>();
-  const a: Partial<Args> & Pick<Args, 'capacity' | 'given' | 'metric' | 'boot' | 'healthDelay' | 'drain' | 'seed' | 'json' | 'speed'> = {
+  const a: Partial<Args> & Pick<Args, 'capacity' | 'given' | 'metric' | 'boot' | 'healthDelay' | 'warmBoot' | 'drain' | 'seed' | 'json' | 'speed'> = {
     capacity: 60,
     given,
     metric: 'rps',
     boot: 30,
     healthDelay: 5,
+    warmBoot: 1,
     drain: 10,
     seed: 1,
     json: false,
@@ -187,6 +193,7 @@ export async function runSimulate(argv: string[], io: SimulateIo, ctx: SimulateC
       capacityPerGuest: args.capacity,
       bootSeconds: args.boot,
       healthDelaySeconds: args.healthDelay,
+      warmBootSeconds: args.warmBoot,
       drainSeconds: args.drain,
       seed: args.seed,
       noise: args.noise ?? TRACE_NOISE,
@@ -209,6 +216,8 @@ export async function runSimulate(argv: string[], io: SimulateIo, ctx: SimulateC
       },
       model: { capacityPerGuest: args.capacity, bootSeconds: args.boot, healthDelaySeconds: args.healthDelay, drainSeconds: args.drain, seed: args.seed, noise: args.noise ?? TRACE_NOISE },
       metrics: m,
+      // policy warm_pool: how many scale-out guests were taken warm, and the warm model.
+      ...(policy.warmPool ? { warmPool: { size: policy.warmPool.size, warmBootSeconds: args.warmBoot, scaleOutGuests: r.scaleOutGuests } } : {}),
       ...(args.speed ? { speed: { wallSeconds, simulatedSeconds, factor: simulatedSeconds / Math.max(wallSeconds, 1e-6) } } : {}),
     };
 
@@ -236,6 +245,7 @@ export async function runSimulate(argv: string[], io: SimulateIo, ctx: SimulateC
       '',
       ...metricLines(m),
     ];
+    if (policy.warmPool) lines.push(`warm pool                   ${policy.warmPool.size} guest(s), serving ${args.warmBoot} s after being taken: ${r.scaleOutGuests.warm} scale-out guest(s) warm, ${r.scaleOutGuests.cold} cold`);
     if (args.speed) lines.push(`speed                       ${fmt(days, 2)} days in ${fmt(wallSeconds, 2)} s (${Math.round(summary.speed!.factor)}x real time)`);
     if (args.plot) lines.push(`chart                       ${args.plot}`);
     io.out(lines.join('\n'));

@@ -3,8 +3,12 @@
 // refilled. Against the same load, a warm pool means less time under-provisioned and costs the
 // warm guests' hours.
 import test from 'ava';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { busyRule, idleRule, makePolicy } from '../../src/decision/test-helpers.ts';
 import { simulate } from '../../src/simulator/simulate.ts';
+import { runSimulate } from '../../src/simulator/simulate-command.ts';
 
 const policy = (warm?: number) => makePolicy({
   min: 2,
@@ -48,4 +52,18 @@ test('without warm_pool nothing changes: no warm guest, none billed', (t) => {
   const b = run(0);
   t.deepEqual(a.metrics, b.metrics);
   t.deepEqual(b.scaleOutGuests, { warm: 0, cold: a.scaleOutGuests.cold });
+});
+
+test('gridhost simulate says how many scale-out guests were taken warm for a policy with warm_pool', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-sim-warm-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'web.yaml'), 'pool: web\nmin: 2\nmax: 8\nguest: { template: web.local.yaml, image: images/web }\nwarm_pool: { size: 1 }\nrules:\n  - { name: busy, strategy: threshold, metric: cpu, above: 70, step: +1 }\n  - { name: idle, strategy: threshold, metric: cpu, below: 30, step: -1 }\n');
+  writeFileSync(join(dir, 'trace.csv'), ['time,rps', ...Array.from({ length: 720 }, (_, i) => `${i * 5},${i >= 120 && i < 240 ? 200 : 40}`)].join('\n'));
+  const out: string[] = [];
+  const code = await runSimulate(['--policy', 'web.yaml', '--trace', 'trace.csv', '--json', '--warm-boot', '2'], { out: (l) => out.push(l), err: (l) => out.push(l) }, { cwd: dir });
+  t.is(code, 0, out.join('\n'));
+  const summary = JSON.parse(out.join('\n'));
+  t.is(summary.warmPool.size, 1);
+  t.is(summary.warmPool.warmBootSeconds, 2);
+  t.true(summary.warmPool.scaleOutGuests.warm >= 1, JSON.stringify(summary.warmPool));
 });
