@@ -412,7 +412,7 @@ export class PoolLoop {
       // beside a reconciliation, a cleanup retry or an operator's action, nor while the pool is
       // paused, recommending, blocked or its breaker open.
       this.warm?.tick(policy, guests, !this.isStopped() && !op && !reconcile && !blocked && !this.retrying && !this.ops.running && this.ops.pending === 0
-        && this.control?.mode !== 'paused' && !recommend && this.guard.openFor(policy, now).openForMs === 0);
+        && this.control?.mode !== 'paused' && !recommend && this.guard.openFor(policy, now).openForMs === 0, new Set(this.d.rollout?.outdatedWarm(guests) ?? []));
       // mode: recommend publishes what the policy would do, each change once (the file's next
       // version may say act: that applies from its first tick, and a later recommend anew).
       if (recommend) await this.recommender.publish(decision, this.d.fence);

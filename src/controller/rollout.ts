@@ -15,7 +15,7 @@ import type { Policy } from '../domain/policy.ts';
 import { DEFAULT_ROLLOUT } from '../domain/policy.ts';
 import { GUEST_STATE_FACTS, LIVE_STATES, type Guest, type ScaleEvent } from '../domain/types.ts';
 import { boundsAt } from '../decision/schedule.ts';
-import { digestKey, outdatedGuests, planBatch, retireAfterCount, type BatchPlan, type RolloutRecord, type SourceDigest } from '../decision/rollout-plan.ts';
+import { digestKey, outdatedGuests, outdatedWarm, planBatch, retireAfterCount, type BatchPlan, type RolloutRecord, type SourceDigest } from '../decision/rollout-plan.ts';
 import type { Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
 import type { PoolRecord, Store } from '../store/store.ts';
 import { GridhostError, wrapError } from '../errors/errors.ts';
@@ -78,6 +78,12 @@ export class PoolRollout {
       ...(this.waiting !== undefined && this.record?.state === 'running' ? { waiting: this.waiting } : {}),
       ...(this.record ? { record: this.record } : {}),
     };
+  }
+
+  /** The pool's warm guests made from another template or image, as far as the last check knows
+   *  their hosts' current digests (a host with no counted guest is not checked: none). */
+  outdatedWarm(guests: readonly Guest[]): string[] {
+    return outdatedWarm(guests, this.current).map((g) => g.id);
   }
 
   /** Ask the driver for the current digests of every host the pool's guests are on. */

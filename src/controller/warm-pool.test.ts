@@ -169,3 +169,14 @@ test('after a restart a warm guest its driver still has is kept warm (warm-adopt
   t.true(r.hv.guests.get('web-kept')?.paused, 'still paused, never unpaused or stopped');
   t.deepEqual(r.balancer.snapshot('web'), [], 'and not added to the balancer');
 });
+
+test('a warm guest made from another template is retired and a current one made in its place', async (t) => {
+  const r = await rig(1);
+  await r.lifecycle.makeWarm(r.policy, 'web-stale');
+  r.warm.tick(r.policy, await r.store.listGuests({ pool: 'web' }), true, new Set(['web-stale']));
+  await r.warm.idle();
+  t.is((await r.store.getGuest('web-stale'))?.state, 'gone');
+  const warm = await states(r.store, 'warm');
+  t.is(warm.length, 1);
+  t.not(warm[0]!.id, 'web-stale');
+});

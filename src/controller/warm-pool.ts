@@ -44,13 +44,13 @@ export class WarmPool {
 
   /**
    * Keep the warm pool at the policy's size: start making the guests missing and trimming the
-   * ones above it, unless `mayAct` is false (paused, recommending, breaker open, the loop busy
+   * ones above it (and `outdated` ones: made from another template or image), unless `mayAct` is false (paused, recommending, breaker open, the loop busy
    * with a reconciliation or an operator's action, stopping) or a batch still runs. Returns at
    * once; the work runs in the background.
    */
-  tick(policy: Policy, guests: readonly Guest[], mayAct: boolean): void {
+  tick(policy: Policy, guests: readonly Guest[], mayAct: boolean, outdated: ReadonlySet<string> = new Set()): void {
     if (!mayAct || this.busy()) return;
-    const plan = planWarmPool(policy.warmPool?.size ?? 0, guests);
+    const plan = planWarmPool(policy.warmPool?.size ?? 0, guests, outdated);
     if (plan.make === 0 && plan.trim.length === 0) return;
     const fence = this.d.fence;
     const work = async (): Promise<void> => {
@@ -61,7 +61,8 @@ export class WarmPool {
       // Trimmed one at a time from `warm` (a compare-and-set: a guest a scale-out took meanwhile
       // is left to it).
       for (const g of plan.trim) {
-        await this.d.lifecycle.finish(g, policy, `warm pool above its size (${policy.warmPool?.size ?? 0})`, 'gone', fence).catch((e: unknown) => {
+        const why = outdated.has(g.id) ? 'warm guest made from another template or base image' : `warm pool above its size (${policy.warmPool?.size ?? 0})`;
+        await this.d.lifecycle.finish(g, policy, why, 'gone', fence).catch((e: unknown) => {
           const err = wrapError('GH_STOP_FAILED', e);
           if (err.code !== 'GH_STALE_WRITE') this.d.telemetry.warn('a warm guest above the warm pool\'s size could not be retired; tried again later', { pool: this.pool, guest: g.id, code: err.code, error: err.message });
         });

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { DEFAULT_ROLLOUT, type RolloutSettings } from '../domain/policy.ts';
 import type { Guest, GuestState } from '../domain/types.ts';
-import { digestKey, outdatedGuests, planBatch, retireAfterCount, type BatchFacts, type SourceDigest } from './rollout-plan.ts';
+import { digestKey, outdatedGuests, outdatedWarm, planBatch, retireAfterCount, type BatchFacts, type SourceDigest } from './rollout-plan.ts';
 
 const NEW: SourceDigest = { template: 't2', image: 'i1' };
 const OLD: SourceDigest = { template: 't1', image: 'i1' };
@@ -18,6 +18,12 @@ const facts = (guests: Guest[], o: Omit<Partial<BatchFacts>, 'settings'> & { set
 test('a guest whose template or base image digest differs from the current one is outdated', (t) => {
   const guests = [g('a', 'healthy', 1, OLD), g('b', 'healthy', 2, NEW), g('c', 'healthy', 3, { template: 't2', image: 'i0' })];
   t.deepEqual(ids(outdatedGuests(guests, current)), ['a', 'c']);
+});
+
+test('warm guests are not outdated guests of a rollout (they do not count); the warm pool asks for its own', (t) => {
+  const guests = [g('w-old', 'warm', 1, OLD), g('w-new', 'warm', 2, NEW), g('h-old', 'healthy', 3, OLD), g('m', 'warming', 4, OLD)];
+  t.deepEqual(ids(outdatedGuests(guests, current)), ['h-old']);
+  t.deepEqual(ids(outdatedWarm(guests, current)), ['w-old']);
 });
 
 test('a guest that recorded no digests is outdated', (t) => {

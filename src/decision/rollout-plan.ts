@@ -59,14 +59,23 @@ export function digestKey(current: ReadonlyMap<string, SourceDigest | undefined>
     .join(';');
 }
 
+/** Whether the guest's recorded digests differ from its host's current ones (unknown: no). */
+function madeFromOther(g: Guest, current: ReadonlyMap<string, SourceDigest | undefined>): boolean {
+  const now = current.get(g.host);
+  if (now === undefined) return false;
+  return g.meta[TEMPLATE_DIGEST_META] !== now.template || g.meta[IMAGE_DIGEST_META] !== now.image;
+}
+
 /** Live, counted guests whose recorded digests differ from their host's current ones. */
 export function outdatedGuests(guests: readonly Guest[], current: ReadonlyMap<string, SourceDigest | undefined>): Guest[] {
-  return guests.filter((g) => {
-    if (!GUEST_STATE_FACTS[g.state].counted) return false;
-    const now = current.get(g.host);
-    if (now === undefined) return false;
-    return g.meta[TEMPLATE_DIGEST_META] !== now.template || g.meta[IMAGE_DIGEST_META] !== now.image;
-  });
+  return guests.filter((g) => GUEST_STATE_FACTS[g.state].counted && madeFromOther(g, current));
+}
+
+/** Warm guests (policy warm_pool) made from another template or base image than their host's
+ *  current one: the warm pool retires them and makes current ones, so a scale-out never takes
+ *  a guest a rollout would replace. */
+export function outdatedWarm(guests: readonly Guest[], current: ReadonlyMap<string, SourceDigest | undefined>): Guest[] {
+  return guests.filter((g) => g.state === 'warm' && madeFromOther(g, current));
 }
 
 export interface BatchFacts {

@@ -40,3 +40,9 @@ test('warm pool counts are the target and the warm and warming guests, nothing e
   t.deepEqual(warmPoolCounts({ warmPool: { size: 3 } }, [g('a', 'warm'), g('b', 'warming'), g('c', 'healthy'), g('d', 'booting')]), { target: 3, warm: 1, warming: 1 });
   t.deepEqual(warmPoolCounts({}, [g('a', 'healthy')]), { target: 0, warm: 0, warming: 0 });
 });
+
+test('outdated warm guests (another template or image) are trimmed and made again', (t) => {
+  const plan = planWarmPool(2, [g('old', 'warm', 1), g('cur', 'warm', 2)], new Set(['old']));
+  t.is(plan.make, 1);
+  t.deepEqual(plan.trim.map((x) => x.id), ['old']);
+});

@@ -26,16 +26,20 @@ export function warmPoolCounts(policy: Pick<Policy, 'warmPool'>, guests: readonl
 const oldestFirst = (a: Guest, b: Guest): number => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
- * What keeps the warm pool at its target (`make`: guests to make now; `trim`: warm guests to retire): guests being made count as coming (never made twice);
- * warm guests above the target (a lowered warm_pool.size, or none) are trimmed, oldest first.
- * Guests still warming above the target are left to finish and are trimmed once warm.
+ * What keeps the warm pool at its target (`make`: guests to make now; `trim`: warm guests to retire):
+ * guests being made count as coming (never made twice); warm guests above the target (a lowered
+ * warm_pool.size, or none) are trimmed, oldest first. Guests still warming above the target are
+ * left to finish and are trimmed once warm. `outdated` warm guests (made from another template
+ * or base image) are trimmed and made again.
  */
-export function planWarmPool<G extends Guest>(target: number, guests: readonly G[]): { make: number; trim: G[] } {
-  const warm = guests.filter((g) => g.state === 'warm').sort(oldestFirst);
+export function planWarmPool<G extends Guest>(target: number, guests: readonly G[], outdated: ReadonlySet<string> = new Set()): { make: number; trim: G[] } {
+  const all = guests.filter((g) => g.state === 'warm').sort(oldestFirst);
+  const stale = all.filter((g) => outdated.has(g.id));
+  const warm = all.filter((g) => !outdated.has(g.id));
   const warming = guests.filter((g) => g.state === 'warming').length;
   const make = Math.max(0, target - warm.length - warming);
   const over = Math.max(0, warm.length + warming - target);
-  return { make, trim: warm.slice(0, Math.min(over, warm.length)) };
+  return { make, trim: [...stale, ...warm.slice(0, Math.min(over, warm.length))] };
 }
 
 /** The warm guests a scale-out of `n` takes, oldest first, leaving out `taken` (ids another
