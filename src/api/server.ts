@@ -17,6 +17,7 @@ import type { Operator } from '../controller/operator.ts';
 import type { PolicyProblems } from '../controller/policy-problems.ts';
 import { operatorRoutes } from './operator-routes.ts';
 import { signalRoutes } from './signal-routes.ts';
+import { hostRoutes } from './host-routes.ts';
 import type { SignalEntry } from '../decision/signal-book.ts';
 import { invalidPolicies } from './operator-views.ts';
 import { serveDashboard } from './dashboard-routes.ts';
@@ -167,6 +168,8 @@ export function createApi(d: ApiDeps): express.Express {
   operatorRoutes((path, methods) => route(app, path, methods), {
     orchestrator: d.orchestrator, ...(d.operator ? { operator: d.operator } : {}), auth: requireToken(d.token), allowQuery, knownPool,
   });
+
+  hostRoutes((path, methods) => route(app, path, methods), { hosts: d.orchestrator.hosts, auth: requireToken(d.token), allowQuery });
 
   signalRoutes((path, methods) => route(app, path, methods), {
     store: d.store, orchestrator: d.orchestrator, clock: d.clock, allowQuery, knownPool,

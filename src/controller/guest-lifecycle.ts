@@ -17,6 +17,7 @@ import { GUEST_HISTORY_MAX, type Guest, type GuestHistoryEntry, type GuestState 
 import type { HookName, Policy } from '../domain/policy.ts';
 import type { HookRunner } from '../drivers/hooks/hook-runner.ts';
 import { canPause, type GuestSpec, type Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
+import { closedHostsOf } from '../decision/evacuation-plan.ts';
 import type { Balancer } from '../drivers/balancer/balancer.ts';
 import { waitDrained } from '../drivers/balancer/wait-drained.ts';
 import type { Store } from '../store/store.ts';
@@ -165,13 +166,16 @@ export class GuestLifecycle {
     const hv = this.d.hypervisorFor(policy.guest.driver);
     let g: Guest = { id, pool: policy.pool, state: 'cloning', driver: hv.name, host: '', createdAt: now, updatedAt: now, meta: { ...meta } };
     const df = driverFence(fence);
-    const spec = { id, pool: policy.pool, policy, ...(df ? { fence: df } : {}) };
+    const spec: GuestSpec = { id, pool: policy.pool, policy, ...(df ? { fence: df } : {}) };
     const timings: LaunchTimings = { cloneMs: 0, bootMs: 0, healthMs: 0, registerMs: 0 };
     const t0 = now;
     try {
       fence?.check();
       g = await this.d.store.saveGuest(g, fenceData(fence));
       this.moved(g, 'launch', 'none', now);
+      // Hosts an operator closed (drain-host) take no new guest: read fresh for every launch.
+      const closed = closedHostsOf(await this.d.store.listHosts());
+      if (closed.size > 0) spec.avoidHosts = [...closed].sort();
       const cloning: Record<string, number> = {};
       const cloned = await this.step(g, 'clone', cloning, () => hv.clone(spec), fence, false);
       timings.cloneMs = cloning.clone!;
@@ -223,6 +227,8 @@ export class GuestLifecycle {
       fence?.check();
       g = await this.d.store.saveGuest(g, fenceData(fence));
       this.moved(g, 'make-warm', 'none', now, {}, 'warm pool below its size');
+      const closed = closedHostsOf(await this.d.store.listHosts());
+      if (closed.size > 0) spec.avoidHosts = [...closed].sort();
       const took: Record<string, number> = {};
       const merge = (r: { meta: Record<string, string>; host?: string; address?: string }) => {
         g = { ...g, meta: { ...g.meta, ...r.meta }, host: r.host ?? g.host, address: r.address ?? g.address };

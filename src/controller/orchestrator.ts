@@ -20,6 +20,8 @@ import type { GuestLifecycle } from './guest-lifecycle.ts';
 import { servingState, type ServingState } from '../drivers/balancer/serving-stats.ts';
 import { Healer } from './healer.ts';
 import { PoolRollout } from './rollout.ts';
+import { PoolEvacuation } from './evacuation.ts';
+import { HostControl } from './host-control.ts';
 import { PoolLoop, type PoolStatus } from './pool-loop.ts';
 import { retirePool, type RetireOutcome } from './pool-retirement.ts';
 import { diffPolicies, formatChange } from './policy-diff.ts';
@@ -66,7 +68,12 @@ export class Orchestrator {
   private readonly retiring = new Map<string, Promise<RetireOutcome>>();
   private stopped = false;
 
-  constructor(private readonly d: OrchestratorDeps) {}
+  /** drain-host / undrain-host and the hosts' view (any process answers: hosts have no leader). */
+  readonly hosts: HostControl;
+
+  constructor(private readonly d: OrchestratorDeps) {
+    this.hosts = new HostControl({ store: d.store, clock: d.clock, telemetry: d.telemetry, hypervisors: d.hypervisors });
+  }
 
   /** Policies of the pools this process leads. */
   policies(): Map<string, Policy> {
@@ -153,6 +160,7 @@ export class Orchestrator {
         lifecycle,
         hostFacts: async () => this.hypervisorNamed(loop.status().policy.guest.driver).hostFacts?.(),
         rollout: new PoolRollout(pool, { store, lifecycle, clock, telemetry, ...(fence ? { fence } : {}), hypervisorFor: (name) => this.hypervisorNamed(name) }),
+        evacuation: new PoolEvacuation(pool, { store, lifecycle, clock, telemetry, ...(fence ? { fence } : {}), hypervisorFor: (name) => this.hypervisorNamed(name) }),
       });
       if (this.stopped) return;
       this.loops.set(pool, loop);

@@ -47,7 +47,8 @@ import { poolGaugeReport } from './pool-gauges.ts';
 import { OperatorQueue, type OperatorOp } from './operator-queue.ts';
 import { RecommendationPublisher } from './recommendation.ts';
 import { RuleQueries } from './rule-queries.ts';
-import type { PoolRollout, RolloutStatus } from './rollout.ts';
+import type { BatchHooks, PoolRollout, RolloutStatus } from './rollout.ts';
+import type { EvacuationStatus, PoolEvacuation } from './evacuation.ts';
 import type { GuestLifecycle } from './guest-lifecycle.ts';
 import { WarmPool } from './warm-pool.ts';
 
@@ -81,6 +82,8 @@ export interface PoolLoopDeps {
   lifecycle?: GuestLifecycle;
   /** The pool's hosts now (Hypervisor.hostFacts), asked each tick of a policy with contention. */
   hostFacts?: () => Promise<HostSample[] | undefined>;
+  /** Moves guests off hosts an operator closed (evacuation.ts); absent: none. */
+  evacuation?: PoolEvacuation;
 }
 
 export const DEFAULT_RECONCILE_EVERY_MS = 5 * 60_000;
@@ -104,6 +107,8 @@ export interface PoolStatus {
   rollout?: RolloutStatus;
   /** Why the last evaluation held (absent when it acted). */
   lastHold?: EvaluationHold;
+  /** Guests on closed hosts and their move (evacuation.ts). */
+  evacuation?: EvacuationStatus;
 }
 
 /** What an operator's action on a blocked pool is told (the balancer's own code in details). */
@@ -252,6 +257,7 @@ export class PoolLoop {
       ...(lastLaunchError ? { lastLaunchError } : {}),
       ...(this.d.rollout ? { rollout: this.d.rollout.status(this.policy) } : {}),
       ...(this.journal.latest()?.hold ? { lastHold: this.journal.latest()!.hold! } : {}),
+      ...(this.d.evacuation ? { evacuation: this.d.evacuation.status() } : {}),
     };
   }
 
@@ -423,7 +429,9 @@ export class PoolLoop {
       // running or waiting, so scaling decisions go on between batches (rollout.ts).
       const mayRoll = idle && !blocked && !this.isStopped() && plan.kind === 'hold' && this.control?.mode !== 'paused' && !recommend
         && heals.length === 0 && this.memory.replacing.length === 0 && this.ops.pending === 0 && this.guard.openFor(policy, now).openForMs === 0;
-      if (await this.rolloutBatch(policy, guests, rec, mayRoll)) return;
+      // Guests leaving a closed host (drain-host) move the same way, after the rollout's turn.
+      if (await this.replacementBatch('rollout', this.d.rollout, policy, guests, rec, mayRoll)) return;
+      if (await this.replacementBatch('evacuation', this.d.evacuation, policy, guests, rec, mayRoll)) return;
       if (plan.kind === 'retry-stopping') {
         if (this.stoppingRetriedAt === undefined || now - this.stoppingRetriedAt >= STOPPING_RETRY_MS) {
           this.stoppingRetriedAt = now;
@@ -662,17 +670,20 @@ export class PoolLoop {
     });
   }
 
-  /** The rollout's tick; a batch it starts runs alone in the action slot, as an operator's
-   *  action does. True when one started. */
-  private async rolloutBatch(policy: Policy, guests: readonly Guest[], rec: PoolRecord | undefined, mayAct: boolean): Promise<boolean> {
-    const rollout = this.d.rollout;
-    if (!rollout) return false;
+  /** The rollout's (or evacuation's) tick; a batch it starts runs alone in the action slot, as
+   *  an operator's action does. True when one started. */
+  private async replacementBatch(
+    what: 'rollout' | 'evacuation',
+    source: { tick(policy: Policy, guests: readonly Guest[], rec: PoolRecord | undefined, mayAct: boolean, hooks: BatchHooks): Promise<(() => Promise<void>) | undefined> } | undefined,
+    policy: Policy, guests: readonly Guest[], rec: PoolRecord | undefined, mayAct: boolean,
+  ): Promise<boolean> {
+    if (!source) return false;
     let batch: (() => Promise<void>) | undefined;
     try {
-      batch = await rollout.tick(policy, guests, rec, mayAct, { recordLaunches: (n, errors) => this.recordLaunches(n, errors) });
+      batch = await source.tick(policy, guests, rec, mayAct, { recordLaunches: (n, errors) => this.recordLaunches(n, errors) });
     } catch (e) {
       const err = wrapError('GH_INTERNAL', e);
-      this.d.telemetry.warn('rollout check failed', { pool: policy.pool, code: err.code, error: err.message });
+      this.d.telemetry.warn(`${what} check failed`, { pool: policy.pool, code: err.code, error: err.message });
     }
     if (!batch || this.isStopped()) return false;
     const run = batch;
@@ -681,7 +692,7 @@ export class PoolLoop {
         await run();
       } catch (e) {
         const err = wrapError('GH_INTERNAL', e);
-        this.d.telemetry.error('rollout batch failed', { pool: policy.pool, code: err.code, error: err.message });
+        this.d.telemetry.error(`${what} batch failed`, { pool: policy.pool, code: err.code, error: err.message });
         this.reconcileDue = true;
       }
     } }).catch(() => undefined);

@@ -50,6 +50,8 @@ export const ERROR_CODES = {
   GH_FENCED: { status: 409, message: 'another gridhost now leads this pool; the write was refused' },
   GH_LEASE_LOST: { status: 409, message: 'the pool lease is no longer held by this gridhost' },
   // controller
+  GH_MIGRATE_FAILED: { status: 502, message: 'the live migration failed; the guest still runs where it was' },
+  GH_HOST_UNKNOWN: { status: 404, message: 'no configured hypervisor host has that name' },
   GH_BREAKER_OPEN: { status: 503, message: 'launch circuit breaker is open' },
   GH_STALE_DECISION: { status: 409, message: 'decision no longer matches the pool state' },
   // operator actions (the write API)

@@ -30,6 +30,7 @@ export function instrumentHypervisor(h: Hypervisor, m: DriverMetrics): Hyperviso
   const t = timer(m, h.name);
   return {
     name: h.name,
+    hostNames: () => h.hostNames(),
     clone: (spec) => t('clone', () => h.clone(spec)),
     boot: (spec, meta) => t('boot', () => h.boot(spec, meta)),
     stop: (guest, timeoutMs, fence) => t('stop', () => h.stop(guest, timeoutMs, fence)),
@@ -41,6 +42,7 @@ export function instrumentHypervisor(h: Hypervisor, m: DriverMetrics): Hyperviso
     ...(h.gone ? { gone: (guests: readonly Guest[]) => t('gone', () => h.gone!(guests)) } : {}),
     ...(h.pause ? { pause: (g: Guest) => t('pause', () => h.pause!(g)) } : {}),
     ...(h.unpause ? { unpause: (g: Guest) => t('unpause', () => h.unpause!(g)) } : {}),
+    ...(h.migrate ? { migrate: (guest: Guest, o: Parameters<NonNullable<Hypervisor['migrate']>>[1]) => t('migrate', () => h.migrate!(guest, o)) } : {}),
     ...(h.sourceDigest ? { sourceDigest: (policy: Policy, host: string) => t('sourceDigest', () => h.sourceDigest!(policy, host)) } : {}),
     ...(h.hostFacts ? { hostFacts: () => t('hostFacts', () => h.hostFacts!()) } : {}),
     ...(h.reapply ? { reapply: (g: Guest, policy: Policy) => t('reapply', () => h.reapply!(g, policy)) } : {}),

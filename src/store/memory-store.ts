@@ -3,7 +3,7 @@
 // and takes injected failures.
 import { GridhostError } from '../errors/errors.ts';
 import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
-import type { EventFilter, Fence, GuestFilter, Lease, Member, PoolHistoryEntry, PoolRecord, Store } from './store.ts';
+import type { EventFilter, Fence, GuestFilter, Lease, Member, PoolHistoryEntry, PoolRecord, HostRecord, Store } from './store.ts';
 import { clampEventLimit, compareGuests, fenced, FINISHED_STATES, leaseLost, staleWrite, storeError, withoutUndefined } from './store-common.ts';
 
 export type StoreMethod = Exclude<keyof Store, 'name'>;
@@ -18,6 +18,7 @@ export class MemoryStore implements Store {
   /** Every call, in order (arguments as passed). */
   readonly calls: StoreCall[] = [];
   private readonly pools = new Map<string, PoolRecord>();
+  private readonly hosts = new Map<string, HostRecord>();
   private readonly guests = new Map<string, Guest>();
   private readonly events: ScaleEvent[] = [];
   private readonly samples: { pool: string; sample: PoolSample }[] = [];
@@ -55,6 +56,24 @@ export class MemoryStore implements Store {
   async listPools(): Promise<PoolRecord[]> {
     this.enter('listPools', []);
     return [...this.pools.values()].sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : 0)).map(copy);
+  }
+
+  async saveHost(h: HostRecord): Promise<HostRecord> {
+    this.enter('saveHost', [h]);
+    const stored = cas(this.name, 'host', h.host, this.hosts.get(h.host), h);
+    this.hosts.set(h.host, stored);
+    return copy(stored);
+  }
+
+  async getHost(host: string): Promise<HostRecord | undefined> {
+    this.enter('getHost', [host]);
+    const h = this.hosts.get(host);
+    return h && copy(h);
+  }
+
+  async listHosts(): Promise<HostRecord[]> {
+    this.enter('listHosts', []);
+    return [...this.hosts.values()].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)).map(copy);
   }
 
   async saveGuest(g: Guest, fence?: Fence): Promise<Guest> {

@@ -1,5 +1,6 @@
 // MongoDB documents of the store: their shapes, the mongoose schemas and indexes, and the pure
 // mapping between domain values and documents (split from mongo-store.ts; tested through it).
+import { defineHostModel, type HostDoc } from './mongo-host-model.ts';
 import mongoose, { Schema, type Connection, type Model } from 'mongoose';
 import type { PoolMemory } from '../decision/pool-memory.ts';
 import type { SignalBook } from '../decision/signal-book.ts';
@@ -110,6 +111,7 @@ export interface MongoModels {
   leases: Model<LeaseDoc>;
   members: Model<MemberDoc>;
   history: Model<HistoryDoc>;
+  hosts: Model<HostDoc>;
 }
 
 export const MODEL_NAMES = {
@@ -252,6 +254,7 @@ export function defineModels(conn: Connection, writeConcern: WriteConcern): Mong
     guests: conn.model<GuestDoc>(MODEL_NAMES.guests, guest),
     events: conn.model<EventDoc>(MODEL_NAMES.events, event),
     samples: conn.model<SampleDoc>(MODEL_NAMES.samples, sample),
+    hosts: defineHostModel(conn, common),
   };
 }
 

@@ -6,11 +6,12 @@
 // process may hold several stores. Writes use w:'majority' + j:true on replica sets and
 // sharded clusters (a resolved write then survives a primary failover) and w:1 + j:true on a
 // standalone server, where majority adds nothing.
+import { docToHost, hostToDoc, type HostDoc } from './mongo-host-model.ts';
 import mongoose, { type Connection, type Model } from 'mongoose';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
 import { redactString } from '../observability/redact.ts';
-import type { EventFilter, Fence, GuestFilter, Lease, Member, PoolHistoryEntry, PoolRecord, Store } from './store.ts';
+import type { EventFilter, Fence, GuestFilter, Lease, Member, PoolHistoryEntry, PoolRecord, HostRecord, Store } from './store.ts';
 import { clampEventLimit, fenced, FINISHED_STATES, leaseLost, staleWrite, storeError } from './store-common.ts';
 import { mongodbKeys } from './mongo-keys.ts';
 import type { StoreDriver } from './store-drivers.ts';
@@ -58,6 +59,28 @@ export class MongoStore implements Store {
       const stored = { ...p, version: (p.version ?? 0) + 1 };
       await this.cas(this.m.pools as unknown as Model<{ _id: string; version?: number }>, 'pool', p.pool, p.version, poolToDoc(stored));
       return docToPool(poolToDoc(stored));
+    });
+  }
+
+  async saveHost(h: HostRecord): Promise<HostRecord> {
+    return this.run('saveHost', async () => {
+      const stored = { ...h, version: (h.version ?? 0) + 1 };
+      await this.cas(this.m.hosts as unknown as Model<{ _id: string; version?: number }>, 'host', h.host, h.version, hostToDoc(stored));
+      return docToHost(hostToDoc(stored));
+    });
+  }
+
+  async getHost(host: string): Promise<HostRecord | undefined> {
+    return this.run('getHost', async () => {
+      const d = await this.m.hosts.findById(host).lean<HostDoc>().exec();
+      return d ? docToHost(d) : undefined;
+    });
+  }
+
+  async listHosts(): Promise<HostRecord[]> {
+    return this.run('listHosts', async () => {
+      const ds = await this.m.hosts.find().sort({ _id: 1 }).lean<HostDoc[]>().exec();
+      return ds.map(docToHost);
     });
   }
 

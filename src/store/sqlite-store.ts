@@ -11,7 +11,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
-import type { EventFilter, Fence, GuestFilter, Lease, Member, PoolHistoryEntry, PoolRecord, Store } from './store.ts';
+import type { EventFilter, Fence, GuestFilter, Lease, Member, PoolHistoryEntry, PoolRecord, HostRecord, Store } from './store.ts';
 import { clampEventLimit, fenced, FINISHED_STATES, leaseLost, staleWrite, storeError, withoutUndefined } from './store-common.ts';
 import { sqliteKeys } from './sqlite-keys.ts';
 import type { StoreDriver } from './store-drivers.ts';
@@ -109,6 +109,18 @@ const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE leases ADD COLUMN api TEXT;
     `,
   },
+  {
+    // Hosts an operator closed (drain-host): read by every pool's leader each tick.
+    version: 5,
+    sql: `
+      CREATE TABLE hosts (
+        host TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        json TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -161,6 +173,36 @@ export class SqliteStore implements Store {
     return this.run('listPools', () => {
       const rows = this.stmt('listPools', 'SELECT json, version FROM pools ORDER BY pool').all() as { json: string; version: number }[];
       return rows.map((r) => withVersion<PoolRecord>(r));
+    });
+  }
+
+  async saveHost(h: HostRecord): Promise<HostRecord> {
+    return this.run('saveHost', () => {
+      const { version, ...rest } = withoutUndefined(h);
+      const json = JSON.stringify(rest);
+      const found = () => (this.stmt('hostVersion', 'SELECT version FROM hosts WHERE host = ?').get(h.host) as { version: number } | undefined)?.version;
+      if (version === undefined) {
+        const info = this.stmt('createHost', 'INSERT INTO hosts (host, updated_at, json, version) VALUES (?, ?, ?, 1) ON CONFLICT (host) DO NOTHING').run(h.host, h.updatedAt, json);
+        if (info.changes === 0) throw staleWrite(this.name, 'host', h.host, undefined, found());
+        return { ...rest, version: 1 };
+      }
+      const info = this.stmt('casHost', 'UPDATE hosts SET updated_at = ?, json = ?, version = version + 1 WHERE host = ? AND version = ?').run(h.updatedAt, json, h.host, version);
+      if (info.changes === 0) throw staleWrite(this.name, 'host', h.host, version, found());
+      return { ...rest, version: version + 1 };
+    });
+  }
+
+  async getHost(host: string): Promise<HostRecord | undefined> {
+    return this.run('getHost', () => {
+      const row = this.stmt('getHost', 'SELECT json, version FROM hosts WHERE host = ?').get(host) as { json: string; version: number } | undefined;
+      return row ? withVersion<HostRecord>(row) : undefined;
+    });
+  }
+
+  async listHosts(): Promise<HostRecord[]> {
+    return this.run('listHosts', () => {
+      const rows = this.stmt('listHosts', 'SELECT json, version FROM hosts ORDER BY host').all() as { json: string; version: number }[];
+      return rows.map((r) => withVersion<HostRecord>(r));
     });
   }
 

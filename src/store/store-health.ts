@@ -7,7 +7,7 @@ import { GridhostError } from '../errors/errors.ts';
 import type { Store } from './store.ts';
 
 const WRITES = new Set<keyof Store>([
-  'savePool', 'saveGuest', 'appendEvent', 'updateEvent', 'acquireLease', 'renewLease', 'releaseLease',
+  'savePool', 'saveHost', 'saveGuest', 'appendEvent', 'updateEvent', 'acquireLease', 'renewLease', 'releaseLease',
   'heartbeat', 'removeMember', 'appendHistory', 'appendSample', 'pruneSamples', 'pruneHistory',
 ]);
 

@@ -11,7 +11,7 @@
 //    leader holds the pool). Nothing changed.
 //  - GH_LEASE_LOST: renewLease of a lease that is no longer the caller's.
 //
-// Versions: guest and pool records carry `version`, set by the store (1 on create, +1 on every
+// Versions: guest, pool and host records carry `version`, set by the store (1 on create, +1 on every
 // write). saveGuest/savePool of a record without a version creates it; with one, it is a
 // compare-and-set on that version (SQLite: UPDATE ... WHERE version = ?; MongoDB:
 // findOneAndUpdate with the version in the filter). The record returned carries the new version;
@@ -75,6 +75,20 @@ export interface PoolRecord {
   signals?: SignalBook;
   /** The pool's rollout (controller/rollout.ts): running, or how the last one ended. */
   rollout?: RolloutRecord;
+}
+
+/**
+ * A hypervisor host as operators steer it (drain-host / undrain-host). Written by whichever
+ * process takes the operator's request (compare-and-set, no fence: hosts are not led); read by
+ * every pool's leader each tick. No record: the host is open.
+ */
+export interface HostRecord {
+  host: string;
+  /** Set by the store (see the header). */
+  version?: number;
+  /** Closed for placement, and its guests moved off: by whom, why, since when. Absent: open. */
+  drain?: { by: string; reason: string; at: number };
+  updatedAt: number;
 }
 
 export interface GuestFilter {
@@ -143,6 +157,12 @@ export interface Store {
   listPools(): Promise<PoolRecord[]>;
 
   /** Create (no version) or compare-and-set (version) the guest; returns it as stored. */
+  /** Create (no version) or compare-and-set (version) a host record; never fenced. */
+  saveHost(h: HostRecord): Promise<HostRecord>;
+  getHost(host: string): Promise<HostRecord | undefined>;
+  /** By host name. */
+  listHosts(): Promise<HostRecord[]>;
+
   saveGuest(g: Guest, fence?: Fence): Promise<Guest>;
   getGuest(id: string): Promise<Guest | undefined>;
   listGuests(filter?: GuestFilter): Promise<Guest[]>;

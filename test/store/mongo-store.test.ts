@@ -34,6 +34,7 @@ import {
   type SampleDoc,
 } from '../../src/store/mongo-store.ts';
 import { event, guest, pool, runStoreContract } from './store-contract.ts';
+import { docToHost, hostToDoc, type HostDoc } from '../../src/store/mongo-host-model.ts';
 
 const uri = process.env.MONGODB_URI;
 
@@ -72,6 +73,8 @@ if (uri) {
     t.deepEqual(idx(m.leases), []);
     t.deepEqual(idx(m.members), [{ expiresAt: 1 }]);
     t.deepEqual(idx(m.history), [{ pool: 1, at: -1, _id: -1 }, { at: -1, _id: -1 }]);
+    t.is(m.hosts.collection.name, 'gridhost_hosts');
+    t.deepEqual(idx(m.hosts), []);
     t.deepEqual(m.guests.schema.get('writeConcern'), { w: 'majority', j: true });
   });
 }
@@ -125,6 +128,9 @@ test('guests, pools, events and samples survive mongoose casting exactly (no ser
   const lease = await roundTrip<LeaseDoc>(m.leases, { _id: 'web', holder: 'proc-a', token: 2, acquiredAt: 1, expiresAt: 2 });
   t.deepEqual(docToLease(lease), { pool: 'web', holder: 'proc-a', token: 2, acquiredAt: 1, expiresAt: 2 });
   t.deepEqual(docToMember(await roundTrip<MemberDoc>(m.members, { _id: 'proc-a', pools: ['web'], startedAt: 1, expiresAt: 2 })), { id: 'proc-a', pools: ['web'], startedAt: 1, expiresAt: 2 });
+  const host = { host: 'dom0-a', version: 2, drain: { by: 'alice@ops', reason: 'kernel', at: 5 }, updatedAt: 6 };
+  t.deepEqual(docToHost(await roundTrip<HostDoc>(m.hosts, hostToDoc(host))), host);
+  t.deepEqual(docToHost(await roundTrip<HostDoc>(m.hosts, hostToDoc({ host: 'dom0-b', version: 1, updatedAt: 1 }))), { host: 'dom0-b', version: 1, updatedAt: 1 });
 });
 
 test('an unreachable server gives GH_STORE_FAILED naming the URI with its password masked', async (t) => {

@@ -76,7 +76,7 @@ test('a version 1 database is migrated to the (state, updated_at) index and keep
   const raw = new Database(path);
   raw.exec(`DROP INDEX guests_state_updated; CREATE INDEX guests_state ON guests (state);
     ALTER TABLE guests DROP COLUMN version; ALTER TABLE pools DROP COLUMN version;
-    DROP TABLE leases; DROP TABLE members; DROP TABLE history;
+    DROP TABLE leases; DROP TABLE members; DROP TABLE history; DROP TABLE hosts;
     DELETE FROM schema_version WHERE version > 1;`);
   raw.close();
   const b = openSqliteStore(path);

@@ -64,6 +64,28 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     });
   };
 
+  // ---- hosts (drain-host)
+
+  it('a host without a record is open: getHost is undefined and listHosts empty', async (t, s) => {
+    t.is(await s.getHost('dom0-a'), undefined);
+    t.deepEqual(await s.listHosts(), []);
+  });
+
+  it('saveHost creates at version 1, compare-and-sets after, and refuses a stale or duplicate write', async (t, s) => {
+    const drain = { by: 'alice@ops', reason: 'kernel update', at: 1_700_000_000_000 };
+    const v1 = await s.saveHost({ host: 'dom0-b', drain, updatedAt: 1 });
+    t.deepEqual(v1, { host: 'dom0-b', drain, updatedAt: 1, version: 1 });
+    await s.saveHost({ host: 'dom0-a', updatedAt: 1 });
+    const err = await t.throwsAsync(s.saveHost({ host: 'dom0-b', updatedAt: 2 }));
+    t.is((err as GridhostError).code, 'GH_STALE_WRITE');
+    const v2 = await s.saveHost({ host: 'dom0-b', version: 1, updatedAt: 3 });
+    t.deepEqual(v2, { host: 'dom0-b', updatedAt: 3, version: 2 }, 'the drain left out is dropped (an undrain)');
+    const stale = await t.throwsAsync(s.saveHost({ ...v1, updatedAt: 4 }));
+    t.is((stale as GridhostError).code, 'GH_STALE_WRITE');
+    t.deepEqual(await s.getHost('dom0-b'), v2);
+    t.deepEqual((await s.listHosts()).map((h) => h.host), ['dom0-a', 'dom0-b']);
+  });
+
   // ---- pools
 
   it('getPool of an unknown pool is undefined', async (t, s) => {

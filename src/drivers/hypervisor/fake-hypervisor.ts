@@ -34,6 +34,9 @@ export interface FakeHypervisorOptions {
   name?: string;
   /** Address for a booted guest; default 127.0.0.1:<10000 + n>. */
   addressFor?: (spec: GuestSpec) => string;
+  /** Hosts it places on (default one, "fakehost"): the one with the fewest of the pool's guests
+   *  that the spec does not avoid (drain-host), else GH_OUT_OF_CAPACITY. */
+  hosts?: readonly string[];
 }
 
 export class FakeHypervisor implements Hypervisor {
@@ -45,10 +48,12 @@ export class FakeHypervisor implements Hypervisor {
   private readonly predicates: FailurePredicate[] = [];
   private readonly holds = new Map<HypervisorMethod, Array<Promise<void>>>();
   private booted = 0;
+  private readonly placesOn: readonly string[];
   closed = false;
 
   constructor(opts: FakeHypervisorOptions = {}) {
     this.name = opts.name ?? 'fake';
+    this.placesOn = opts.hosts ?? ['fakehost'];
     this.addressFor = opts.addressFor ?? (() => `127.0.0.1:${10000 + this.booted}`);
   }
 
@@ -91,13 +96,21 @@ export class FakeHypervisor implements Hypervisor {
     return this.calls.filter((c) => c.method === method).map((c) => c.id);
   }
 
+  hostNames(): readonly string[] {
+    return this.placesOn;
+  }
+
   async clone(spec: GuestSpec): Promise<StepResult> {
     await this.enter('clone', spec.id);
     const existing = this.guests.get(spec.id);
     if (existing?.cloned) throw new GridhostError('GH_CLONE_FAILED', `clone of ${spec.id} already exists`, { guest: spec.id });
-    const meta = { clonePath: `/fake/${spec.pool}/${spec.id}`, cloneMethod: 'copy' };
+    const avoid = new Set(spec.avoidHosts ?? []);
+    const onHost = (h: string) => [...this.guests.values()].filter((g) => g.pool === spec.pool && g.meta['host'] === h).length;
+    const host = this.placesOn.filter((h) => !avoid.has(h)).sort((a, b) => onHost(a) - onHost(b))[0];
+    if (host === undefined) throw new GridhostError('GH_OUT_OF_CAPACITY', `every fake host is closed for placement (${[...avoid].join(', ')})`, { guest: spec.id });
+    const meta = { clonePath: `/fake/${spec.pool}/${spec.id}`, cloneMethod: 'copy', host };
     this.guests.set(spec.id, { id: spec.id, pool: spec.pool, cloned: true, running: false, meta: { ...meta } });
-    return { meta, host: 'fakehost' };
+    return { meta, host };
   }
 
   async boot(spec: GuestSpec, meta: Record<string, string>): Promise<StepResult> {
@@ -111,7 +124,7 @@ export class FakeHypervisor implements Hypervisor {
     g.running = true;
     g.address = address;
     g.meta = { ...g.meta, ...meta, ...bootMeta };
-    return { meta: bootMeta, host: 'fakehost', address };
+    return { meta: bootMeta, host: g.meta['host'] ?? this.placesOn[0]!, address };
   }
 
   async stop(guest: Guest, _timeoutMs: number): Promise<void> {

@@ -35,6 +35,9 @@ export interface GuestSpec {
   policy: Policy;
   /** The pool leader's lease: drivers refuse to act for an older one (see DriverFence). */
   fence?: DriverFence;
+  /** Hosts closed for placement (drain-host): clone() places the guest on none of them, and
+   *  fails with GH_OUT_OF_CAPACITY when no other host can take it. */
+  avoidHosts?: readonly string[];
 }
 
 /**
@@ -72,6 +75,8 @@ export interface DiscoveredGuest {
 
 export interface Hypervisor {
   readonly name: string;
+  /** The hosts this driver places guests on, by the names guests record (drain-host takes them). */
+  hostNames(): readonly string[];
   /** Pick a host and clone the base image for the guest. */
   clone(spec: GuestSpec): Promise<StepResult>;
   /** Start the guest from its clone. Resolves once it is started (not necessarily healthy). */
@@ -80,6 +85,14 @@ export interface Hypervisor {
   stop(guest: Guest, timeoutMs: number, fence?: DriverFence): Promise<void>;
   /** Delete the guest's clone and any rendered config. Idempotent. */
   deleteClone(guest: Guest, fence?: DriverFence): Promise<void>;
+  /**
+   * Move a running guest live to another host (Xen: `xl migrate`), for host evacuation. Resolves
+   * undefined, having done nothing, when this guest cannot be moved live (no host in `avoidHosts`'
+   * complement shares its storage, or the driver has live migration switched off); else with
+   * where it runs now (host, meta to merge, address if it changed). Rejects with GH_MIGRATE_FAILED
+   * (the guest still runs where it was), GH_FENCED or the transport codes. Optional.
+   */
+  migrate?(guest: Guest, o: { policy: Policy; avoidHosts: readonly string[]; fence?: DriverFence }): Promise<(StepResult & { host: string }) | undefined>;
   /** Guests this driver can see running (or leftover clones), for reconciliation at start-up. */
   discover(): Promise<DiscoveredGuest[]>;
   /** Release connections and child handles (guests keep running). */

@@ -33,3 +33,17 @@ export function placeGuest(hosts: readonly HostLoad[], needMb: number, saturated
   fits.sort((a, b) => saturated(a) - saturated(b) || a.guestsOfPool - b.guestsOfPool || b.freeMemoryMb - a.freeMemoryMb || a.name.localeCompare(b.name));
   return (fits[0] as HostLoad).name;
 }
+
+/** placeGuest() over the hosts not closed for placement (drain-host); the error names the closed ones. */
+export function placeOnOpenHost(hosts: readonly HostLoad[], needMb: number, closed: ReadonlySet<string>, saturatedAt?: number): string {
+  if (closed.size === 0) return placeGuest(hosts, needMb, saturatedAt);
+  const open = hosts.filter((h) => !closed.has(h.name));
+  const shut = hosts.filter((h) => closed.has(h.name)).map((h) => h.name).join(', ');
+  if (open.length === 0) throw new GridhostError('GH_OUT_OF_CAPACITY', `every dom0 is closed for placement (drain-host: ${shut}); undrain one or add a dom0`, { needMb });
+  try {
+    return placeGuest(open, needMb, saturatedAt);
+  } catch (e) {
+    if (e instanceof GridhostError) throw new GridhostError(e.code, `${e.message}; closed for placement: ${shut}`, e.details);
+    throw e;
+  }
+}

@@ -20,7 +20,7 @@ import { clonePlan } from './clone-commands.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import { takenAddresses, type TakenAddresses } from './guest-addresses.ts';
 import { DEFAULT_GUEST_NETWORK, describeRange, freeGuestIp, networkVars, type GuestNetwork } from './guest-network.ts';
-import { placeGuest, type HostLoad } from './placement.ts';
+import { placeOnOpenHost, type HostLoad } from './placement.ts';
 import { HostUsage } from './host-usage.ts';
 import { cfgCpus, creditArgv, creditMeta } from './xen-sched.ts';
 import { cfgHeader, cfgMemoryMb, parseCfgHeader, renderXlCfg, uniqueMac, uuidFor } from './xl-cfg.ts';
@@ -116,6 +116,10 @@ export class XenHypervisor implements Hypervisor {
     return this.hosts.ssh(guest.host).httpGet(ip, Number(port), path, timeoutMs);
   }
 
+  hostNames(): readonly string[] {
+    return this.hosts.names();
+  }
+
   async clone(spec: GuestSpec): Promise<StepResult> {
     const id = assertSafeName(spec.id);
     const g = spec.policy.guest;
@@ -127,7 +131,7 @@ export class XenHypervisor implements Hypervisor {
     const needMb = cfgMemoryMb(probe) ?? this.o.memoryMb;
     // Pinning (`cpus =`) is checked before anything is placed, and recorded for the API.
     const cpus = cfgCpus(probe);
-    const host = await this.placeAndReserve(id, spec.pool, needMb, spec.fence, spec.policy.contention?.saturatedAt);
+    const host = await this.placeAndReserve(id, spec.pool, needMb, spec.fence, new Set(spec.avoidHosts ?? []), spec.policy.contention?.saturatedAt);
     try {
       const made = await this.cloneLock.run(host, () => this.cloneOn(host, spec, id, image, template));
       return { ...made, meta: { ...made.meta, [TEMPLATE_DIGEST_META]: templateDigest(template), ...(cpus !== undefined ? { cpus } : {}) } };
@@ -523,7 +527,7 @@ export class XenHypervisor implements Hypervisor {
   }
 
   /** Pick a host by free memory and pool spread, and reserve the memory before anyone else picks. */
-  private placeAndReserve(id: string, pool: string, needMb: number, fence: DriverFence | undefined, saturatedAt?: number): Promise<string> {
+  private placeAndReserve(id: string, pool: string, needMb: number, fence: DriverFence | undefined, closed: ReadonlySet<string>, saturatedAt?: number): Promise<string> {
     const run = this.placing.then(async () => {
       const listed = new Map<string, XlDomain[]>();
       const loads = await Promise.all(this.hosts.names().map(async (h) => {
@@ -539,7 +543,7 @@ export class XenHypervisor implements Hypervisor {
         const why = (name: string, error?: string): string => (error ?? loads.find((l) => l.name === name)?.error ?? 'down').replace(`${name}: `, '');
         throw new GridhostError(code, `no dom0 answers: ${states.map((s) => `${s.name}: ${why(s.name, s.error)}`).join('; ')}`);
       }
-      const host = placeGuest(loads, needMb, saturatedAt);
+      const host = placeOnOpenHost(loads, needMb, closed, saturatedAt);
       // On dom0 too, for the other gridhost processes placing there (see dom0Reservations).
       await this.run(host, ['sh', '-c', 'mkdir -p "$1" && printf "%s\\n" "$2" > "$1/$3.reserve"', 'sh', this.o.cfgDir, `${id} ${pool} ${needMb}`, id], 'GH_CLONE_FAILED', { fence });
       this.reserved.set(id, { host, mb: needMb });

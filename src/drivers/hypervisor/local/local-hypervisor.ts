@@ -65,6 +65,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export class LocalHypervisor implements Hypervisor {
   readonly name = 'local';
+
+  hostNames(): readonly string[] {
+    return ['localhost'];
+  }
   readonly guestsDir: string;
   private readonly host: string;
   private readonly log: DriverLogger;
