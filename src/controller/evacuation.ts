@@ -136,18 +136,21 @@ export class PoolEvacuation {
     const hv = this.d.hypervisorFor(g.driver);
     if (!hv.migrate) return { ok: false };
     const closed = closedHostsOf(await this.d.store.listHosts());
+    let r: Awaited<ReturnType<NonNullable<Hypervisor['migrate']>>>;
     try {
-      const r = await hv.migrate(g, { avoidHosts: [...closed], policy, ...(driverFence(this.d.fence) ? { fence: driverFence(this.d.fence)! } : {}) });
-      if (r === undefined) return { ok: false };
-      this.d.fence?.check();
-      const moved = await this.d.store.saveGuest({ ...g, host: r.host, ...(r.address ? { address: r.address } : {}), meta: { ...g.meta, ...r.meta }, updatedAt: this.d.clock.now() }, fenceData(this.d.fence));
-      void moved;
-      return { ok: true, to: r.host };
+      const fence = driverFence(this.d.fence);
+      r = await hv.migrate(g, { avoidHosts: [...closed], policy, ...(fence ? { fence } : {}) });
     } catch (e) {
       const err = wrapError('GH_MIGRATE_FAILED', e);
       if (err.code === 'GH_FENCED' || err.code === 'GH_LEASE_LOST') throw err;
       return { ok: false, why: `live migration failed (${err.message})` };
     }
+    if (r === undefined) return { ok: false };
+    // It runs on the new host now: record that, then let the balancer reach it there.
+    this.d.fence?.check();
+    const moved = await this.d.store.saveGuest({ ...g, host: r.host, ...(r.address ? { address: r.address } : {}), meta: { ...g.meta, ...r.meta }, updatedAt: this.d.clock.now() }, fenceData(this.d.fence));
+    await this.d.lifecycle.rehome(g, moved, policy);
+    return { ok: true, to: r.host };
   }
 
   private event(policy: Policy, size: number, reason: string, outcome: ScaleEvent['outcome']): ScaleEvent {

@@ -344,6 +344,14 @@ export class GuestLifecycle {
   }
 
   /** Add to the balancer and wait until the balancer's own health check routes to it. */
+  /** A guest moved live to another host (evacuation): where the balancer reaches it through its
+   *  host, or its address changed, it is registered again at the new place. */
+  async rehome(before: Guest, after: Guest, policy: Policy): Promise<void> {
+    if (this.routeVia(before) === this.routeVia(after) && before.address === after.address) return;
+    await this.d.balancer.remove(after.pool, after.id);
+    await this.register(after, policy);
+  }
+
   private async register(g: Guest, policy: Policy): Promise<void> {
     if (!g.address) throw new GridhostError('GH_BOOT_FAILED', `guest ${g.id} has no address after boot`);
     await this.d.balancer.add(policy.pool, g.id, g.address, this.routeVia(g));
