@@ -23,6 +23,8 @@ export const xenDriver: HypervisorDriver = {
         cfgDir: xen.cfgDir,
         memoryMb: xen.memoryMb,
         networkByHost: Object.fromEntries(xen.dom0s.flatMap((d) => (d.network ? [[d.name, d.network]] : []))),
+        storageByHost: Object.fromEntries(xen.dom0s.flatMap((d) => (d.storage ? [[d.name, d.storage]] : []))),
+        migrateToByHost: Object.fromEntries(xen.dom0s.flatMap((d) => (d.storage ? [[d.name, d.migrateTo ?? d.address]] : []))),
       },
       xentop: { timeoutMs: 30_000 },
     });

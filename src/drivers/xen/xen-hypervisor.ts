@@ -14,6 +14,7 @@ import type { Guest, HostSample } from '../../domain/types.ts';
 import { GridhostError, isGridhostError, wrapError } from '../../errors/errors.ts';
 import type { DiscoveredGuest, DriverFence, GuestSpec, Hypervisor, StepResult } from '../hypervisor/hypervisor.ts';
 import { fencedArgv, fencedReason, isFencedRefusal } from './dom0-fence.ts';
+import { LiveMigration } from './live-migration.ts';
 import { assertSafeName, assertSafePath } from '../ssh/shell-quote.ts';
 import type { HttpResult } from '../ssh/ssh-connection.ts';
 import { clonePlan } from './clone-commands.ts';
@@ -53,12 +54,19 @@ export interface XenHypervisorOptions {
   sleep?: (ms: number) => Promise<void>;
   /** xentop, for each dom0's CPU use (policy contention). */
   xentopPath?: string;
+  /** Storage group of each dom0 that has one: live migration only within a group (live-migration.ts). */
+  storageByHost?: Record<string, string>;
+  /** The address peers' xl migrate reaches each dom0 at (default: its name as configured address). */
+  migrateToByHost?: Record<string, string>;
+  /** How long one `xl migrate` may take (default 10 min). */
+  migrateTimeoutMs?: number;
 }
 
 export class XenHypervisor implements Hypervisor {
   readonly name = 'xen';
   private readonly hosts: XenHosts;
-  private readonly o: Required<Omit<XenHypervisorOptions, 'hosts' | 'networkByHost'>> & { networkByHost: Record<string, GuestNetwork> };
+  private readonly o: Required<Omit<XenHypervisorOptions, 'hosts' | 'networkByHost' | 'storageByHost' | 'migrateToByHost' | 'migrateTimeoutMs'>> & { networkByHost: Record<string, GuestNetwork> };
+  private readonly migration?: LiveMigration;
   /** Memory promised to guests cloned but not yet visible in `xl list` (guest id -> host, MiB). */
   private readonly reserved = new Map<string, { host: string; mb: number }>();
   private placing: Promise<unknown> = Promise.resolve();
@@ -98,6 +106,35 @@ export class XenHypervisor implements Hypervisor {
     assertSafePath(this.o.cfgDir);
     assertSafePath(this.o.xentopPath);
     if (this.o.namePrefix !== '') assertSafeName(this.o.namePrefix);
+    const storage = opts.storageByHost ?? {};
+    if (Object.keys(storage).length > 0) {
+      for (const a of Object.values(opts.migrateToByHost ?? {})) assertSafeName(a);
+      this.migration = new LiveMigration({
+        hostNames: () => this.hosts.names(),
+        isUp: (h) => this.hosts.isUp(h),
+        storageByHost: storage,
+        migrateToByHost: opts.migrateToByHost ?? {},
+        xlPath: this.o.xlPath, cfgDir: this.o.cfgDir, memoryMb: this.o.memoryMb,
+        migrateTimeoutMs: opts.migrateTimeoutMs ?? 600_000, commandTimeoutMs: this.o.commandTimeoutMs,
+        exec: async (host, argv, o) => {
+          const r = await this.hosts.exec(host, this.fenced(o.fence, argv), { timeoutMs: o.timeoutMs, ...(o.stdin !== undefined ? { stdin: o.stdin } : {}) });
+          this.throwIfFenced(host, r);
+          return r;
+        },
+        place: (id, pool, needMb, fence, closed) => this.placeAndReserve(id, pool, needMb, fence, closed),
+        unreserve: async (id, host, fence) => {
+          this.reserved.delete(id);
+          this.placedWith.delete(id);
+          await this.bestEffort(host, ['rm', '-f', '--', this.reservationPath(id)], fence);
+        },
+      });
+    }
+  }
+
+  /** Live migration within a storage group (live-migration.ts); undefined when this guest cannot move live. */
+  async migrate(guest: Guest, o: { policy: Policy; avoidHosts: readonly string[]; fence?: DriverFence }): Promise<(StepResult & { host: string }) | undefined> {
+    if (!this.migration) return undefined;
+    return this.migration.migrate(guest, { avoidHosts: o.avoidHosts, ...(o.fence ? { fence: o.fence } : {}) });
   }
 
   domainName(guestId: string): string {

@@ -35,6 +35,11 @@ export interface Dom0Config {
   guestNetwork?: 'routed' | 'ssh';
   /** The dom0's guest network (bridge, addresses, prefix, gateway, service port); absent = the Xen lab's. */
   network?: GuestNetwork;
+  /** Storage group: dom0s naming the same one reach guests' disks at the same paths and share
+   *  their network, so drain-host moves guests between them live (xl migrate). */
+  storage?: string;
+  /** Where the other dom0s' xl migrate reaches this one (ssh); absent = `address`. */
+  migrateTo?: string;
 }
 
 /** `xen:` (defaults when absent) and the hosts of `dom0s:` (none = the driver is not started). */
@@ -54,7 +59,7 @@ export interface XenSettings {
 export const XEN_DEFAULTS: XenSettings = Object.freeze({ xlPath: '/usr/lib/xen-4.17/bin/xl', cfgDir: '/etc/xen/gridhost', memoryMb: 128 });
 
 export const XEN_KEYS = ['xl_path', 'cfg_dir', 'memory_mb'] as const;
-export const DOM0_KEYS = ['name', 'address', 'port', 'user', 'private_key_path', 'host_key_fingerprint', 'guest_network', 'network'] as const;
+export const DOM0_KEYS = ['name', 'address', 'port', 'user', 'private_key_path', 'host_key_fingerprint', 'guest_network', 'network', 'storage', 'migrate_to'] as const;
 const GUEST_NETWORKS = ['ssh', 'routed'] as const;
 const FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 /** A dom0 path goes into commands run over SSH: allow only plainly safe characters. */
@@ -154,11 +159,16 @@ export function parseDom0s(r: YamlReader, f: Field, ctx: ConfigContext): Dom0Con
     });
     const net = r.oneOf(m.get('guest_network'), GUEST_NETWORKS);
     const network = m.has('network') ? parseGuestNetwork(r, m.get('network')) : undefined;
+    const storage = r.str(m.get('storage'), { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, patternMsg: 'must name a storage group: 1-63 letters, digits, ".", "_" or "-"' });
+    const migrateTo = r.str(m.get('migrate_to'), { pattern: /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/, patternMsg: 'must be a host name or IPv4 address the other dom0s reach this one at' });
+    if (migrateTo !== undefined && storage === undefined) r.issue(m.get('migrate_to'), 'is only used for live migration between dom0s of one storage group: set storage too');
     if (name !== undefined && address !== undefined && port !== undefined && user !== undefined && fp !== undefined) {
       const dom0: Dom0Config = { name, address, port, user, hostKeyFingerprint: fp };
       if (key) dom0.privateKeyPath = ctx.resolvePath(key);
       if (net) dom0.guestNetwork = net;
       if (network) dom0.network = network;
+      if (storage !== undefined) dom0.storage = storage;
+      if (migrateTo !== undefined) dom0.migrateTo = migrateTo;
       // Routed guests are told apart by address alone: two dom0s may not hand out the same one.
       const clash = net === 'routed' ? dom0s.find((o) => o.guestNetwork === 'routed' && rangesOverlap(o.network ?? DEFAULT_GUEST_NETWORK, network ?? DEFAULT_GUEST_NETWORK)) : undefined;
       if (clash) r.issue(m.has('network') ? m.get('network') : m.get('guest_network'), `its guest addresses overlap dom0 ${clash.name}'s; routed guests need an address range of their own per dom0 (network.addresses)`);

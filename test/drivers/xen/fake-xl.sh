@@ -15,6 +15,8 @@
 # `xl pause`/`xl unpause` keep $XL_STATE/paused/NAME; a paused domain lists as --p--- and does
 # not act on `xl shutdown` (its kernel runs no instruction); unpausing one not paused fails as
 # Xen's does (the system controller's pause count is 0).
+# `xl migrate DOMAIN HOST` moves the domain file to the state folder $XL_STATE/peers/HOST names
+# (migrate_fails, or no such peer, fails as an unreachable target does, the domain kept).
 # xen_scheduler (default credit2) is what xl info says; sched-credit / sched-credit2 -d DOM -w W
 # -c C keep W and C in $XL_STATE/sched/DOM (only the scheduler xl info names is accepted, as
 # on Xen, where the other one fails) and sched_fails makes them fail.
@@ -136,6 +138,26 @@ unpause)
     echo "libxl: error: libxl_domain.c:664:libxl__domain_unpause: Domain $(cut -d' ' -f1 "$D/$1"):Unpausing domain: Invalid argument" >&2; exit 1
   fi
   rm -f "$S/paused/$1"
+  ;;
+migrate)
+  # xl migrate [-s SSHCOMMAND] [-C CONFIG] DOMAIN HOST: the domain moves to the dom0 whose state
+  # folder $XL_STATE/peers/HOST names (the test's map of addresses); migrate_fails fails it as a
+  # target that cannot be reached does, the domain still running here.
+  while [ $# -gt 2 ]; do case $1 in -s|-C) shift 2 ;; *) shift ;; esac; done
+  dom=$1; to=$2
+  [ -f "$D/$dom" ] || invalid "$dom"
+  peer=$(cat "$S/peers/$to" 2>/dev/null || true)
+  if [ -z "$peer" ] || [ -f "$S/migrate_fails" ]; then
+    echo "ssh: connect to host $to port 22: Connection refused" >&2
+    echo "migration target: Read 0/4 bytes of migration target banner" >&2
+    echo "xl: error: migration sender: Read of migration target banner failed (rc=-3)" >&2; exit 1
+  fi
+  mem=$(cut -d' ' -f2 "$D/$dom")
+  mkdir -p "$peer/domains"; mv "$D/$dom" "$peer/domains/$dom"
+  echo $((free + mem)) > "$S/free_memory"
+  pfree=$(cat "$peer/free_memory" 2>/dev/null || echo 2014); echo $((pfree - mem)) > "$peer/free_memory"
+  echo "migration sender: Target has acknowledged transfer." >&2
+  echo "Migration successful." >&2
   ;;
 *) echo "fake xl: unsupported command $cmd" >&2; exit 2 ;;
 esac
