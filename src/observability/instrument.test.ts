@@ -120,8 +120,20 @@ test('instrumentHypervisor passes hostFacts (policy contention) and reapply (gue
   t.deepEqual(await h.reapply?.(guestOf('web-a1'), policy), { creditWeight: '512' });
   t.is(await count(m, { driver: 'fake', operation: 'hostFacts', outcome: 'ok' }), 1);
   t.is(await count(m, { driver: 'fake', operation: 'reapply', outcome: 'ok' }), 1);
-  const bare = { name: 'bare', clone: fake.clone.bind(fake), boot: fake.boot.bind(fake), stop: fake.stop.bind(fake), deleteClone: fake.deleteClone.bind(fake), discover: fake.discover.bind(fake), close: fake.close.bind(fake) };
+  const bare = { name: 'bare', hostNames: fake.hostNames.bind(fake), clone: fake.clone.bind(fake), boot: fake.boot.bind(fake), stop: fake.stop.bind(fake), deleteClone: fake.deleteClone.bind(fake), discover: fake.discover.bind(fake), close: fake.close.bind(fake) };
   const wrapped = instrumentHypervisor(bare, m);
   t.is(wrapped.hostFacts, undefined);
   t.is(wrapped.reapply, undefined);
+  t.is(wrapped.migrate, undefined);
+});
+
+test('instrumentHypervisor passes migrate (drain-host) through, timed, and hostNames as they are', async (t) => {
+  const m = createMetrics();
+  const fake = new FakeHypervisor({ name: 'fake', hosts: ['dom0-a', 'dom0-b'] });
+  const moved = { host: 'dom0-b', meta: { host: 'dom0-b' } };
+  const hv = Object.assign(Object.create(fake) as FakeHypervisor, { migrate: async () => moved });
+  const h = instrumentHypervisor(hv, m);
+  t.deepEqual(h.hostNames(), ['dom0-a', 'dom0-b']);
+  t.deepEqual(await h.migrate?.(guestOf('web-a1'), { policy: makePolicy({}), avoidHosts: ['dom0-a'] }), moved);
+  t.is(await count(m, { driver: 'fake', operation: 'migrate', outcome: 'ok' }), 1);
 });

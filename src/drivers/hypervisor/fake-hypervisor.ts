@@ -24,6 +24,8 @@ export interface FakeGuest {
   /** Paused (the warm pool): running, but answering nothing. */
   paused?: boolean;
   address?: string;
+  /** Where clone() placed it. */
+  host?: string;
   meta: Record<string, string>;
 }
 
@@ -105,11 +107,11 @@ export class FakeHypervisor implements Hypervisor {
     const existing = this.guests.get(spec.id);
     if (existing?.cloned) throw new GridhostError('GH_CLONE_FAILED', `clone of ${spec.id} already exists`, { guest: spec.id });
     const avoid = new Set(spec.avoidHosts ?? []);
-    const onHost = (h: string) => [...this.guests.values()].filter((g) => g.pool === spec.pool && g.meta['host'] === h).length;
+    const onHost = (h: string) => [...this.guests.values()].filter((g) => g.pool === spec.pool && g.host === h).length;
     const host = this.placesOn.filter((h) => !avoid.has(h)).sort((a, b) => onHost(a) - onHost(b))[0];
     if (host === undefined) throw new GridhostError('GH_OUT_OF_CAPACITY', `every fake host is closed for placement (${[...avoid].join(', ')})`, { guest: spec.id });
-    const meta = { clonePath: `/fake/${spec.pool}/${spec.id}`, cloneMethod: 'copy', host };
-    this.guests.set(spec.id, { id: spec.id, pool: spec.pool, cloned: true, running: false, meta: { ...meta } });
+    const meta = { clonePath: `/fake/${spec.pool}/${spec.id}`, cloneMethod: 'copy' };
+    this.guests.set(spec.id, { id: spec.id, pool: spec.pool, cloned: true, running: false, host, meta: { ...meta } });
     return { meta, host };
   }
 
@@ -124,7 +126,7 @@ export class FakeHypervisor implements Hypervisor {
     g.running = true;
     g.address = address;
     g.meta = { ...g.meta, ...meta, ...bootMeta };
-    return { meta: bootMeta, host: g.meta['host'] ?? this.placesOn[0]!, address };
+    return { meta: bootMeta, host: g.host ?? this.placesOn[0]!, address };
   }
 
   async stop(guest: Guest, _timeoutMs: number): Promise<void> {
