@@ -171,7 +171,8 @@ function guestsTable(detail) {
       const m = g.metrics ?? {};
       const load = Object.entries(m).filter(([k]) => k !== 'cpu').map(([k, v]) => `${k} ${num(v)}`).join(', ');
       const b = g.backend;
-      const health = b ? `${b.healthy ? 'healthy' : 'unhealthy'}${b.draining ? ', draining' : ''}${b.inflight !== undefined ? `, ${b.inflight} in flight` : ''}` : 'not in balancer';
+      const health = b ? `${b.healthy ? 'healthy' : 'unhealthy'}${b.draining ? ', draining' : ''}${b.inflight !== undefined ? `, ${b.inflight} in flight` : ''}`
+        : g.state === 'warm' ? 'paused: warm pool, not counted' : g.state === 'warming' ? 'being made for the warm pool' : 'not in balancer';
       return h('tr', { 'data-guest': g.id },
         h('td', {}, g.id), h('td', { class: `state-${g.state}` }, g.state), h('td', {}, g.host || '–'),
         h('td', { class: 'num' }, ago(g.createdAt)), h('td', { class: 'num' }, m.cpu === undefined ? '–' : `${num(m.cpu)}%`),
