@@ -154,7 +154,7 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
   // Policies are known at once; a pool starts when this process takes its lease (Leadership
   // below), which also reconciles it first.
   // warm_pool needs a driver that can pause guests (Hypervisor.pause/unpause).
-  const loadOpts = { hardMax: config.limits.hardMax, templatesDir: config.templatesDir, prometheus: config.prometheus !== undefined, pausableDrivers: hypervisors.filter(canPause).map((h) => h.name) };
+  const loadOpts = { hardMax: config.limits.hardMax, templatesDir: config.templatesDir, prometheus: config.prometheus !== undefined, unpausableDrivers: hypervisors.filter((h) => !canPause(h)).map((h) => h.name) };
   const problems = new PolicyProblems();
   const onInvalid = (file: string, issues: readonly ValidationIssue[]) => {
     metrics.policyLoadErrors.inc({ file });

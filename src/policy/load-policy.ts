@@ -42,7 +42,7 @@ function toParseOptions(opts: PolicyLoadOptions): PolicyOptions {
   const base: PolicyOptions = { templatesDir: opts.templatesDir };
   if (opts.hardMax !== undefined) base.hardMax = opts.hardMax;
   if (opts.prometheus !== undefined) base.prometheus = opts.prometheus;
-  if (opts.pausableDrivers !== undefined) base.pausableDrivers = opts.pausableDrivers;
+  if (opts.unpausableDrivers !== undefined) base.unpausableDrivers = opts.unpausableDrivers;
   if (opts.checkFiles !== false) base.exists = opts.exists ?? ((p) => fs.existsSync(p));
   return base;
 }

@@ -32,10 +32,10 @@ export interface PolicyOptions {
   /** Whether a Prometheus server is configured (prometheus.url); false refuses rules with
    *  source: prometheus. Omitted = not checked (the simulator). */
   prometheus?: boolean;
-  /** The hypervisor drivers that can pause guests (Hypervisor.pause/unpause); warm_pool is
-   *  refused for pools of any other. Omitted = not checked (the simulator). Plain data: it
-   *  crosses to the policy checker's worker thread. */
-  pausableDrivers?: readonly string[];
+  /** The configured hypervisor drivers that cannot pause guests (no Hypervisor.pause/unpause):
+   *  warm_pool is refused for their pools. Omitted = not checked (the simulator). Plain data:
+   *  it crosses to the policy checker's worker thread. */
+  unpausableDrivers?: readonly string[];
 }
 
 export type PolicyResult =
@@ -108,7 +108,7 @@ export function tryParsePolicy(text: string, file: string, opts: PolicyOptions):
 
   const rollout = parseRollout(r, top.get('rollout'), hardMax);
   const flapBudget = parseFlapBudget(r, top.get('flap_budget'));
-  const warmPool = parseWarmPool(r, top.get('warm_pool'), { hardMax, driver: guest?.driver, ...(opts.pausableDrivers ? { pausable: opts.pausableDrivers } : {}) });
+  const warmPool = parseWarmPool(r, top.get('warm_pool'), { hardMax, driver: guest?.driver, ...(opts.unpausableDrivers ? { unpausable: opts.unpausableDrivers } : {}) });
   const contention = parseContention(r, top.get('contention'));
   const hooks = parseHooks(r, top.get('hooks'), { templatesDir: opts.templatesDir, ...(opts.exists ? { exists: opts.exists } : {}) });
   const { rules, signalRules } = parseRules(r, top.get('rules'), facts, opts.prometheus !== undefined ? { prometheus: opts.prometheus } : {});

@@ -18,8 +18,8 @@ export interface CheckSettings {
   hardMax?: number;
   /** Check that guest.template / guest.image exist (default true). */
   checkFiles?: boolean;
-  /** PolicyOptions.pausableDrivers. */
-  pausableDrivers?: readonly string[];
+  /** PolicyOptions.unpausableDrivers. */
+  unpausableDrivers?: readonly string[];
 }
 
 export interface ExistsCheck {
@@ -60,7 +60,7 @@ export function checkWithDeps(text: string, file: string, s: CheckSettings, exis
   const deps: ExistsCheck[] = [];
   const opts: PolicyOptions = { templatesDir: s.templatesDir };
   if (s.hardMax !== undefined) opts.hardMax = s.hardMax;
-  if (s.pausableDrivers !== undefined) opts.pausableDrivers = s.pausableDrivers;
+  if (s.unpausableDrivers !== undefined) opts.unpausableDrivers = s.unpausableDrivers;
   if (s.checkFiles !== false) {
     const real = exists ?? ((p: string) => fs.existsSync(p));
     opts.exists = (p) => {

@@ -88,7 +88,7 @@ export function watchPolicyDir(dir: string, opts: WatchOptions, handler: (e: Pol
   const settings: CheckSettings = { templatesDir: opts.templatesDir };
   if (opts.hardMax !== undefined) settings.hardMax = opts.hardMax;
   if (opts.checkFiles !== undefined) settings.checkFiles = opts.checkFiles;
-  if (opts.pausableDrivers !== undefined) settings.pausableDrivers = [...opts.pausableDrivers];
+  if (opts.unpausableDrivers !== undefined) settings.unpausableDrivers = [...opts.unpausableDrivers];
   const exists = opts.exists ?? ((p: string) => fs.existsSync(p));
   const ownChecker = opts.checker === undefined;
   const checker = opts.checker ?? (opts.exists ? inlineChecker(settings, opts.exists) : workerChecker(settings));

@@ -23,7 +23,7 @@ test('a policy has no warm pool unless it asks for one', (t) => {
 });
 
 test('warm_pool.size keeps that many guests warm; size 0 is no warm pool', (t) => {
-  const r = run((p) => (p.warm_pool = { size: 2 }), { pausableDrivers: ['local', 'xen'] });
+  const r = run((p) => (p.warm_pool = { size: 2 }), { unpausableDrivers: ['other'] });
   t.true(r.ok, JSON.stringify(issues(r)));
   if (r.ok) t.deepEqual(r.policy.warmPool, { size: 2 });
   const off = run((p) => (p.warm_pool = { size: 0 }));
@@ -50,9 +50,9 @@ test('warm_pool takes only its keys', (t) => {
 });
 
 test('a warm pool is refused, at its size\'s line, for a driver that cannot pause guests', (t) => {
-  const is = issues(run((p) => (p.warm_pool = { size: 1 }), { pausableDrivers: ['xen'] }));
+  const is = issues(run((p) => (p.warm_pool = { size: 1 }), { unpausableDrivers: ['local'] }));
   t.is(is.length, 1);
   t.is(is[0]?.path, 'warm_pool.size');
-  t.regex(is[0]?.message ?? '', /guest\.driver local cannot pause guests.*warm pool.*xen/);
+  t.regex(is[0]?.message ?? '', /guest\.driver local cannot pause guests, so it cannot keep a warm pool/);
   t.true((is[0]?.line ?? 0) > 1);
 });
