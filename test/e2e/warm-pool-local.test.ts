@@ -192,3 +192,36 @@ test('warm guests are made paused and not counted; a scale-out takes one and ser
 async function guestHistory(gh: GridhostProcess, pool: string, id: string): Promise<string[]> {
   return ((await getJson(`${gh.api}/api/pools/${pool}/guests/${id}`)).json.history as any[]).map((h) => h.action);
 }
+
+test('a gridhost SIGKILLed while a warm guest is being made: the next one undoes it (half-made), leaves nothing of it, and makes another', async (t) => {
+  t.timeout(180_000);
+  const policies = { 'wp.yaml': policy('wp', await freePort(), 1) };
+  const dir = workspace({ policies, templates: { 'slow.local.yaml': TEMPLATE } });
+  cpSync(join(dir, 'templates', 'images', 'web'), join(dir, 'templates', 'images', 'slow'), { recursive: true });
+  writeFileSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), BOOT_DELAY);
+  chmodSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), 0o755);
+  const started: GridhostProcess[] = [];
+  t.teardown(async () => {
+    for (const gh of started) await gh.stop('SIGKILL');
+    killProcessesUnder(dir);
+    started[0]?.cleanup();
+  });
+  let gh = await startGridhost({ dir, policies, env: { GRIDHOST_API_TOKEN: TOKEN } });
+  started.push(gh);
+  // Killed while the warm guest's process runs but before it is healthy and paused (its 2.5 s boot).
+  const half = await waitUntil(async () => {
+    const w = guestsIn(await view(gh, 'wp'), 'warming')[0];
+    return w && guestRecords(dir, 'wp').find((r) => r.id === w.id);
+  }, 60_000, 'a warming guest with its process running', 20);
+  await gh.stop('SIGKILL');
+  t.true(processAlive(half.pid, half.startTime), 'its process outlived gridhost');
+  gh = await startGridhost({ dir, policies, env: { GRIDHOST_API_TOKEN: TOKEN } });
+  started.push(gh);
+  const reconciled = await waitUntil(() => gh.logs.find((l) => l.msg === 'reconciled' && l.pool === 'wp'), 60_000, 'wp reconciled');
+  t.true((reconciled.undone as string[]).includes(half.id), JSON.stringify(reconciled));
+  t.false(processAlive(half.pid, half.startTime), 'its process is gone');
+  t.false(existsSync(half.clonePath), 'its clone is deleted');
+  t.is((await getJson(`${gh.api}/api/pools/wp/guests/${half.id}`)).json.state, 'failed');
+  const again = await waitUntil(async () => guestsIn(await view(gh, 'wp'), 'warm')[0], 60_000, 'a new warm guest');
+  t.not(again.id, half.id);
+});
