@@ -55,6 +55,9 @@ export interface LabOptions {
    * (lab.routed.dom0Address) directly, as a balancer on a routed guest network would.
    */
   netns?: string;
+  /** The environment variable naming a lab already booted to attach to (default GRIDHOST_LAB_ENV;
+   *  a test with two labs gives the second its own, e.g. GRIDHOST_LAB_ENV2). */
+  attachVar?: string;
 }
 
 /** The namespace side of the guest network (startLab({ netns })). */
@@ -216,8 +219,9 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   const log = opts.log;
   let envText: string;
   let owned = true;
-  if (process.env.GRIDHOST_LAB_ENV) {
-    envText = readFileSync(process.env.GRIDHOST_LAB_ENV, 'utf8');
+  const attach = process.env[opts.attachVar ?? 'GRIDHOST_LAB_ENV'];
+  if (attach) {
+    envText = readFileSync(attach, 'utf8');
     owned = false;
   } else {
     const build = await run('bash', [join(LAB_SCRIPTS, 'build.sh')], { timeoutMs: 20 * 60_000, log });
