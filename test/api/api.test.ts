@@ -79,7 +79,7 @@ test('/api/pools/:pool shows guests, samples, last decision, cooldowns, bounds i
     t.is(g.createdAt, new Date(stored.find((x) => x.id === g.id)!.createdAt).toISOString());
     t.is(g.updatedAt, new Date(stored.find((x) => x.id === g.id)!.updatedAt).toISOString());
   }
-  t.deepEqual(v.counts, { cloning: 0, booting: 0, healthy: 4, sick: 0, draining: 0, stopping: 0, gone: 0, failed: 0 });
+  t.deepEqual(v.counts, { cloning: 0, booting: 0, healthy: 4, sick: 0, draining: 0, stopping: 0, gone: 0, failed: 0, warming: 0, warm: 0 });
   t.true(v.managed);
   t.deepEqual(v.bounds, { min: 4, max: 6, schedules: ['campaign'], policyMin: 2, policyMax: 8 });
   t.deepEqual(v.breaker, { mode: 'closed', consecutiveFailures: 0, remainingMs: 0 });
