@@ -11,6 +11,7 @@ import { awaitingReplacement } from '../decision/auto-heal.ts';
 import { pickWarm } from '../decision/warm-pool.ts';
 import { newGuestId, type GuestLifecycle, type LaunchTimings } from './guest-lifecycle.ts';
 import type { ActingFence } from './acting-fence.ts';
+import { applyResize } from './vertical.ts';
 
 export interface ActOutcome {
   outcome: 'done' | 'skipped' | 'failed';
@@ -22,6 +23,8 @@ export interface ActOutcome {
   /** Of `launched`, the guests taken from the warm pool (unpaused rather than cloned). */
   warm: number;
   retired: number;
+  /** Guests resized (a resize decision). */
+  resized?: number;
   timings: LaunchTimings[];
 }
 
@@ -78,6 +81,11 @@ export class Actuator {
         return this.scaleOut(decision, fresh, policy, base, fence);
       case 'scale-in':
         return this.scaleIn(decision, fresh, policy, base, fence);
+      case 'resize': {
+        // Vertical first: the guests' vCPUs/memory, no guest added or retired (vertical.ts).
+        const r = await applyResize({ store: this.store, hypervisor: (d) => this.lifecycle.hypervisor(d), now: () => this.lifecycle.now() }, decision, policy, fence);
+        return { ...base, ...r };
+      }
       default:
         return assertNever(decision, 'decision');
     }

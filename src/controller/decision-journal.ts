@@ -38,7 +38,7 @@ export interface Evaluation {
   /** What the policy's rules decided (decide()), whatever the loop then did. */
   decision: Decision;
   /** What the loop started, when it started something (in manual mode: towards the manual size). */
-  acted?: { direction: 'scale-out' | 'scale-in'; from: number; to: number; reason: string };
+  acted?: { direction: 'scale-out' | 'scale-in' | 'resize'; from: number; to: number; reason: string };
   /** Why nothing changed; absent when `acted` is set. */
   hold?: EvaluationHold;
   rules: RuleEvaluation[];

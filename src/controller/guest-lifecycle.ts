@@ -100,6 +100,14 @@ export class GuestLifecycle {
     this.d.telemetry.warn('a warm guest could not be taken; launching a guest cold instead', { pool: g.pool, guest: g.id, code: err.code, error: err.message });
   }
 
+  /** The driver of a pool or guest, and the clock (the vertical steps use them, vertical.ts). */
+  hypervisor(driver: string): Hypervisor {
+    return this.d.hypervisorFor(driver);
+  }
+  now(): number {
+    return this.d.clock.now();
+  }
+
   /** What the balancer is given with the guest's address: the host the route goes through, if any. */
   routeVia(g: Guest): string | undefined {
     return this.d.routeVia?.(g);

@@ -5,7 +5,7 @@ import { manualDecision, planTick, type TickFacts } from './tick-plan.ts';
 
 function decision(action: 'hold', from: number, to: number): Decision;
 function decision(action: 'scale-out' | 'scale-in', from: number, to: number): ScaleDecision;
-function decision(action: Decision['action'], from: number, to: number): Decision {
+function decision(action: 'hold' | 'scale-out' | 'scale-in', from: number, to: number): Decision {
   const base = { pool: 'web', at: NOW, from, reason: `${action} ${from} -> ${to}: rule`, inputs: { series: {}, min: 2, max: 8, schedules: [] } };
   return action === 'hold' ? { ...base, action } : { ...base, action, to };
 }

@@ -12,6 +12,9 @@
 //  6. a scale-in waits for guests on their way up; clamp to [min, max];
 //  7. cooldowns: scale-out waits for the last scale-out; scale-in for the last scale of either kind;
 //  8. contention (policy contention): a scale-out holds when every host is saturated;
+//  8b. vertical first (policy guest.vertical): a scale-out the rules want is a resize up while a
+//     serving guest is below its maxvcpus/maxmem; a scale-in a resize down while one is above its
+//     template's size (it starts or stops no guest: the flap budget is not spent on it);
 //  9. the flap budget (policy flap_budget): a change takes at most the guests left in it, and
 //     none when it is spent. Bounds (step 2) are never held by it or by 8, but count against it.
 // Baselines may change steps 1, 6 and 7 the way their projects define them (policy.peer).
@@ -29,6 +32,7 @@ import { signalStrategy } from './strategies/signal.ts';
 import { lastServedAt, pendingFor } from './signal-book.ts';
 import { flapBudgetAt } from './flap-budget.ts';
 import { hostContention } from './host-contention.ts';
+import { describeStep, verticalStep } from './vertical-step.ts';
 
 export interface CooldownRemaining {
   scaleOutMs: number;
@@ -108,7 +112,7 @@ function census(policy: Policy, guests: readonly Guest[], now: number): Census {
   return c;
 }
 
-function makeDecision(policy: Policy, now: number, from: number, action: Direction, to: number, reason: string, inputs: DecisionInputs): Decision {
+function makeDecision(policy: Policy, now: number, from: number, action: Exclude<Direction, 'resize'>, to: number, reason: string, inputs: DecisionInputs): Decision {
   return action === 'hold'
     ? { pool: policy.pool, at: now, from, reason, inputs, action }
     : { pool: policy.pool, at: now, from, reason, inputs, action, to };
@@ -229,7 +233,7 @@ function decideWith(policy: Policy, view: PoolView, now: number, strategies: Str
 
   // 6. clamp
   const to = Math.min(bounds.max, Math.max(bounds.min, desired));
-  const direction: Direction = to > counted ? 'scale-out' : to < counted ? 'scale-in' : 'hold';
+  const direction: Exclude<Direction, 'resize'> = to > counted ? 'scale-out' : to < counted ? 'scale-in' : 'hold';
 
   if (direction === 'scale-in' && scaleInWaits) {
     return { decision: makeDecision(policy, now, counted, 'hold', counted, waitReason(comingUp, `${counted} -> ${to}: ${rec.reason}`), withRec), recommendation, hold: { cause: 'capacity-coming', guests: comingUp, wanted: to }, rules };
@@ -269,6 +273,17 @@ function decideWith(policy: Policy, view: PoolView, now: number, strategies: Str
       const seen = hc.hosts.map((h) => `${h.host} ${Math.round(h.cpuRatio * 100)}%`).join(', ');
       const reason = `blocked: hosts saturated (${seen} CPU, saturated from ${Math.round(hc.threshold * 100)}%): a new guest would get no CPU (wanted ${counted} -> ${to}: ${rec.reason})`;
       return { decision: makeDecision(policy, now, counted, 'hold', counted, reason, withRec), recommendation, hold: { cause: 'hosts-saturated', hosts: hc.hosts, threshold: hc.threshold, wanted: to }, rules };
+    }
+  }
+
+  // 8b. vertical first: one step for every serving guest that has room, instead of guests added or retired
+  const vertical = policy.guest.vertical;
+  if (vertical !== undefined) {
+    const step = verticalStep(vertical, view.guests, direction === 'scale-out' ? 'up' : 'down');
+    if (step !== undefined) {
+      const why = direction === 'scale-out' ? 'vertical first, guests below maxvcpus/maxmem' : 'vertical first, guests above their template\'s size';
+      const reason = `resize ${step.direction}: ${describeStep(step)} (${why}; wanted ${counted} -> ${to}: ${rec.reason})`;
+      return { decision: { pool: policy.pool, at: now, from: counted, to: counted, reason, inputs: withRec, action: 'resize', direction: step.direction, guests: step.guests }, recommendation, rules };
     }
   }
 

@@ -9,7 +9,7 @@ import { busyRule, cpuTicks, healthy, idleRule, INTERVAL, makePolicy, NOW } from
 
 const SEC = 1000;
 const sample = (at: number): PoolSample => ({ at, guests: { 'web-1': { cpu: 50 } } });
-const decision = (action: Decision['action'], at = NOW, from = 2, to = 3): Decision => {
+const decision = (action: 'hold' | 'scale-out' | 'scale-in', at = NOW, from = 2, to = 3): Decision => {
   const common = { pool: 'web', at, from, reason: 'test', inputs: { series: {}, min: 2, max: 8, schedules: [] } };
   return action === 'hold' ? { ...common, action } : { ...common, action, to };
 };

@@ -24,7 +24,7 @@
 //    action, which changed nothing. A baseline whose project starts it when the action starts
 //    (policy.peer.cooldownFrom) gets that instead.
 import type { Policy } from '../domain/policy.ts';
-import type { Decision, Guest, PoolSample, ScaleDecision } from '../domain/types.ts';
+import { capacitySense, type Decision, type Guest, type PoolSample, type ScaleDecision } from '../domain/types.ts';
 import { appendSample, emptyWindow, windowAfter, type TickWindow } from './aggregate.ts';
 import type { Replacement } from './auto-heal.ts';
 import { spendFlapBudget, type ChangeMark } from './flap-budget.ts';
@@ -37,7 +37,10 @@ import type { SignalBook } from './signal-book.ts';
 export interface InFlightAction {
   /** Chosen by whoever starts it; unique among the pool's actions in flight. */
   id: string;
+  /** The capacity's way (a resize up is a scale-out here, see capacitySense). */
   direction: 'scale-out' | 'scale-in';
+  /** A resize (vertical step), not guests added or retired. */
+  vertical?: true;
   from: number;
   to: number;
   /** When the decision was made (its tick). */
@@ -163,11 +166,14 @@ export function remember(policy: Policy, memory: PoolMemory, event: MemoryEvent,
     case 'started': {
       const d = event.decision;
       if (d.action === 'hold') return m;
-      const action: InFlightAction = { id: event.id, direction: d.action, from: d.from, to: d.to, decidedAt: d.at, startedAt: now };
+      // A resize is in flight like a scale of its sense (cooldowns, while_booting: add), and
+      // starts or stops no guest (to = from: nothing spent of the flap budget).
+      const sense = capacitySense(d);
+      const action: InFlightAction = { id: event.id, direction: sense, ...(d.action === 'resize' ? { vertical: true } : {}), from: d.from, to: d.to, decidedAt: d.at, startedAt: now };
       const inFlight = [...m.inFlight.filter((a) => a.id !== event.id), action];
       const fromStart = policy.peer?.cooldownFrom === 'started';
       const changes = spendFlapBudget(policy, m.changes, Math.abs(d.to - d.from), now);
-      return memoryOf(m.ticks, m.recommendations, inFlight, m.replacing, fromStart && d.action === 'scale-out' ? now : m.lastScaleOutAt, fromStart && d.action === 'scale-in' ? now : m.lastScaleInAt, changes);
+      return memoryOf(m.ticks, m.recommendations, inFlight, m.replacing, fromStart && sense === 'scale-out' ? now : m.lastScaleOutAt, fromStart && sense === 'scale-in' ? now : m.lastScaleInAt, changes);
     }
     case 'finished': {
       const action = m.inFlight.find((a) => a.id === event.id);
@@ -197,7 +203,7 @@ export function remember(policy: Policy, memory: PoolMemory, event: MemoryEvent,
 export function mayStartAction(policy: Policy, memory: PoolMemory, decision: Decision): decision is ScaleDecision {
   if (decision.action === 'hold') return false;
   if (memory.inFlight.length === 0 || policy.peer?.ignoreInFlight === true) return true;
-  return decision.action === 'scale-out' && policy.scaleOut.whileBooting === 'add' && memory.inFlight.every((a) => a.direction === 'scale-out');
+  return decision.action === 'scale-out' && policy.scaleOut.whileBooting === 'add' && memory.inFlight.every((a) => a.direction === 'scale-out' && a.vertical !== true);
 }
 
 /** One sampling tick, as the pool loop and the simulator both run it: remember the sample, decide

@@ -124,7 +124,8 @@ export function serveSignals(book: SignalBook | undefined, keys: readonly string
  * serves nothing: the signal waits (until its rule's `expires`).
  */
 export function servedSignals(acted: Decision | undefined, demands: readonly SignalDemand[] | undefined): string[] {
-  if (acted === undefined || acted.action === 'hold' || demands === undefined) return [];
+  // A resize changes no size: it grants no signal's wish for one.
+  if (acted === undefined || acted.action === 'hold' || acted.action === 'resize' || demands === undefined) return [];
   const keys: string[] = [];
   for (const d of demands) {
     const grants = acted.action === 'scale-out'

@@ -140,6 +140,17 @@ export interface GuestTemplateRef {
   /** xen: the credit scheduler's weight and cap for every guest of the pool (`guest.credit`),
    *  set after boot and again when a restarted gridhost takes the guest up; absent: Xen's own. */
   credit?: CreditSettings;
+  /** xen: vertical first (`guest.vertical`, decision/vertical-step.ts): raise the running guests'
+   *  vCPUs/memory before cloning, lower them before retiring; absent: horizontal only. */
+  vertical?: VerticalSettings;
+}
+
+/** One vertical step: each guest's vCPUs and memory move by this much, within the template's
+ *  vcpus..maxvcpus and memory..maxmem. */
+export interface VerticalSettings {
+  vcpuStep: number;
+  /** 0: memory is left as it is. */
+  memoryStepMb: number;
 }
 
 /** `xl sched-credit2` / `xl sched-credit` parameters (whichever scheduler the dom0 runs). */

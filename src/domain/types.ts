@@ -198,6 +198,24 @@ export interface ScaleInDecision extends DecisionBase {
   to: number;
 }
 
+/** Vertical step (policy `guest.vertical`, decision/vertical-step.ts): the running guests' vCPUs
+ *  and memory raised (up, instead of a scale-out) or lowered (down, before a scale-in). The pool
+ *  keeps its size: `to` is `from`. */
+export interface ResizeDecision extends DecisionBase {
+  action: 'resize';
+  direction: 'up' | 'down';
+  to: number;
+  /** Each guest stepped, with its vCPUs and memory (MiB) before and after (the actuator re-checks
+   *  `from` against the guest's record before it acts). */
+  guests: GuestResize[];
+}
+
+export interface GuestResize {
+  id: string;
+  vcpus: { from: number; to: number };
+  memoryMb: { from: number; to: number };
+}
+
 /** Change nothing; `reason` says why. */
 export interface HoldDecision extends DecisionBase {
   action: 'hold';
@@ -209,14 +227,29 @@ export interface HoldDecision extends DecisionBase {
  * (assertNever) and a new kind (resize a guest's vCPUs/memory, migrate it to another dom0) is
  * a compile error wherever it is not handled yet.
  */
-export type Decision = ScaleOutDecision | ScaleInDecision | HoldDecision;
-export type ScaleDecision = ScaleOutDecision | ScaleInDecision;
+export type Decision = ScaleOutDecision | ScaleInDecision | ResizeDecision | HoldDecision;
+/** The decisions that are carried out (actions): horizontal (scale-out, scale-in) or vertical (resize). */
+export type ScaleDecision = ScaleOutDecision | ScaleInDecision | ResizeDecision;
+export type HorizontalDecision = ScaleOutDecision | ScaleInDecision;
+
+/** vertical: a resize; horizontal: guests added or retired (metrics count them apart). */
+export type ActionKind = 'vertical' | 'horizontal';
+export function actionKindOf(d: ScaleDecision): ActionKind {
+  return d.action === 'resize' ? 'vertical' : 'horizontal';
+}
+
+/** Which way a decision moves the pool's capacity: a resize up counts as a scale-out for
+ *  cooldowns (and down as a scale-in), so a vertical step waits like the guests it replaces. */
+export function capacitySense(d: ScaleDecision): 'scale-out' | 'scale-in' {
+  return d.action === 'resize' ? (d.direction === 'up' ? 'scale-out' : 'scale-in') : d.action;
+}
 
 /** The pool size a decision wants (its `from` for a hold). */
 export function desiredSize(d: Decision): number {
   switch (d.action) {
     case 'scale-out':
     case 'scale-in':
+    case 'resize':
       return d.to;
     case 'hold':
       return d.from;

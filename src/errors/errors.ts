@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   GH_OUT_OF_CAPACITY: { status: 503, message: 'no host has capacity for the guest' },
   GH_NAME_IN_USE: { status: 409, message: 'a guest with that name already exists' },
   GH_TEMPLATE_INVALID: { status: 422, message: 'guest template is invalid' },
+  GH_RESIZE_FAILED: { status: 502, message: 'changing the guest\'s vCPUs or memory failed; it keeps running at the size its record says' },
   GH_SCHED_FAILED: { status: 502, message: 'setting the guest\'s scheduler parameters (credit weight, cap) failed' },
   GH_HOST_UNREACHABLE: { status: 503, message: 'host is unreachable' },
   GH_HOST_KEY_MISMATCH: { status: 502, message: 'host key does not match the pinned fingerprint' },

@@ -48,7 +48,12 @@ accepts.push(
   { rule: 'guest.credit may set only the weight', patch: (p) => xen(p, { weight: 64 }), get: (p) => p.guest.credit, want: { weight: 64 } },
   { rule: 'guest.credit.cap 0 is no cap', patch: (p) => xen(p, { cap: 0 }), get: (p) => p.guest.credit, want: { cap: 0 } },
 );
-for (const c of accepts.slice(-4)) {
+accepts.push(
+  { rule: 'no guest.vertical by default', patch: (p) => xen(p), get: (p) => p.guest.vertical, want: undefined },
+  { rule: 'guest.vertical: vcpu_step and memory_step_mb for a xen pool', patch: (p) => { xen(p); p.guest.vertical = { vcpu_step: 2, memory_step_mb: 256 }; }, get: (p) => p.guest.vertical, want: { vcpuStep: 2, memoryStepMb: 256 } },
+  { rule: 'guest.vertical: true is +1 vCPU a step, memory left alone', patch: (p) => { xen(p); p.guest.vertical = true; }, get: (p) => p.guest.vertical, want: { vcpuStep: 1, memoryStepMb: 0 } },
+);
+for (const c of accepts.slice(-7)) {
   test(`accepts: ${c.rule}`, (t) => {
     const r = run(c.patch);
     if (!r.ok) return t.fail(r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
@@ -76,6 +81,10 @@ const rejects: { rule: string; patch: (p: Obj) => void; path: string; message: R
   { rule: 'guest.credit.weight is a number, never text for a shell', patch: (p) => xen(p, { weight: '512; reboot' }), path: 'guest.credit.weight', message: /must be an integer/ },
   { rule: 'guest.credit sets weight or cap', patch: (p) => xen(p, {}), path: 'guest.credit', message: /neither weight nor cap/ },
   { rule: 'guest.credit takes only its keys', patch: (p) => xen(p, { weight: 1, period: 5 }), path: 'guest.credit.period', message: /unknown key/ },
+  { rule: 'guest.vertical is for guest.driver: xen (local cannot resize)', patch: (p) => (p.guest.vertical = { vcpu_step: 1 }), path: 'guest.vertical', message: /is for guest.driver: xen/ },
+  { rule: 'guest.vertical.vcpu_step is a whole number', patch: (p) => { xen(p); p.guest.vertical = { vcpu_step: 1.5 }; }, path: 'guest.vertical.vcpu_step', message: /integer/ },
+  { rule: 'guest.vertical steps something', patch: (p) => { xen(p); p.guest.vertical = { vcpu_step: 0 }; }, path: 'guest.vertical', message: /neither vCPUs nor memory/ },
+  { rule: 'guest.vertical takes only its keys', patch: (p) => { xen(p); p.guest.vertical = { memory: 5 }; }, path: 'guest.vertical.memory', message: /unknown key/ },
   { rule: 'contention is true, false or a mapping', patch: (p) => (p.contention = 'yes please'), path: 'contention', message: /true or false|boolean/ },
 ];
 for (const c of rejects) {

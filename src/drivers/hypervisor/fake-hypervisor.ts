@@ -5,7 +5,7 @@ import type { Policy } from '../../domain/policy.ts';
 import { GridhostError } from '../../errors/errors.ts';
 import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from './hypervisor.ts';
 
-export type HypervisorMethod = 'clone' | 'boot' | 'stop' | 'deleteClone' | 'discover' | 'gone' | 'close' | 'reapply' | 'pause' | 'unpause';
+export type HypervisorMethod = 'clone' | 'boot' | 'stop' | 'deleteClone' | 'discover' | 'gone' | 'close' | 'reapply' | 'pause' | 'unpause' | 'resize';
 
 export interface FakeCall {
   method: HypervisorMethod;
@@ -152,6 +152,16 @@ export class FakeHypervisor implements Hypervisor {
     if (!g?.running) throw new GridhostError('GH_BOOT_FAILED', `guest ${guest.id} is not running`, { guest: guest.id });
     g.paused = false;
     return { meta: { paused: '0' } };
+  }
+
+  /** Sets the size it is asked for on a running guest (kept in its meta). */
+  async resize(guest: Guest, size: { vcpus: number; memoryMb: number }): Promise<StepResult> {
+    await this.enter('resize', guest.id, guest);
+    const g = this.guests.get(guest.id);
+    if (!g?.running) throw new GridhostError('GH_RESIZE_FAILED', `guest ${guest.id} is not running`, { guest: guest.id });
+    const meta = { vcpus: String(size.vcpus), memory_mb: String(size.memoryMb) };
+    g.meta = { ...g.meta, ...meta };
+    return { meta };
   }
 
   async deleteClone(guest: Guest): Promise<void> {

@@ -21,7 +21,7 @@ export interface HypervisorKeys<K extends keyof DriverSettings = keyof DriverSet
   /** `guest.image` (required) as this driver names a base image; undefined after an issue. */
   image(r: YamlReader, f: Field, ctx: GuestKeyContext): string | undefined;
   /** Its own keys of `guest:` (policyKeys), decoded and validated; only asked of the pool's driver. */
-  guestKeys?(r: YamlReader, guest: Fields): Partial<Pick<GuestTemplateRef, 'credit'>>;
+  guestKeys?(r: YamlReader, guest: Fields): Partial<Pick<GuestTemplateRef, 'credit' | 'vertical'>>;
   /** Its sections of gridhost.yaml, if it has any. */
   readonly config?: ConfigSection<K>;
 }

@@ -93,6 +93,15 @@ export interface Hypervisor {
    * (the guest still runs where it was), GH_FENCED or the transport codes. Optional.
    */
   migrate?(guest: Guest, o: { policy: Policy; avoidHosts: readonly string[]; fence?: DriverFence }): Promise<(StepResult & { host: string }) | undefined>;
+  /**
+   * Vertical first (policy guest.vertical, controller/vertical.ts): set a running guest's vCPUs
+   * and memory (MiB) within what its config allows (Xen: `xl vcpu-set`, `xl mem-set`, up to the
+   * template's maxvcpus/maxmem). Resolves with meta to merge: the size now (decision/vertical-step.ts
+   * SIZE_META). Rejects only with GridhostError: GH_RESIZE_FAILED (the guest still runs; when part
+   * of the step was applied, details.meta is the size it has now), GH_FENCED or the transport codes.
+   * Drivers without it cannot have guest.vertical (refused at policy load). Optional.
+   */
+  resize?(guest: Guest, size: { vcpus: number; memoryMb: number }, fence?: DriverFence): Promise<StepResult>;
   /** Guests this driver can see running (or leftover clones), for reconciliation at start-up. */
   discover(): Promise<DiscoveredGuest[]>;
   /** Release connections and child handles (guests keep running). */

@@ -5,7 +5,7 @@
 // each problem at its line; the generic parsers find it through hypervisor-keys.ts. Pure.
 import type { Field, Fields, YamlReader } from '../../policy/yaml-reader.ts';
 import type { ConfigContext } from '../driver-keys.ts';
-import { parseXenCredit, XEN_GUEST_POLICY_KEYS } from './xen-policy-keys.ts';
+import { parseXenCredit, parseXenVertical, XEN_GUEST_POLICY_KEYS } from './xen-policy-keys.ts';
 import type { HypervisorKeys } from '../hypervisor/hypervisor-keys.ts';
 import { DEFAULT_GUEST_NETWORK, networkProblem, parseAddressRange, rangesOverlap, type GuestNetwork } from './guest-network.ts';
 import { hasDotDotSegment } from '../ssh/shell-quote.ts';
@@ -207,7 +207,8 @@ export const xenKeys: HypervisorKeys<'xen'> = {
   policyKeys: XEN_GUEST_POLICY_KEYS,
   guestKeys: (r, g) => {
     const credit = parseXenCredit(r, g.get('credit'));
-    return credit ? { credit } : {};
+    const vertical = parseXenVertical(r, g.get('vertical'));
+    return { ...(credit ? { credit } : {}), ...(vertical ? { vertical } : {}) };
   },
   config: { name: 'xen', keys: ['xen', 'dom0s'], parse: parseXenDriver },
 };
