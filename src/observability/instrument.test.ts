@@ -127,6 +127,17 @@ test('instrumentHypervisor passes hostFacts (policy contention) and reapply (gue
   t.is(wrapped.migrate, undefined);
 });
 
+test('instrumentHypervisor passes resize (guest.vertical) through, timed, and adds none where the driver has none', async (t) => {
+  const m = createMetrics();
+  const fake = new FakeHypervisor({ name: 'fake' });
+  fake.seed({ id: 'web-a1', pool: 'web', running: true, meta: {} });
+  const h = instrumentHypervisor(fake, m);
+  t.deepEqual(await h.resize?.(guestOf('web-a1'), { vcpus: 2, memoryMb: 768 }), { meta: { vcpus: '2', memory_mb: '768' } });
+  t.is(await count(m, { driver: 'fake', operation: 'resize', outcome: 'ok' }), 1);
+  const bare = { name: 'bare', hostNames: fake.hostNames.bind(fake), clone: fake.clone.bind(fake), boot: fake.boot.bind(fake), stop: fake.stop.bind(fake), deleteClone: fake.deleteClone.bind(fake), discover: fake.discover.bind(fake), close: fake.close.bind(fake) };
+  t.is(instrumentHypervisor(bare, m).resize, undefined);
+});
+
 test('instrumentHypervisor passes migrate (drain-host) through, timed, and hostNames as they are', async (t) => {
   const m = createMetrics();
   const fake = new FakeHypervisor({ name: 'fake', hosts: ['dom0-a', 'dom0-b'] });

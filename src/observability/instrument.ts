@@ -45,6 +45,7 @@ export function instrumentHypervisor(h: Hypervisor, m: DriverMetrics): Hyperviso
     ...(h.migrate ? { migrate: (guest: Guest, o: Parameters<NonNullable<Hypervisor['migrate']>>[1]) => t('migrate', () => h.migrate!(guest, o)) } : {}),
     ...(h.sourceDigest ? { sourceDigest: (policy: Policy, host: string) => t('sourceDigest', () => h.sourceDigest!(policy, host)) } : {}),
     ...(h.hostFacts ? { hostFacts: () => t('hostFacts', () => h.hostFacts!()) } : {}),
+    ...(h.resize ? { resize: (g: Guest, size: { vcpus: number; memoryMb: number }, fence?: Parameters<NonNullable<Hypervisor['resize']>>[2]) => t('resize', () => h.resize!(g, size, fence)) } : {}),
     ...(h.reapply ? { reapply: (g: Guest, policy: Policy) => t('reapply', () => h.reapply!(g, policy)) } : {}),
   };
 }

@@ -24,7 +24,8 @@ import { DEFAULT_GUEST_NETWORK, describeRange, freeGuestIp, networkVars, type Gu
 import { placeOnOpenHost, type HostLoad } from './placement.ts';
 import { HostUsage } from './host-usage.ts';
 import { cfgCpus, creditArgv, creditMeta } from './xen-sched.ts';
-import { cfgHeader, cfgMemoryMb, parseCfgHeader, renderXlCfg, uniqueMac, uuidFor } from './xl-cfg.ts';
+import { cfgHeader, parseCfgHeader, renderXlCfg, uniqueMac, uuidFor } from './xl-cfg.ts';
+import { cfgMaxMemoryMb, cfgSizeMeta, resizeDomain } from './xen-resize.ts';
 import type { XenHosts } from './xen-hosts.ts';
 import { classifyXlError, isNoSuchDomain, parseXlInfo, parseXlList, parseXlListLong, xlErrorSummary, type XlDomain } from './xl-parse.ts';
 
@@ -165,13 +166,14 @@ export class XenHypervisor implements Hypervisor {
     // A dry render validates the template and tells how much memory the guest will take.
     // (The host is not chosen yet: the probe's network has every placeholder; cloneOn renders for real.)
     const probe = this.render(template, { id, pool: spec.pool, ip: '192.0.2.1', mac: '00:16:3e:00:00:00', disk: image, format: 'raw', network: { ...this.o.network, gateway: '192.0.2.254' } });
-    const needMb = cfgMemoryMb(probe) ?? this.o.memoryMb;
+    // Its maxmem when the template has one: a vertical step up may balloon it that far.
+    const needMb = cfgMaxMemoryMb(probe) ?? this.o.memoryMb;
     // Pinning (`cpus =`) is checked before anything is placed, and recorded for the API.
     const cpus = cfgCpus(probe);
     const host = await this.placeAndReserve(id, spec.pool, needMb, spec.fence, new Set(spec.avoidHosts ?? []), spec.policy.contention?.saturatedAt);
     try {
       const made = await this.cloneLock.run(host, () => this.cloneOn(host, spec, id, image, template));
-      return { ...made, meta: { ...made.meta, [TEMPLATE_DIGEST_META]: templateDigest(template), ...(cpus !== undefined ? { cpus } : {}) } };
+      return { ...made, meta: { ...made.meta, [TEMPLATE_DIGEST_META]: templateDigest(template), ...(cpus !== undefined ? { cpus } : {}), ...cfgSizeMeta(probe, this.o.memoryMb) } };
     } catch (e) {
       this.reserved.delete(id);
       this.placedWith.delete(id);
@@ -341,6 +343,20 @@ export class XenHypervisor implements Hypervisor {
     if (!(await this.waitGone(host, domain, this.o.goneTimeoutMs))) {
       throw new GridhostError('GH_STOP_FAILED', `${host}: domain ${domain} is still listed after xl shutdown and xl destroy`, { host, domain });
     }
+  }
+
+  /** `xl vcpu-set` / `xl mem-set` behind the dom0 fence (xen-resize.ts; policy guest.vertical). */
+  async resize(guest: Guest, size: { vcpus: number; memoryMb: number }, fence?: DriverFence): Promise<StepResult> {
+    const host = guest.meta['host'] ?? guest.host;
+    if (!host || !this.hosts.names().includes(host)) throw new GridhostError('GH_RESIZE_FAILED', `guest ${guest.id} has no dom0 to resize it on`, { guest: guest.id });
+    const domain = guest.meta['domain'] ?? this.domainName(guest.id);
+    const current = { vcpus: Number(guest.meta['vcpus']), memoryMb: Number(guest.meta['memory_mb']) };
+    const exec = async (argv: string[]) => {
+      const r = await this.hosts.exec(host, this.fenced(fence, argv), { timeoutMs: this.o.commandTimeoutMs });
+      this.throwIfFenced(host, r);
+      return r;
+    };
+    return { meta: await resizeDomain(exec, { host, xl: this.o.xlPath, domain, current, want: size }) };
   }
 
   /** `xl pause` (the warm pool): the domain keeps its memory (counted on its dom0 as any

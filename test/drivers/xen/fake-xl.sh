@@ -99,6 +99,8 @@ create)
   fi
   [ -f "$S/create_delay" ] && { : > "$S/create_started"; sleep "$(cat "$S/create_delay")"; }
   echo "$n $mem $uuid $mac $disk $extra" > "$D/$name"
+  vc=$(cfgval vcpus "$cfg"); mvc=$(cfgval maxvcpus "$cfg"); mmem=$(cfgval maxmem "$cfg")
+  mkdir -p "$S/size"; echo "${vc:-1} ${mvc:-${vc:-1}} $mem ${mmem:-$mem}" > "$S/size/$name"
   if [ -f "$S/create_fails_hotplug" ]; then
     # libxl fails after the domain exists (a paused leftover a careless caller would leak)
     echo "libxl: error: libxl_aoutils.c:539:async_exec_timeout: killing execution of /etc/xen/scripts/block add because of timeout" >&2
@@ -138,6 +140,25 @@ unpause)
     echo "libxl: error: libxl_domain.c:664:libxl__domain_unpause: Domain $(cut -d' ' -f1 "$D/$1"):Unpausing domain: Invalid argument" >&2; exit 1
   fi
   rm -f "$S/paused/$1"
+  ;;
+vcpu-set|mem-set)
+  # vcpu-set DOMAIN N / mem-set DOMAIN NNNm: $XL_STATE/size/DOMAIN keeps "vcpus maxvcpus memory
+  # maxmem" (from the cfg at create); above the max is refused as Xen does; vcpu_set_fails /
+  # mem_set_fails make them fail.
+  dom=$1; want=$2
+  [ -f "$D/$dom" ] || invalid "$dom"
+  read -r vc mvc mem mmem < "$S/size/$dom"
+  if [ "$cmd" = vcpu-set ]; then
+    [ -f "$S/vcpu_set_fails" ] && { echo "libxl: error: libxl_domain.c:1870:libxl_set_vcpuonline: Domain $vc:Requested 2 VCPUs, however maxcpus is 1!: Function not implemented" >&2; exit 1; }
+    [ "$want" -gt "$mvc" ] && { echo "libxl: error: libxl_domain.c:1870:libxl_set_vcpuonline: Domain $(cut -d' ' -f1 "$D/$dom"):Requested $want VCPUs, however maxcpus is $mvc!: Function not implemented" >&2; exit 1; }
+    vc=$want
+  else
+    [ -f "$S/mem_set_fails" ] && { echo "libxl: error: libxl_mem.c:140:libxl__memory_set: memory_dynamic_max must be less than or equal to memory_static_max" >&2; exit 1; }
+    m=${want%m}
+    [ "$m" -gt "$mmem" ] && { echo "libxl: error: libxl_mem.c:140:libxl__memory_set: memory_dynamic_max must be less than or equal to memory_static_max" >&2; exit 1; }
+    mem=$m
+  fi
+  echo "$vc $mvc $mem $mmem" > "$S/size/$dom"
   ;;
 migrate)
   # xl migrate [-s SSHCOMMAND] [-C CONFIG] DOMAIN HOST: the domain moves to the dom0 whose state

@@ -1,0 +1,120 @@
+// Vertical first on Xen (policy guest.vertical) through the real driver: a real sshd on loopback,
+// test/drivers/xen/fake-xl.sh for xl (it keeps each domain's vCPUs and memory and refuses more
+// than the cfg's maxvcpus/maxmem), asserting the xl argv that reached dom0.
+import test from 'ava';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, type CreditSettings, type Policy } from '../../../src/domain/policy.ts';
+import type { Guest } from '../../../src/domain/types.ts';
+import { XenHosts } from '../../../src/drivers/xen/xen-hosts.ts';
+import { XenHypervisor } from '../../../src/drivers/xen/xen-hypervisor.ts';
+import { GridhostError } from '../../../src/errors/errors.ts';
+import { startSshd } from '../ssh/sshd-fixture.ts';
+
+const FAKE_XL = fileURLToPath(new URL('./fake-xl.sh', import.meta.url));
+const template = (size = 'vcpus = 1\nmaxvcpus = 2\nmaxmem = 256\n') => `name = {{name}}\nuuid = {{uuid}}\ntype = "pv"\nkernel = "/k"\nmemory = 128\n${size}vif = [ 'bridge=xenbr0,mac={{mac}}' ]\ndisk = [ 'format={{format}},vdev=xvda,access=rw,target={{disk}}' ]\n`;
+
+const cleanups: (() => Promise<void>)[] = [];
+test.after.always(async () => {
+  for (const c of cleanups) await c();
+});
+
+async function setup(tpl = template()) {
+  const sshd = await startSshd();
+  const dir = mkdtempSync(join(tmpdir(), 'gridhost-xen-resize-'));
+  const state = join(dir, 'state');
+  mkdirSync(state);
+  mkdirSync(join(dir, 'images'));
+  writeFileSync(join(dir, 'images', 'base.img'), 'base\n');
+  writeFileSync(join(dir, 'web.xl.cfg'), tpl);
+  writeFileSync(join(dir, 'xl'), `#!/bin/sh\nXL_STATE='${state}' exec '${FAKE_XL}' "$@"\n`, { mode: 0o755 });
+  const newHv = () => new XenHypervisor({ hosts: new XenHosts([{ name: 'dom0-a', address: '127.0.0.1', port: sshd.port, user: sshd.user, privateKeyPath: sshd.privateKeyPath, hostKeyFingerprint: sshd.hostKeyFingerprint }], { ssh: { connectAttempts: 1 } }), xlPath: join(dir, 'xl'), cfgDir: join(dir, 'cfg'), goneTimeoutMs: 5000, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))) });
+  const hvs = [newHv()];
+  cleanups.push(async () => {
+    for (const hv of hvs) await hv.close();
+    await sshd.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const policy = (credit?: CreditSettings): Policy => ({
+    file: join(dir, 'web.yaml'), pool: 'web', min: 2, max: 8,
+    guest: { driver: 'xen', template: join(dir, 'web.xl.cfg'), image: join(dir, 'images', 'base.img'), clone: 'copy', healthPath: '/healthz', metricsPath: '/metrics', metrics: [], bootTimeoutMs: 30_000, stopTimeoutMs: 2_000, drainTimeoutMs: 1_000, ...(credit ? { credit } : {}) },
+    balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:0' },
+    sampling: { intervalMs: 5000, windowMs: 60_000 }, warmupMs: 0,
+    scaleOut: { cooldownMs: 0, whileBooting: 'hold' }, scaleIn: { cooldownMs: 0, stabilizationMs: 0, victims: 'newest' },
+    onMissing: 'hold', unknownGuests: 'retire', rules: [], schedules: [], breaker: { failures: 3, openMs: 60_000 }, autoHeal: { ...DEFAULT_AUTO_HEAL },
+  });
+  const argv = () => (existsSync(join(state, 'argv')) ? readFileSync(join(state, 'argv'), 'utf8').trim().split('\n') : []);
+  const sched = (dom: string) => readFileSync(join(state, 'sched', dom), 'utf8').trim();
+  const domains = () => (existsSync(join(state, 'domains')) ? readdirSync(join(state, 'domains')) : []);
+  return { dir, state, hv: hvs[0]!, restarted: () => { const h = newHv(); hvs.push(h); return h; }, policy, argv, sched, domains };
+}
+
+const guestOf = (id: string, meta: Record<string, string>): Guest => ({ id, pool: 'web', state: 'healthy', driver: 'xen', host: 'dom0-a', createdAt: 0, updatedAt: 0, meta });
+
+
+async function booted(e: Awaited<ReturnType<typeof setup>>, id: string, fence?: { pool: string; token: number; holder: string; acquiredAt: number }) {
+  const spec = { id, pool: 'web', policy: e.policy(), ...(fence ? { fence } : {}) };
+  const c = await e.hv.clone(spec);
+  const b = await e.hv.boot(spec, c.meta);
+  return guestOf(id, { ...c.meta, ...b.meta });
+}
+const size = (e: Awaited<ReturnType<typeof setup>>, dom: string) => readFileSync(join(e.state, 'size', dom), 'utf8').trim();
+
+test('a clone records the template\'s vcpus, maxvcpus, memory and maxmem as the guest\'s size facts', async (t) => {
+  const e = await setup();
+  const g = await booted(e, 'web-r1');
+  t.like(g.meta, { vcpus: '1', maxvcpus: '2', base_vcpus: '1', memory_mb: '128', maxmem_mb: '256', base_memory_mb: '128' });
+});
+
+test('a template without maxvcpus/maxmem records its vcpus and memory as the ceiling (no room to step)', async (t) => {
+  const e = await setup(template(''));
+  const g = await booted(e, 'web-r2');
+  t.like(g.meta, { vcpus: '1', maxvcpus: '1', memory_mb: '128', maxmem_mb: '128' });
+});
+
+test('resize runs xl vcpu-set DOMAIN N then xl mem-set DOMAIN NNNm and returns the size now', async (t) => {
+  const e = await setup();
+  const g = await booted(e, 'web-r3');
+  const r = await e.hv.resize(g, { vcpus: 2, memoryMb: 192 });
+  t.deepEqual(r.meta, { vcpus: '2', memory_mb: '192' });
+  t.deepEqual(e.argv().filter((a) => a.startsWith('vcpu-set') || a.startsWith('mem-set')), ['vcpu-set gh-web-r3 2', 'mem-set gh-web-r3 192m']);
+  t.is(size(e, 'gh-web-r3'), '2 2 192 256');
+  // Only what differs is sent.
+  await e.hv.resize({ ...g, meta: { ...g.meta, ...r.meta } }, { vcpus: 1, memoryMb: 192 });
+  t.deepEqual(e.argv().filter((a) => a.startsWith('vcpu-set') || a.startsWith('mem-set')).slice(2), ['vcpu-set gh-web-r3 1']);
+});
+
+test('xl refusing vCPUs above maxvcpus is GH_RESIZE_FAILED and nothing else is changed', async (t) => {
+  const e = await setup();
+  const g = await booted(e, 'web-r4');
+  const err = await t.throwsAsync(e.hv.resize(g, { vcpus: 3, memoryMb: 192 }), { instanceOf: GridhostError, code: 'GH_RESIZE_FAILED', message: /vcpu-set gh-web-r4 3.*maxcpus is 2/ });
+  t.deepEqual(err?.details['meta'], {});
+  t.is(size(e, 'gh-web-r4'), '1 2 128 256');
+});
+
+test('a mem-set that fails after the vCPUs were set says in details.meta the size the domain has now', async (t) => {
+  const e = await setup();
+  const g = await booted(e, 'web-r5');
+  writeFileSync(join(e.state, 'mem_set_fails'), '');
+  const err = await t.throwsAsync(e.hv.resize(g, { vcpus: 2, memoryMb: 192 }), { instanceOf: GridhostError, code: 'GH_RESIZE_FAILED', message: /mem-set gh-web-r5 192m/ });
+  t.deepEqual(err?.details['meta'], { vcpus: '2' });
+  t.is(size(e, 'gh-web-r5'), '2 2 128 256');
+});
+
+test('a deposed leader\'s resize is refused on dom0 with GH_FENCED and changes nothing', async (t) => {
+  const e = await setup();
+  const newer = { pool: 'web', token: 2, holder: 'proc-b', acquiredAt: 2_000 };
+  const older = { pool: 'web', token: 1, holder: 'proc-a', acquiredAt: 1_000 };
+  const g = await booted(e, 'web-r6', newer);
+  await t.throwsAsync(e.hv.resize(g, { vcpus: 2, memoryMb: 128 }, older), { instanceOf: GridhostError, code: 'GH_FENCED' });
+  t.is(size(e, 'gh-web-r6'), '1 2 128 256');
+  t.deepEqual((await e.hv.resize(g, { vcpus: 2, memoryMb: 128 }, newer)).meta, { vcpus: '2' });
+});
+
+test('placement reserves a template\'s maxmem, not only its memory, so a step up cannot overcommit the dom0', async (t) => {
+  const e = await setup(template('maxmem = 4000\n'));
+  // free_memory 2014 MiB: memory 128 fits, maxmem 4000 does not.
+  await t.throwsAsync(e.hv.clone({ id: 'web-r7', pool: 'web', policy: e.policy() }), { instanceOf: GridhostError, code: 'GH_OUT_OF_CAPACITY' });
+});
