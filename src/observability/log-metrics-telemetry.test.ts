@@ -34,6 +34,22 @@ test('a scale event logs an event:"scale" line and counts once per event (not at
   t.false(s.includes('outcome="started"'));
 });
 
+test('gridhost_scale_actions_total counts vertical (resize) and horizontal (scale-out, scale-in) actions apart, not replacements', async (t) => {
+  const { tel, metrics } = setup();
+  const base = { pool: 'web', from: 3, to: 3, reason: 'r' };
+  tel.scaleEvent({ ...base, direction: 'resize', outcome: 'started' });
+  tel.scaleEvent({ ...base, direction: 'resize', outcome: 'done' });
+  tel.scaleEvent({ ...base, direction: 'resize', outcome: 'failed' });
+  tel.scaleEvent({ ...base, direction: 'scale-out', to: 4, outcome: 'done' });
+  tel.scaleEvent({ ...base, direction: 'scale-in', to: 2, outcome: 'done' });
+  tel.scaleEvent({ ...base, direction: 'replace', outcome: 'done' });
+  const s = await metrics.registry.getSingleMetricAsString('gridhost_scale_actions_total');
+  t.true(s.includes('gridhost_scale_actions_total{pool="web",kind="vertical",outcome="done"} 1'), s);
+  t.true(s.includes('gridhost_scale_actions_total{pool="web",kind="vertical",outcome="failed"} 1'), s);
+  t.true(s.includes('gridhost_scale_actions_total{pool="web",kind="horizontal",outcome="done"} 2'), s);
+  t.false(s.includes('outcome="started"'));
+});
+
 test('a guest step logs an event:"guest" line; a failed step is a warning carrying the error', async (t) => {
   const { tel, lines } = setup();
   tel.guestStep({ pool: 'web', guest: 'web-a1', action: 'boot', from: 'cloning', to: 'booting', durationMs: 10 });

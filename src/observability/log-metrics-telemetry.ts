@@ -22,6 +22,10 @@ export class LogMetricsTelemetry implements Telemetry {
     );
     // 'started' is followed by a terminal outcome for the same event: count each event once.
     if (r.outcome !== 'started') this.metrics.scaleEvents.inc({ pool: r.pool, direction: r.direction, outcome: r.outcome });
+    // A replacement (auto-heal) is no scaling action; a stored event of an older gridhost may name
+    // another direction: neither is counted.
+    const kind = r.direction === 'resize' ? 'vertical' : r.direction === 'scale-out' || r.direction === 'scale-in' ? 'horizontal' : undefined;
+    if (r.outcome !== 'started' && kind !== undefined) this.metrics.scaleActions.inc({ pool: r.pool, kind, outcome: r.outcome });
   }
 
   guestStep(r: GuestStepReport): void {

@@ -30,6 +30,8 @@ export interface GridhostMetrics {
   readonly poolMinGuests: Gauge<'pool'>;
   readonly poolMaxGuests: Gauge<'pool'>;
   readonly scaleEvents: Counter<'pool' | 'direction' | 'outcome'>;
+  /** Scale actions by kind: vertical (a resize, policy guest.vertical) or horizontal (guests added or retired). */
+  readonly scaleActions: Counter<'pool' | 'kind' | 'outcome'>;
   readonly guestProvisionDuration: Histogram<'pool' | 'outcome'>;
   readonly guestRetireDuration: Histogram<'pool' | 'outcome'>;
   readonly hookDuration: Histogram<'pool' | 'hook' | 'outcome'>;
@@ -107,6 +109,12 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
     name: 'gridhost_scale_events_total',
     help: 'Scale events by direction and outcome (done, skipped, failed).',
     labelNames: ['pool', 'direction', 'outcome'] as const,
+    registers,
+  });
+  const scaleActions = new Counter({
+    name: 'gridhost_scale_actions_total',
+    help: 'Scale actions by kind: vertical (the guests resized, policy guest.vertical) or horizontal (guests added or retired), and outcome.',
+    labelNames: ['pool', 'kind', 'outcome'] as const,
     registers,
   });
   const guestProvisionDuration = new Histogram({
@@ -270,6 +278,7 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
     poolMinGuests,
     poolMaxGuests,
     scaleEvents,
+    scaleActions,
     guestProvisionDuration,
     guestRetireDuration,
     hookDuration,
