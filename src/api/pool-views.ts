@@ -14,6 +14,7 @@ import { isSaturated } from '../decision/host-contention.ts';
 import type { PolicyProblems } from '../controller/policy-problems.ts';
 import type { Policy, PolicyMode } from '../domain/policy.ts';
 import { warmPoolCounts } from '../decision/warm-pool.ts';
+import { guestSizeOf } from '../decision/vertical-step.ts';
 import { latestMetrics, operatorFacts, type OperatorFacts } from './operator-views.ts';
 import { desiredSize, type PoolSample, GUEST_STATE_FACTS, GUEST_STATES, LIVE_STATES, type Decision, type Guest, type GuestState, type ScaleEvent } from '../domain/types.ts';
 
@@ -63,7 +64,8 @@ export async function poolKnown(store: Store, orch: Orchestrator, pool: string):
  *  size, its `from` for a hold); `at` in ISO 8601. */
 export function decisionView(d: Decision) {
   const { action, ...rest } = d;
-  return { ...rest, at: iso(d.at), direction: action, to: desiredSize(d) };
+  // A resize's own direction (up/down) is its `step`: `direction` is the action's, as for every kind.
+  return { ...rest, ...(d.action === 'resize' ? { step: d.direction } : {}), at: iso(d.at), direction: action, to: desiredSize(d) };
 }
 
 /** A scale event as the API shows it (`at` in ISO 8601). */
@@ -219,6 +221,12 @@ function schedView(meta: Record<string, string>) {
   return Object.keys(out).length > 0 ? { sched: out } : {};
 }
 
+/** The guest's vCPUs and memory now and at most (policy guest.vertical), from its record. */
+function sizeView(g: Guest) {
+  const s = guestSizeOf(g);
+  return s === undefined ? {} : { size: { vcpus: s.vcpus, maxVcpus: s.maxVcpus, memoryMb: s.memoryMb, maxMemoryMb: s.maxMemoryMb } };
+}
+
 /** One guest as the API shows it, with its history (every time in ISO 8601). */
 export function guestView(g: Guest) {
   return {
@@ -265,6 +273,7 @@ export async function describePool(store: Store, orch: Orchestrator, pool: strin
         ...(b ? { backend: { healthy: b.healthy, draining: b.admin === 'drain', inflight: b.active, served: b.served } } : {}),
         ...(led?.rollout ? { outdated: outdated.has(g.id) } : {}),
         ...schedView(g.meta),
+        ...sizeView(g),
       };
     }),
     rollout,
@@ -291,6 +300,7 @@ export async function describePool(store: Store, orch: Orchestrator, pool: strin
     ...flapBudgetField(st.policy, rec, now),
     ...hostsField(st.policy, samples),
     ...(st.policy.guest.credit ? { credit: st.policy.guest.credit } : {}),
+    ...(st.policy.guest.vertical ? { vertical: st.policy.guest.vertical } : {}),
     ...(st.breaker ? { breaker: st.breaker } : {}),
     ...(orch.status(pool)?.blocked ? { blocked: blockedView(orch.status(pool)!.blocked!) } : {}),
     lastDecision: st.lastDecision && decisionView(st.lastDecision),
