@@ -240,14 +240,26 @@ function decideWith(policy: Policy, view: PoolView, now: number, strategies: Str
   }
 
   if (direction === 'hold') {
+    const coming = recommended <= counted && recommended > counted - comingUp && comingUp > 0;
+    const stabilized = recommended < counted && stabilizedBy !== undefined && desired >= counted;
+    if (!coming && !stabilized && recommended !== counted) {
+      // At a bound the pool cannot grow or shrink, but its guests still may (vertical first), once
+      // the cooldown of the scale it stands for has passed and (up) a host has CPU to give.
+      const sense = recommended > counted ? 'scale-out' : 'scale-in';
+      const left = cooldownRemaining(policy, view, now);
+      const wait = sense === 'scale-out' ? left.scaleOutMs : left.scaleInMs;
+      const saturated = sense === 'scale-out' && hostContention(policy, view.hosts)?.allSaturated === true;
+      const step = wait > 0 || saturated ? undefined : verticalResize(policy, view, now, counted, sense, recommended, rec.reason, withRec);
+      if (step !== undefined) return { decision: step, recommendation, rules };
+    }
     let reason = rec.reason;
     let hold: HoldCause = { cause: 'steady' };
-    if (recommended <= counted && recommended > counted - comingUp && comingUp > 0) {
+    if (coming) {
       reason = `capacity coming: ${plural(comingUp, 'guest')} still booting or warming up make ${counted} >= ${recommended} (${rec.reason})`;
       hold = { cause: 'capacity-coming', guests: comingUp, wanted: recommended };
-    } else if (recommended < counted && stabilizedBy !== undefined && desired >= counted) {
-      reason = `scale-in to ${recommended} held by stabilization: ${fmtStabilization(stabilizedBy, now, policy.scaleIn.stabilizationMs)} (${rec.reason})`;
-      hold = { cause: 'stabilization', wanted: recommended, heldAt: stabilizedBy.desired, recommendedAt: stabilizedBy.at, windowMs: policy.scaleIn.stabilizationMs };
+    } else if (stabilized) {
+      reason = `scale-in to ${recommended} held by stabilization: ${fmtStabilization(stabilizedBy!, now, policy.scaleIn.stabilizationMs)} (${rec.reason})`;
+      hold = { cause: 'stabilization', wanted: recommended, heldAt: stabilizedBy!.desired, recommendedAt: stabilizedBy!.at, windowMs: policy.scaleIn.stabilizationMs };
     } else if (recommended > counted) {
       reason = `at max ${bounds.max} (wanted ${counted} -> ${recommended}: ${rec.reason})`;
       hold = { cause: 'at-max', max: bounds.max, wanted: recommended };
@@ -277,15 +289,8 @@ function decideWith(policy: Policy, view: PoolView, now: number, strategies: Str
   }
 
   // 8b. vertical first: one step for every serving guest that has room, instead of guests added or retired
-  const vertical = policy.guest.vertical;
-  if (vertical !== undefined) {
-    const step = verticalStep(vertical, view.guests, direction === 'scale-out' ? 'up' : 'down');
-    if (step !== undefined) {
-      const why = direction === 'scale-out' ? 'vertical first, guests below maxvcpus/maxmem' : 'vertical first, guests above their template\'s size';
-      const reason = `resize ${step.direction}: ${describeStep(step)} (${why}; wanted ${counted} -> ${to}: ${rec.reason})`;
-      return { decision: { pool: policy.pool, at: now, from: counted, to: counted, reason, inputs: withRec, action: 'resize', direction: step.direction, guests: step.guests }, recommendation, rules };
-    }
-  }
+  const step = verticalResize(policy, view, now, counted, direction, to, rec.reason, withRec);
+  if (step !== undefined) return { decision: step, recommendation, rules };
 
   // 9. flap budget
   const budget = flapBudgetAt(policy, view.changes, now);
@@ -308,6 +313,17 @@ function decideWith(policy: Policy, view: PoolView, now: number, strategies: Str
   else if (limitedTo !== undefined) suffix = ` (scale-out limit: ${limit!.percent}% or ${plural(limit!.guests, 'guest')} more, from ${recommended})`;
   else if (stabilizedBy !== undefined) suffix = `; stabilization kept ${to} instead of ${recommended}: ${fmtStabilization(stabilizedBy, now, policy.scaleIn.stabilizationMs)}`;
   return { decision: makeDecision(policy, now, counted, direction, to, `${direction} ${counted} -> ${to}: ${rec.reason}${suffix}`, withRec), recommendation, rules };
+}
+
+/** A resize instead of the scale `direction` wants (policy guest.vertical), when a guest has room. */
+function verticalResize(policy: Policy, view: PoolView, now: number, counted: number, direction: 'scale-out' | 'scale-in', wanted: number, why: string, inputs: DecisionInputs): Decision | undefined {
+  const vertical = policy.guest.vertical;
+  if (vertical === undefined) return undefined;
+  const step = verticalStep(vertical, view.guests, direction === 'scale-out' ? 'up' : 'down');
+  if (step === undefined) return undefined;
+  const room = direction === 'scale-out' ? 'vertical first, guests below maxvcpus/maxmem' : 'vertical first, guests above their template\'s size';
+  const reason = `resize ${step.direction}: ${describeStep(step)} (${room}; wanted ${counted} -> ${wanted}: ${why})`;
+  return { pool: policy.pool, at: now, from: counted, to: counted, reason, inputs, action: 'resize', direction: step.direction, guests: step.guests };
 }
 
 /** The values of `series`, its `nulls` nulls left out. */

@@ -69,3 +69,17 @@ test('a step is capped at the ceiling and floored at the template size, never th
   const down = verticalStep({ vcpuStep: 4, memoryStepMb: 4096 }, sized(healthy(1), 3, 900, { vcpus: 3, memoryMb: 900 }), 'down');
   t.deepEqual(down?.guests.map((g) => [g.vcpus.to, g.memoryMb.to]), [[1, 512]]);
 });
+
+test('at max the guests still grow: a resize up instead of holding at max', (t) => {
+  const d = decide(vertical({ max: 3 }), view(sized(healthy(3), 1), [90, 90, 90]), NOW).decision;
+  t.is(d.action, 'resize');
+  t.is(d.action === 'resize' ? d.direction : undefined, 'up');
+  const full = decide(vertical({ max: 3 }), view(sized(healthy(3), 2, 1024), [90, 90, 90]), NOW);
+  t.is(full.hold?.cause, 'at-max');
+});
+
+test('at min the guests still shrink back to their template size: a resize down instead of holding at min', (t) => {
+  const d = decide(vertical({ min: 3 }), view(sized(healthy(3), 2, 512), [5, 5, 5]), NOW).decision;
+  t.is(d.action === 'resize' ? d.direction : d.action, 'down');
+  t.is(decide(vertical({ min: 3 }), view(sized(healthy(3), 1, 512), [5, 5, 5]), NOW).hold?.cause, 'at-min');
+});

@@ -13,12 +13,15 @@
 // serving): a scale-out takes warm guests first, which serve `warmBootSeconds` later instead of
 // boot + health delay, and each one taken is made again (warming: boot + health delay, then warm),
 // with the same pure helpers the pool loop uses (decision/warm-pool.ts).
+// A policy with guest.vertical and the `vertical` option: guests start at 1 vCPU of at most
+// maxVcpus; a guest serves capacity x its vCPUs (capacity per guest is per vCPU), a resize shows
+// `resizeSeconds` later, and supply and billed count capacity in one-vCPU guests.
 import { pickVictims } from '../decision/pick-victims.ts';
 import { pickWarm, planWarmPool } from '../decision/warm-pool.ts';
 import { emptyMemory, mayStartAction, remember, tick } from '../decision/pool-memory.ts';
 import type { StrategyRegistry } from '../decision/strategies/index.ts';
 import type { Policy } from '../domain/policy.ts';
-import type { Decision, Guest, ScaleDecision, MetricValues, PoolSample } from '../domain/types.ts';
+import type { Decision, Guest, GuestResize, ScaleDecision, MetricValues, PoolSample } from '../domain/types.ts';
 import { demandCurve, elasticity, type ElasticityMetrics } from './bungee.ts';
 import { mulberry32 } from './synthetic.ts';
 import { balancerSampleKey } from '../domain/balancer-metrics.ts';
@@ -50,6 +53,9 @@ export interface SimOptions {
    *  given, the simulation decides once at each of these times, from that step's load, instead
    *  of every sampling interval from `startAt`. */
   tickTimes?: ArrayLike<number>;
+  /** Vertical steps (policy guest.vertical): each guest's vCPU ceiling, and seconds from a resize
+   *  to the guest's new capacity (default 1). Absent: guests have 1 vCPU and no room to step. */
+  vertical?: { maxVcpus: number; resizeSeconds?: number };
   /** Called with every tick's decision, holds too, in order (tests and tools that compare runs). */
   onDecision?: (decision: Decision) => void;
 }
@@ -99,8 +105,13 @@ export function simulate(o: SimOptions): SimResult {
   const warmMs = (o.warmBootSeconds ?? 1) * 1000;
   const warmTarget = policy.warmPool?.size ?? 0;
   const scaleOutGuests = { warm: 0, cold: 0 };
+  const maxVcpus = Math.max(1, Math.trunc(o.vertical?.maxVcpus ?? 1));
+  const resizeMs = (o.vertical?.resizeSeconds ?? 1) * 1000;
+  const sizeMeta = { vcpus: '1', maxvcpus: String(maxVcpus), base_vcpus: '1', memory_mb: '512', maxmem_mb: '512', base_memory_mb: '512' };
+  /** Resizes whose vCPUs show at `at`. */
+  const resizing: { at: number; steps: GuestResize[] }[] = [];
   const newGuest = (state: 'booting' | 'healthy' | 'warm' | 'warming', at: number, until: number): SimGuest => {
-    const g: SimGuest = { id: `${policy.pool}-sim${++serial}`, pool: policy.pool, state, driver: 'sim', host: 'sim', createdAt: at, updatedAt: at, meta: {}, until };
+    const g: SimGuest = { id: `${policy.pool}-sim${++serial}`, pool: policy.pool, state, driver: 'sim', host: 'sim', createdAt: at, updatedAt: at, meta: { ...sizeMeta }, until };
     if (state === 'healthy') g.healthyAt = at;
     return g;
   };
@@ -127,6 +138,16 @@ export function simulate(o: SimOptions): SimResult {
         finishing.splice(k, 1);
       } else k++;
     }
+    for (let k = 0; k < resizing.length; ) {
+      const r = resizing[k]!;
+      if (r.at <= t) {
+        for (const step of r.steps) {
+          const g = guests.find((x) => x.id === step.id);
+          if (g) g.meta = { ...g.meta, vcpus: String(step.vcpus.to), memory_mb: String(step.memoryMb.to) };
+        }
+        resizing.splice(k, 1);
+      } else k++;
+    }
     let changed = false;
     nextEvent = Infinity;
     for (const g of guests) {
@@ -148,6 +169,7 @@ export function simulate(o: SimOptions): SimResult {
       if (g.until < nextEvent) nextEvent = g.until;
     }
     for (const f of finishing) if (f.at < nextEvent) nextEvent = f.at;
+    for (const r of resizing) if (r.at < nextEvent) nextEvent = r.at;
     if (changed) guests = guests.filter((g) => g.state !== 'gone');
   };
 
@@ -167,9 +189,13 @@ export function simulate(o: SimOptions): SimResult {
     const load = trace[i]!;
     advance(t0);
     let healthy = 0;
-    for (const g of guests) if (g.state === 'healthy') healthy++;
+    let paid = 0;
+    for (const g of guests) {
+      paid += vcpusOf(g);
+      if (g.state === 'healthy') healthy += vcpusOf(g);
+    }
     supply[i] = healthy;
-    billed[i] = guests.length;
+    billed[i] = paid;
     accLoad += load * stepMs;
     accMs += stepMs;
 
@@ -204,11 +230,13 @@ export function simulate(o: SimOptions): SimResult {
       const taken = decision.action === 'scale-out' ? pickWarm(guests, decision.to - decision.from) : [];
       const cold = decision.action === 'scale-out' ? decision.to - decision.from - taken.length : 0;
       // The action ends when its last guest serves: a cold one's boot, else the warm ones' unpause.
-      const done = now + (decision.action === 'scale-out' ? (cold > 0 ? upMs : warmMs) : drainMs);
+      const done = now + (decision.action === 'scale-out' ? (cold > 0 ? upMs : warmMs) : decision.action === 'resize' ? resizeMs : drainMs);
       finishing.push({ id, at: done });
       nextEvent = Math.min(nextEvent, done);
       actions.push(decision);
-      if (decision.action === 'scale-out') {
+      if (decision.action === 'resize') {
+        resizing.push({ at: done, steps: decision.guests });
+      } else if (decision.action === 'scale-out') {
         for (const g of taken) {
           g.state = 'booting';
           g.updatedAt = now;
@@ -236,6 +264,12 @@ export function simulate(o: SimOptions): SimResult {
   return { metrics, stepSeconds: o.stepSeconds, load: trace, demand, supply, billed, actions, ticks, retired, scaleOutGuests };
 }
 
+/** A simulated guest's vCPUs (its capacity in one-vCPU guests). */
+function vcpusOf(g: Guest): number {
+  const v = Number(g.meta['vcpus']);
+  return Number.isInteger(v) && v > 0 ? v : 1;
+}
+
 /** The in-flight estimate each guest reported at the tick, for `least-busy`. */
 function inflightOf(sample: PoolSample): Record<string, number> {
   const out: Record<string, number> = {};
@@ -251,7 +285,7 @@ function sampleTick(at: number, guests: readonly Guest[], meanLoad: number, cap:
   const share = meanLoad / healthy.length;
   for (const g of healthy) {
     const rps = Math.max(0, share * (noise > 0 ? 1 + noise * (2 * rnd() - 1) : 1));
-    const rho = rps / cap;
+    const rho = rps / (cap * vcpusOf(g));
     out[g.id] = {
       rps,
       cpu: Math.min(100, 100 * rho),
