@@ -2,7 +2,8 @@
 // boot to healthy, shutdown+destroy and deleteClone; SSH commands and handshakes per sampling
 // tick; and clone time per method for the lab's 16 MB base image and a 10x larger one, to show
 // which methods are O(1); and (d) the warm pool's unpause to serving against a cold clone and
-// boot (xen-warm-bench.ts). Boots its own lab (2-6 min on a busy machine) and always stops it.
+// boot (xen-warm-bench.ts); (e) a vertical step (xl vcpu-set to the vCPU online in the guest)
+// against a new guest's clone-to-serving (xen-vertical-bench.ts). Boots its own lab (2-6 min on a busy machine) and always stops it.
 // Run: npm run bench:xen   (also the last section of `npm run bench`; npx tsx scripts/bench/xen-bench.ts)
 // Env: GRIDHOST_BENCH_XEN_GUESTS (default 3), GRIDHOST_BENCH_XEN_REPEATS (clone repeats, default 3),
 // GRIDHOST_LAB_ENV attaches to a lab already booted (see scripts/xen-lab/README.md).
@@ -17,6 +18,7 @@ import { clonePlan } from '../../src/drivers/xen/clone-commands.ts';
 import { createXenDrivers, type XenDrivers } from '../../src/drivers/xen/create-xen-drivers.ts';
 import { startLab, type Lab } from '../../test/xen/lab.ts';
 import { warmVsCold } from './xen-warm-bench.ts';
+import { verticalVsCold } from './xen-vertical-bench.ts';
 
 const HOST = 'lab';
 const CFG_DIR = '/etc/xen/gridhost';
@@ -396,6 +398,12 @@ export async function benchXen(opts: { guests?: number; repeats?: number; log?: 
       const tpl = join(dir, 'bench-warm.xl.cfg');
       writeFileSync(tpl, template(l));
       return warmVsCold({ drivers, host: HOST, pool: POOL, policy: (image, clone) => policy(tpl, image, clone), image: l.baseImage, log });
+    });
+    await section('(e) vertical first', async () => {
+      const tpl = join(dir, 'bench-vertical.xl.cfg');
+      // Room for one step: a second vCPU and 32 MiB (placement reserves maxmem).
+      writeFileSync(tpl, `${template(l)}maxvcpus = 2\nmaxmem = 160\n`);
+      return verticalVsCold({ drivers, host: HOST, pool: POOL, policy: (image, clone) => policy(tpl, image, clone), image: l.baseImage, log });
     });
     out.push('', `SSH handshakes for the whole bench on the driver's connection: ${d.hosts.counters().handshakes}; commands ${d.hosts.counters().commands}, forwards ${d.hosts.counters().forwards}.`);
   } finally {

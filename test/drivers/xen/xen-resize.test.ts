@@ -12,6 +12,7 @@ import { XenHosts } from '../../../src/drivers/xen/xen-hosts.ts';
 import { XenHypervisor } from '../../../src/drivers/xen/xen-hypervisor.ts';
 import { GridhostError } from '../../../src/errors/errors.ts';
 import { startSshd } from '../ssh/sshd-fixture.ts';
+import { vcpuOnline } from '../../../scripts/bench/xen-vertical-bench.ts';
 
 const FAKE_XL = fileURLToPath(new URL('./fake-xl.sh', import.meta.url));
 const template = (size = 'vcpus = 1\nmaxvcpus = 2\nmaxmem = 256\n') => `name = {{name}}\nuuid = {{uuid}}\ntype = "pv"\nkernel = "/k"\nmemory = 128\n${size}vif = [ 'bridge=xenbr0,mac={{mac}}' ]\ndisk = [ 'format={{format}},vdev=xvda,access=rw,target={{disk}}' ]\n`;
@@ -117,4 +118,16 @@ test('placement reserves a template\'s maxmem, not only its memory, so a step up
   const e = await setup(template('maxmem = 4000\n'));
   // free_memory 2014 MiB: memory 128 fits, maxmem 4000 does not.
   await t.throwsAsync(e.hv.clone({ id: 'web-r7', pool: 'web', policy: e.policy() }), { instanceOf: GridhostError, code: 'GH_OUT_OF_CAPACITY' });
+});
+
+test('the lab bench reads a vCPU as online from xl vcpu-list only when it has a CPU and is not paused (offline)', (t) => {
+  const list = [
+    'Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)',
+    'gh-web-v1                            3     0    1   -b-       1.2  all / all',
+    'gh-web-v1                            3     1    -   --p       0.0  all / all',
+  ].join('\n');
+  t.true(vcpuOnline(list, 'gh-web-v1', 0));
+  t.false(vcpuOnline(list, 'gh-web-v1', 1));
+  t.true(vcpuOnline(list.replace('    1    -   --p', '    1    0   r--'), 'gh-web-v1', 1));
+  t.false(vcpuOnline(list, 'gh-web-v2', 0));
 });
