@@ -101,7 +101,7 @@ export async function runReplay(args: Args, pool: string, policy: Policy, io: Si
   let servingSeconds = 0;
   for (let i = 0; i < r.supply.length; i++) servingSeconds += r.supply[i]! * rt.stepSeconds;
   const simOut = r.actions.filter((a) => a.action === 'scale-out').length;
-  const simIn = r.actions.length - simOut;
+  const simIn = r.actions.filter((a) => a.action === 'scale-in').length;
 
   if (args.plot) {
     const svg = await renderSvg({

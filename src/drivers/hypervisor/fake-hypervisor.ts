@@ -39,6 +39,8 @@ export interface FakeHypervisorOptions {
   /** Hosts it places on (default one, "fakehost"): the one with the fewest of the pool's guests
    *  that the spec does not avoid (drain-host), else GH_OUT_OF_CAPACITY. */
   hosts?: readonly string[];
+  /** Meta every clone gets besides its own (e.g. the size facts of guest.vertical, SIZE_META). */
+  cloneMeta?: Record<string, string>;
 }
 
 export class FakeHypervisor implements Hypervisor {
@@ -51,11 +53,13 @@ export class FakeHypervisor implements Hypervisor {
   private readonly holds = new Map<HypervisorMethod, Array<Promise<void>>>();
   private booted = 0;
   private readonly placesOn: readonly string[];
+  private readonly cloneMeta: Record<string, string>;
   closed = false;
 
   constructor(opts: FakeHypervisorOptions = {}) {
     this.name = opts.name ?? 'fake';
     this.placesOn = opts.hosts ?? ['fakehost'];
+    this.cloneMeta = opts.cloneMeta ?? {};
     this.addressFor = opts.addressFor ?? (() => `127.0.0.1:${10000 + this.booted}`);
   }
 
@@ -110,7 +114,7 @@ export class FakeHypervisor implements Hypervisor {
     const onHost = (h: string) => [...this.guests.values()].filter((g) => g.pool === spec.pool && g.host === h).length;
     const host = this.placesOn.filter((h) => !avoid.has(h)).sort((a, b) => onHost(a) - onHost(b))[0];
     if (host === undefined) throw new GridhostError('GH_OUT_OF_CAPACITY', `every fake host is closed for placement (${[...avoid].join(', ')})`, { guest: spec.id });
-    const meta = { clonePath: `/fake/${spec.pool}/${spec.id}`, cloneMethod: 'copy' };
+    const meta = { clonePath: `/fake/${spec.pool}/${spec.id}`, cloneMethod: 'copy', ...this.cloneMeta };
     this.guests.set(spec.id, { id: spec.id, pool: spec.pool, cloned: true, running: false, host, meta: { ...meta } });
     return { meta, host };
   }
