@@ -36,6 +36,9 @@ export const SIMULATE_USAGE = `usage: gridhost simulate --policy FILE --trace FI
                        creation to healthy, with health delay 0
   --warm-boot S        seconds from taking a warm guest (policy warm_pool) to it serving
                        (default 1: an unpause, a health check, the balancer's check)
+  --max-vcpus N        vCPUs a guest may grow to (policy guest.vertical; default 1: no room;
+                       a guest serves --capacity per vCPU)
+  --resize S           seconds from a resize to the guest's new capacity (default 1)
   --drain S            seconds a retired guest drains before it is gone (default 10; a
                        replay: the recorded median time from a scale-in to its guest gone)
   --step S             aggregate the trace (mean) to S-second steps (default: the policy's
@@ -66,6 +69,9 @@ export interface Args {
   healthDelay: number;
   /** policy warm_pool: seconds from taking a warm guest to it serving. */
   warmBoot: number;
+  /** policy guest.vertical: a guest's vCPU ceiling, and seconds a resize takes to show. */
+  maxVcpus: number;
+  resize: number;
   drain: number;
   step?: number;
   peakGuests?: number;
@@ -90,6 +96,8 @@ const NUMERIC: Record<string, { key: keyof Args; min: number; integer?: boolean;
   '--health-delay': { key: 'healthDelay', min: 0 },
   '--drain': { key: 'drain', min: 0 },
   '--warm-boot': { key: 'warmBoot', min: 0 },
+  '--max-vcpus': { key: 'maxVcpus', min: 1, integer: true },
+  '--resize': { key: 'resize', min: 0 },
   '--step': { key: 'step', min: 0 },
   '--peak-guests': { key: 'peakGuests', min: 1, integer: true },
   '--seed': { key: 'seed', min: 0, integer: true },
@@ -98,13 +106,15 @@ const NUMERIC: Record<string, { key: keyof Args; min: number; integer?: boolean;
 
 export function parseSimulateArgs(argv: readonly string[]): Args {
   const given = new Set<string>();
-  const a: Partial<Args> & Pick<Args, 'capacity' | 'given' | 'metric' | 'boot' | 'healthDelay' | 'warmBoot' | 'drain' | 'seed' | 'json' | 'speed'> = {
+  const a: Partial<Args> & Pick<Args, 'capacity' | 'given' | 'metric' | 'boot' | 'healthDelay' | 'warmBoot' | 'maxVcpus' | 'resize' | 'drain' | 'seed' | 'json' | 'speed'> = {
     capacity: 60,
     given,
     metric: 'rps',
     boot: 30,
     healthDelay: 5,
     warmBoot: 1,
+    maxVcpus: 1,
+    resize: 1,
     drain: 10,
     seed: 1,
     json: false,
@@ -194,6 +204,7 @@ export async function runSimulate(argv: string[], io: SimulateIo, ctx: SimulateC
       bootSeconds: args.boot,
       healthDelaySeconds: args.healthDelay,
       warmBootSeconds: args.warmBoot,
+      vertical: { maxVcpus: args.maxVcpus, resizeSeconds: args.resize },
       drainSeconds: args.drain,
       seed: args.seed,
       noise: args.noise ?? TRACE_NOISE,
@@ -218,6 +229,8 @@ export async function runSimulate(argv: string[], io: SimulateIo, ctx: SimulateC
       metrics: m,
       // policy warm_pool: how many scale-out guests were taken warm, and the warm model.
       ...(policy.warmPool ? { warmPool: { size: policy.warmPool.size, warmBootSeconds: args.warmBoot, scaleOutGuests: r.scaleOutGuests } } : {}),
+      // policy guest.vertical: the resizes made and the vertical model.
+      ...(policy.guest.vertical ? { vertical: { maxVcpus: args.maxVcpus, resizeSeconds: args.resize, resizes: r.actions.filter((a) => a.action === 'resize').length } } : {}),
       ...(args.speed ? { speed: { wallSeconds, simulatedSeconds, factor: simulatedSeconds / Math.max(wallSeconds, 1e-6) } } : {}),
     };
 
@@ -246,6 +259,7 @@ export async function runSimulate(argv: string[], io: SimulateIo, ctx: SimulateC
       ...metricLines(m),
     ];
     if (policy.warmPool) lines.push(`warm pool                   ${policy.warmPool.size} guest(s), serving ${args.warmBoot} s after being taken: ${r.scaleOutGuests.warm} scale-out guest(s) warm, ${r.scaleOutGuests.cold} cold`);
+    if (policy.guest.vertical) lines.push(`vertical first              up to ${args.maxVcpus} vCPU(s) a guest, ${args.resize} s a resize: ${summary.vertical!.resizes} resize(s)`);
     if (args.speed) lines.push(`speed                       ${fmt(days, 2)} days in ${fmt(wallSeconds, 2)} s (${Math.round(summary.speed!.factor)}x real time)`);
     if (args.plot) lines.push(`chart                       ${args.plot}`);
     io.out(lines.join('\n'));

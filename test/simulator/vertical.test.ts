@@ -2,9 +2,13 @@
 // and room to step, a burst is met by more vCPUs per guest (capacity per guest is per vCPU) that
 // show after a resize, not after a boot; at the ceiling it clones as before.
 import test from 'ava';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Policy } from '../../src/domain/policy.ts';
 import { busyRule, idleRule, makePolicy } from '../../src/decision/test-helpers.ts';
 import { simulate } from '../../src/simulator/simulate.ts';
+import { runSimulate } from '../../src/simulator/simulate-command.ts';
 
 const policy = (vertical: boolean): Policy => {
   const p = makePolicy({
@@ -40,4 +44,23 @@ test('at the ceiling (maxvcpus 1) a vertical policy scales out exactly as a hori
   const b = run(true, 1);
   t.deepEqual(b.actions.map((d) => [d.at, d.action, d.from, d.to]), a.actions.map((d) => [d.at, d.action, d.from, d.to]));
   t.deepEqual(a.metrics, b.metrics);
+});
+
+test('gridhost simulate --max-vcpus runs a guest.vertical policy\'s resizes and says how many', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-sim-vertical-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'web.yaml'), 'pool: web\nmin: 2\nmax: 8\nguest: { driver: xen, template: web.xen.xl.cfg, image: /srv/images/web.img, vertical: { vcpu_step: 1 } }\nrules:\n  - { name: busy, strategy: threshold, metric: cpu, above: 70, step: +1 }\n  - { name: idle, strategy: threshold, metric: cpu, below: 30, step: -1 }\n');
+  writeFileSync(join(dir, 'web.xen.xl.cfg'), 'name = {{name}}\n');
+  writeFileSync(join(dir, 'trace.csv'), ['time,rps', ...Array.from({ length: 720 }, (_, i) => `${i * 5},${i >= 120 && i < 240 ? 150 : 40}`)].join('\n'));
+  const sim = async (...extra: string[]) => {
+    const out: string[] = [];
+    const code = await runSimulate(['--policy', 'web.yaml', '--trace', 'trace.csv', '--json', '--capacity', '50', ...extra], { out: (l) => out.push(l), err: (l) => out.push(l) }, { cwd: dir });
+    t.is(code, 0, out.join('\n'));
+    return JSON.parse(out.join('\n'));
+  };
+  const roomy = await sim('--max-vcpus', '2');
+  t.is(roomy.vertical.maxVcpus, 2);
+  t.true(roomy.vertical.resizes >= 1, JSON.stringify(roomy.vertical));
+  const none = await sim();
+  t.is(none.vertical.resizes, 0, 'the default ceiling 1 leaves no room');
 });
