@@ -83,3 +83,10 @@ test('at min the guests still shrink back to their template size: a resize down 
   t.is(d.action === 'resize' ? d.direction : d.action, 'down');
   t.is(decide(vertical({ min: 3 }), view(sized(healthy(3), 1, 512), [5, 5, 5]), NOW).hold?.cause, 'at-min');
 });
+
+test('the stabilization window holds a step down as it holds a scale-in', (t) => {
+  const p = vertical({ scaleIn: { cooldownMs: 0, stabilizationMs: 60_000, victims: 'newest' } });
+  const r = decide(p, view(sized(healthy(3), 2, 512), [5, 5, 5], { recommendations: [{ at: NOW - 10_000, desired: 3 }] }), NOW);
+  t.is(r.decision.action, 'hold');
+  t.is(r.hold?.cause, 'stabilization');
+});
