@@ -93,6 +93,9 @@ export class Actuator {
 
   private async scaleOut(decision: ScaleOutDecision, fresh: readonly Guest[], policy: Policy, base: ActOutcome, fence?: ActingFence): Promise<ActOutcome> {
     const n = decision.to - decision.from;
+    // Decision to serving starts here, where the decision is made, re-checked and carried out:
+    // `decision.at` is when its tick began sampling, which took seconds on a busy dom0.
+    const decidedAt = this.lifecycle.now();
     const pending = this.launching.get(decision.pool) ?? new Set<string>();
     this.launching.set(decision.pool, pending);
     // Warm guests first (policy warm_pool): an unpause instead of a clone and a boot.
@@ -100,14 +103,14 @@ export class Actuator {
     const ids = Array.from({ length: n - warm.length }, () => newGuestId(policy.pool));
     for (const id of [...warm.map((g) => g.id), ...ids]) pending.add(id);
     const cold = (id: string) => this.lifecycle.launch(policy, id, fence).then((r) => {
-      this.lifecycle.served(policy.pool, 'cold', decision.at);
+      this.lifecycle.served(policy.pool, 'cold', decidedAt);
       return r;
     });
     // A warm guest that cannot be taken (changed meanwhile, gone, failing its check) is replaced
     // by a cold launch: the scale-out still gets its guest. Its own cleanup is takeWarm's.
     const take = (g: Guest) => this.lifecycle.takeWarm(g, policy, fence).then(
       (r) => {
-        this.lifecycle.served(policy.pool, 'warm', decision.at);
+        this.lifecycle.served(policy.pool, 'warm', decidedAt);
         return r;
       },
       (e: unknown) => {

@@ -89,6 +89,11 @@ export class GuestLifecycle {
     return this.d.pollMs ?? 100;
   }
 
+  /** The lifecycle's clock (the actuator times decision to serving with it). */
+  now(): number {
+    return this.d.clock.now();
+  }
+
   /** A scale-out decided at `decidedAt` has one more guest serving now, taken from the warm
    *  pool or launched cold (gridhost_scale_out_guests_total, ..._to_serving_seconds). */
   served(pool: string, path: 'warm' | 'cold', decidedAt: number): void {
@@ -277,8 +282,10 @@ export class GuestLifecycle {
       const r = await this.step(g, 'unpause', booting, () => hv.unpause(g), fence);
       timings.bootMs = booting.unpause!;
       g = await this.transition(g, 'booting', { meta: { ...g.meta, ...r.meta } }, fence);
-      await this.step(g, 'health', booting, () => this.d.waitHealthy(g, policy), fence);
-      timings.healthMs = booting.health!;
+      // No readiness wait of gridhost's own here: the guest passed it before it was paused, and
+      // register() waits for the balancer's own health check, which a guest that did not come
+      // back fails (then it is cleaned up and a cold launch replaces it). One check, not two:
+      // through a dom0's SSH channel each costs a second on a busy dom0.
       if (!(await this.runHook('before_register', g, policy, booting, fence))) {
         throw new GridhostError('GH_HOOK_FAILED', `hook before_register failed for ${g.id} (on_failure: abandon): the guest is not registered`, { guest: g.id, hook: 'before_register' });
       }

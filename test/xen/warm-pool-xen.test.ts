@@ -115,8 +115,16 @@ test.serial('a paused warm domU serves within 2 s of the scale-out decision, bef
   // 2. Warm scale-out: the paused domU is unpaused and serves.
   const w0 = await servedSeconds(gh, 'xwp', 'warm');
   await scale(gh, 'xwp', 2);
-  await waitUntil(async () => (await servedSeconds(gh, 'xwp', 'warm')).count === w0.count + 1, s(120), 'xwp: the warm guest serving', 200);
+  try {
+    await waitUntil(async () => (await servedSeconds(gh, 'xwp', 'warm')).count === w0.count + 1, s(120), 'xwp: the warm guest serving', 200);
+  } catch (e) {
+    const v = await view(gh, 'xwp').catch(() => undefined);
+    const tail = gh.logs.filter((l) => l.pool === 'xwp' || l.guest === warm).slice(-20).map((l) => JSON.stringify(l).slice(0, 300));
+    throw new Error(`${(e as Error).message}; xwp now: ${JSON.stringify(v?.guests?.map((g: any) => [g.id, g.state]))}; its last log lines:\n${tail.join('\n')}`);
+  }
   const warmS = (await servedSeconds(gh, 'xwp', 'warm')).sum - w0.sum;
+  const steps = ((await getJson(`${gh.api}/api/pools/xwp/guests/${warm}`)).json.history ?? []).slice(-6);
+  t.log(`the warm guest's last steps: ${steps.map((h: any) => `${h.action} ${h.outcome} ${h.durationMs} ms`).join(', ')}`);
   const after = await view(gh, 'xwp');
   t.true(ids(after, 'healthy').includes(warm), 'the warm domU was taken');
   t.notRegex((await xlState(warm)) ?? 'gone', /p|gone/, 'and runs');
