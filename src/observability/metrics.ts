@@ -246,7 +246,7 @@ export function createMetrics(registry: Registry = new Registry()): GridhostMetr
   });
   const scaleOutToServing = new Histogram({
     name: 'gridhost_scale_out_to_serving_seconds',
-    help: 'Time from a scale-out decision to each of its guests serving (healthy and in the balancer), by path: warm or cold.',
+    help: 'Time from a scale-out decision (once made and re-checked; the tick\'s sampling before it not included) to each of its guests serving (healthy and in the balancer), by path: warm or cold.',
     labelNames: ['pool', 'path'] as const,
     buckets: LIFECYCLE_BUCKETS,
     registers,

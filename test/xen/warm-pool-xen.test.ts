@@ -155,7 +155,8 @@ test.serial('a paused warm domU serves within 2 s of the scale-out decision, bef
 
   // 6. warm_pool lowered to 0: the paused domU is destroyed with its clone and config.
   writeFileSync(join(dir, 'policies', 'xwp.yaml'), policy('xwp', warmLb, 0));
-  await waitUntil(async () => ids(await view(gh, 'xwp'), 'warm').length === 0 && (await xlState(refill)) === undefined, s(180), 'the warm domU destroyed', 1000);
+  // Done once its record has left the live states (destroyed, then its clone and config deleted).
+  await waitUntil(async () => !(await view(gh, 'xwp')).guests.some((g: any) => g.id === refill) && (await xlState(refill)) === undefined, s(180), 'the warm domU destroyed and its clone deleted', 1000);
   const live = [...ids(await view(gh, 'xwp'), 'healthy'), ...ids(await view(gh, 'xcp'), 'healthy')];
   t.is(live.length, 4);
   t.deepEqual(await gridhostLeftovers(lab, CFG_DIR), leftoversOf(live), 'dom0 holds exactly the serving guests');
