@@ -89,11 +89,6 @@ export class GuestLifecycle {
     return this.d.pollMs ?? 100;
   }
 
-  /** The lifecycle's clock (the actuator times decision to serving with it). */
-  now(): number {
-    return this.d.clock.now();
-  }
-
   /** A scale-out decided at `decidedAt` has one more guest serving now, taken from the warm
    *  pool or launched cold (gridhost_scale_out_guests_total, ..._to_serving_seconds). */
   served(pool: string, path: 'warm' | 'cold', decidedAt: number): void {
@@ -105,7 +100,8 @@ export class GuestLifecycle {
     this.d.telemetry.warn('a warm guest could not be taken; launching a guest cold instead', { pool: g.pool, guest: g.id, code: err.code, error: err.message });
   }
 
-  /** The driver of a pool or guest, and the clock (the vertical steps use them, vertical.ts). */
+  /** The driver of a pool or guest, and the clock (the vertical steps use them, vertical.ts; the
+   *  actuator times decision to serving with it). */
   hypervisor(driver: string): Hypervisor {
     return this.d.hypervisorFor(driver);
   }
