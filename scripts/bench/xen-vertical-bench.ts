@@ -15,6 +15,8 @@ export interface VerticalBenchDeps {
   /** A policy whose template has vcpus = 1, maxvcpus = 2 (and maxmem above memory). */
   policy: (image: string, clone: CloneMethod) => Policy;
   image: string;
+  /** How the guests are cloned (default reflink: the bench makes the lab's XFS store first). */
+  clone?: CloneMethod;
   log: (line: string) => void;
 }
 
@@ -70,7 +72,7 @@ export async function verticalRuns(o: VerticalBenchDeps, runs = 3): Promise<Vert
   const made: Guest[] = [];
   try {
     for (let i = 1; i <= runs; i++) {
-      const spec = { id: `${o.pool}-v${i}`, pool: o.pool, policy: o.policy(o.image, 'reflink') };
+      const spec = { id: `${o.pool}-v${i}`, pool: o.pool, policy: o.policy(o.image, o.clone ?? 'reflink') };
       const g: Guest = { id: spec.id, pool: o.pool, state: 'cloning', driver: 'xen', host: o.host, createdAt: Date.now(), updatedAt: Date.now(), meta: {} };
       made.push(g);
       const t0 = performance.now();
