@@ -2,8 +2,8 @@
 import test from 'ava';
 import { COUNTED_STATES, GUEST_STATE_FACTS, GUEST_STATES, IN_FLIGHT_STATES, LIVE_STATES } from './types.ts';
 
-test('the states are listed in lifecycle order, each once', (t) => {
-  t.deepEqual([...GUEST_STATES], ['cloning', 'booting', 'healthy', 'sick', 'draining', 'stopping', 'gone', 'failed']);
+test('the states are listed in the table\'s order, each once: a guest\'s lifecycle, then the warm pool\'s two', (t) => {
+  t.deepEqual([...GUEST_STATES], ['cloning', 'booting', 'healthy', 'sick', 'draining', 'stopping', 'gone', 'failed', 'warming', 'warm']);
 });
 
 test('a pool counts guests on their way up and serving, not those leaving or finished', (t) => {
@@ -16,8 +16,8 @@ test('launches and retirements in progress are in flight; a sick guest is not (i
   t.false(GUEST_STATE_FACTS.sick.counted);
 });
 
-test('only gone and failed are finished; everything else may own a process, clone or balancer entry', (t) => {
-  t.deepEqual([...LIVE_STATES], ['cloning', 'booting', 'healthy', 'sick', 'draining', 'stopping']);
+test('only gone and failed are finished; everything else (warm guests too) may own a process, clone or balancer entry', (t) => {
+  t.deepEqual([...LIVE_STATES], ['cloning', 'booting', 'healthy', 'sick', 'draining', 'stopping', 'warming', 'warm']);
 });
 
 test('a serving state is counted, live and not in flight', (t) => {
