@@ -127,7 +127,10 @@ test('warm guests are made paused and not counted; a scale-out takes one and ser
   const rec = guestRecords(dir, 'wp').find((r) => r.id === warm.id)!;
   t.truthy(rec, 'the warm guest was booted');
   t.is(procState(rec.pid), 'T', 'its process group is stopped (paused)');
-  t.is(await probe(warm.address, 500), 'timeout', 'a paused guest answers nothing');
+  const answered = await probe(warm.address, 500);
+  // Who answered, if anything did: the example guest names itself in its answer to `/`.
+  const who = answered === 'timeout' ? '' : (await request(`http://${warm.address}/?ms=0`, { timeoutMs: 2000 }).catch((e) => ({ status: 0, body: String(e) }))).body.trim();
+  t.is(answered, 'timeout', `a paused guest answers nothing (at ${warm.address} the answer came from: ${who || '?'}; the warm guest is ${warm.id})`);
   t.deepEqual(await guestHistory(gh, 'wp', warm.id), ['clone', 'boot', 'health', 'pause']);
   // The cold pool has no warm pool and no warm guests.
   await waitUntil(async () => guestsIn(await view(gh, 'cp'), 'healthy').length === 1, 60_000, 'cp: 1 healthy');
