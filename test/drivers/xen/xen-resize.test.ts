@@ -2,57 +2,16 @@
 // test/drivers/xen/fake-xl.sh for xl (it keeps each domain's vCPUs and memory and refuses more
 // than the cfg's maxvcpus/maxmem), asserting the xl argv that reached dom0.
 import test from 'ava';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, type CreditSettings, type Policy } from '../../../src/domain/policy.ts';
-import type { Guest } from '../../../src/domain/types.ts';
-import { XenHosts } from '../../../src/drivers/xen/xen-hosts.ts';
-import { XenHypervisor } from '../../../src/drivers/xen/xen-hypervisor.ts';
 import { GridhostError } from '../../../src/errors/errors.ts';
-import { startSshd } from '../ssh/sshd-fixture.ts';
+import { guestOf, oneDom0Fixture, xenTemplate } from './one-dom0.ts';
 import { vcpuOnline } from '../../../scripts/bench/xen-vertical-bench.ts';
 
-const FAKE_XL = fileURLToPath(new URL('./fake-xl.sh', import.meta.url));
-const template = (size = 'vcpus = 1\nmaxvcpus = 2\nmaxmem = 256\n') => `name = {{name}}\nuuid = {{uuid}}\ntype = "pv"\nkernel = "/k"\nmemory = 128\n${size}vif = [ 'bridge=xenbr0,mac={{mac}}' ]\ndisk = [ 'format={{format}},vdev=xvda,access=rw,target={{disk}}' ]\n`;
-
-const cleanups: (() => Promise<void>)[] = [];
-test.after.always(async () => {
-  for (const c of cleanups) await c();
-});
-
-async function setup(tpl = template()) {
-  const sshd = await startSshd();
-  const dir = mkdtempSync(join(tmpdir(), 'gridhost-xen-resize-'));
-  const state = join(dir, 'state');
-  mkdirSync(state);
-  mkdirSync(join(dir, 'images'));
-  writeFileSync(join(dir, 'images', 'base.img'), 'base\n');
-  writeFileSync(join(dir, 'web.xl.cfg'), tpl);
-  writeFileSync(join(dir, 'xl'), `#!/bin/sh\nXL_STATE='${state}' exec '${FAKE_XL}' "$@"\n`, { mode: 0o755 });
-  const newHv = () => new XenHypervisor({ hosts: new XenHosts([{ name: 'dom0-a', address: '127.0.0.1', port: sshd.port, user: sshd.user, privateKeyPath: sshd.privateKeyPath, hostKeyFingerprint: sshd.hostKeyFingerprint }], { ssh: { connectAttempts: 1 } }), xlPath: join(dir, 'xl'), cfgDir: join(dir, 'cfg'), goneTimeoutMs: 5000, sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))) });
-  const hvs = [newHv()];
-  cleanups.push(async () => {
-    for (const hv of hvs) await hv.close();
-    await sshd.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const policy = (credit?: CreditSettings): Policy => ({
-    file: join(dir, 'web.yaml'), pool: 'web', min: 2, max: 8,
-    guest: { driver: 'xen', template: join(dir, 'web.xl.cfg'), image: join(dir, 'images', 'base.img'), clone: 'copy', healthPath: '/healthz', metricsPath: '/metrics', metrics: [], bootTimeoutMs: 30_000, stopTimeoutMs: 2_000, drainTimeoutMs: 1_000, ...(credit ? { credit } : {}) },
-    balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:0' },
-    sampling: { intervalMs: 5000, windowMs: 60_000 }, warmupMs: 0,
-    scaleOut: { cooldownMs: 0, whileBooting: 'hold' }, scaleIn: { cooldownMs: 0, stabilizationMs: 0, victims: 'newest' },
-    onMissing: 'hold', unknownGuests: 'retire', rules: [], schedules: [], breaker: { failures: 3, openMs: 60_000 }, autoHeal: { ...DEFAULT_AUTO_HEAL },
-  });
-  const argv = () => (existsSync(join(state, 'argv')) ? readFileSync(join(state, 'argv'), 'utf8').trim().split('\n') : []);
-  const sched = (dom: string) => readFileSync(join(state, 'sched', dom), 'utf8').trim();
-  const domains = () => (existsSync(join(state, 'domains')) ? readdirSync(join(state, 'domains')) : []);
-  return { dir, state, hv: hvs[0]!, restarted: () => { const h = newHv(); hvs.push(h); return h; }, policy, argv, sched, domains };
-}
-
-const guestOf = (id: string, meta: Record<string, string>): Guest => ({ id, pool: 'web', state: 'healthy', driver: 'xen', host: 'dom0-a', createdAt: 0, updatedAt: 0, meta });
+const { setup: setupWith, cleanup } = oneDom0Fixture();
+test.after.always(cleanup);
+const template = (extra = 'vcpus = 1\nmaxvcpus = 2\nmaxmem = 256\n') => xenTemplate(extra);
+const setup = (tpl = template()) => setupWith(tpl);
 
 
 async function booted(e: Awaited<ReturnType<typeof setup>>, id: string, fence?: { pool: string; token: number; holder: string; acquiredAt: number }) {
