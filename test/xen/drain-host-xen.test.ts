@@ -13,12 +13,11 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, getJson, REPO, request, sleep, startGridhost, waitUntil, type GridhostProcess } from '../e2e/harness.ts';
-import { type Lab, gridhostLeftovers, leftoversOf, removeGridhostGuests, startLab } from './lab.ts';
+import { type Lab, gridhostLeftovers, leftoversOf, removeGridhostGuests, startLab, labMs } from './lab.ts';
 
 const POOL = 'xdr';
 const TOKEN = 'drain-host-test-token-5d1e';
-const SLOW = Math.max(1, Number(process.env.GRIDHOST_XEN_E2E_SLOW ?? 1));
-const s = (seconds: number): number => Math.round(seconds * SLOW * 1000);
+const s = labMs;
 
 let a: Lab;
 let b: Lab;

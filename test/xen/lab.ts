@@ -36,6 +36,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, type ConnectConfig } from 'ssh2';
 
+/** GRIDHOST_XEN_E2E_SLOW: a multiplier of every wait in the lab tests (a loaded machine). */
+export const LAB_SLOW = Math.max(1, Number(process.env.GRIDHOST_XEN_E2E_SLOW ?? 1));
+/** `seconds` of a lab test's wait, in ms, times LAB_SLOW. */
+export const labMs = (seconds: number): number => Math.round(seconds * LAB_SLOW * 1000);
+
 export const LAB_SCRIPTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'xen-lab');
 
 export type LabStore = 'xfs' | 'lvm';

@@ -11,11 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, getJson, REPO, request, sleep, startGridhost, waitUntil, type GridhostProcess } from '../e2e/harness.ts';
-import { gridhostDom0Yaml, gridhostLeftovers, startLab, type Lab } from './lab.ts';
+import { gridhostDom0Yaml, gridhostLeftovers, startLab, type Lab, labMs } from './lab.ts';
 
 const CFG_DIR = '/etc/xen/gridhost';
-const SLOW = Math.max(1, Number(process.env.GRIDHOST_XEN_E2E_SLOW ?? 1));
-const s = (seconds: number): number => Math.round(seconds * SLOW * 1000);
+const s = labMs;
 
 let lab: Lab;
 let template: string;

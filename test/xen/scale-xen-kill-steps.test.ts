@@ -14,12 +14,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closedLoopLoad, freePort, getJson, REPO, sleep, startGridhost, waitUntil, workspace, type GridhostProcess, type StartOptions } from '../e2e/harness.ts';
 import { REPAIR_KINDS } from '../../src/controller/repair-kinds.ts';
-import { type Lab, gridhostDom0Yaml, gridhostLeftovers, leftoversOf, removeGridhostGuests, startLab } from './lab.ts';
+import { type Lab, gridhostDom0Yaml, gridhostLeftovers, leftoversOf, removeGridhostGuests, startLab, labMs } from './lab.ts';
 
 const POOL = 'xks';
 const CFG_DIR = '/etc/xen/gridhost';
-const SLOW = Math.max(1, Number(process.env.GRIDHOST_XEN_E2E_SLOW ?? 1));
-const s = (seconds: number): number => Math.round(seconds * SLOW * 1000);
+const s = labMs;
 
 let lab: Lab;
 test.before(async () => {

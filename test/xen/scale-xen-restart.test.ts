@@ -8,12 +8,11 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, getJson, REPO, sleep, startGridhost, waitUntil, workspace, type GridhostProcess } from '../e2e/harness.ts';
-import { type Lab, gridhostDom0Yaml, gridhostLeftovers, leftoversOf, removeGridhostGuests, startLab } from './lab.ts';
+import { type Lab, gridhostDom0Yaml, gridhostLeftovers, leftoversOf, removeGridhostGuests, startLab, labMs } from './lab.ts';
 
 const POOL = 'xrs';
 const CFG_DIR = '/etc/xen/gridhost';
-const SLOW = Math.max(1, Number(process.env.GRIDHOST_XEN_E2E_SLOW ?? 1));
-const s = (seconds: number): number => Math.round(seconds * SLOW * 1000);
+const s = labMs;
 
 let lab: Lab;
 test.before(async () => {
