@@ -12,11 +12,10 @@ import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, getJson, REPO, request, startGridhost, waitUntil, workspace, type GridhostProcess } from '../e2e/harness.ts';
-import { type Lab, gridhostDom0Yaml, gridhostLeftovers, leftoversOf, removeGridhostGuests, startLab, labMs, LAB_SLOW } from './lab.ts';
+import { type Lab, gridhostDom0Yaml, gridhostLeftovers, leftoversOf, removeGridhostGuests, startLab, labMs } from './lab.ts';
 
 const CFG_DIR = '/etc/xen/gridhost';
 const TOKEN = 'xen-warm-pool-token';
-const SLOW = LAB_SLOW;
 const s = labMs;
 /** The target for the warm path on the lab. */
 const WARM_TARGET_S = 2;
