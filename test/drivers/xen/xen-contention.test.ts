@@ -3,63 +3,20 @@
 // xl and xentop wrappers pick it by the port the session came in on), whose xentop CPU% and
 // xl info nr_cpus the test sets.
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { DEFAULT_AUTO_HEAL, DEFAULT_BALANCER, type Policy } from '../../../src/domain/policy.ts';
-import { XenHosts } from '../../../src/drivers/xen/xen-hosts.ts';
-import { XenHypervisor } from '../../../src/drivers/xen/xen-hypervisor.ts';
-import { startSshd, type SshdFixture } from '../ssh/sshd-fixture.ts';
+import { twoDom0s as twoDom0sFixture, type TwoDom0s } from './two-dom0s.ts';
 
-const FAKE_XL = fileURLToPath(new URL('./fake-xl.sh', import.meta.url));
-const TEMPLATE = 'name = {{name}}\nuuid = {{uuid}}\ntype = "pv"\nkernel = "/k"\nmemory = 128\nvif = [ \'bridge=xenbr0,mac={{mac}}\' ]\ndisk = [ \'format={{format}},vdev=xvda,access=rw,target={{disk}}\' ]\n';
-
-interface TwoDom0s {
-  hv: XenHypervisor;
-  /** Each dom0's fake-xl state folder, by dom0 name. */
-  state: Record<string, string>;
-  policy: (contention?: number) => Policy;
-}
-
-const cleanups: (() => Promise<void>)[] = [];
+const opened: TwoDom0s[] = [];
 test.after.always(async () => {
-  for (const c of cleanups) await c();
+  for (const e of opened) await e.close();
 });
 
-async function twoDom0s(): Promise<TwoDom0s> {
-  const dir = mkdtempSync(join(tmpdir(), 'gridhost-xen-contention-'));
-  const sshds: SshdFixture[] = [await startSshd(), await startSshd()];
-  const state: Record<string, string> = {};
-  const names = ['dom0-a', 'dom0-b'];
-  for (const [i, s] of sshds.entries()) {
-    state[names[i]!] = join(dir, `state-${s.port}`);
-    mkdirSync(join(state[names[i]!]!, 'cpu'), { recursive: true });
-  }
-  // $SSH_CONNECTION is "client-ip client-port server-ip server-port": the dom0 this session reached.
-  const pick = `XL_STATE='${dir}'/state-$(echo "$SSH_CONNECTION" | cut -d' ' -f4)`;
-  writeFileSync(join(dir, 'xl'), `#!/bin/sh\n${pick} exec '${FAKE_XL}' "$@"\n`, { mode: 0o755 });
-  writeFileSync(join(dir, 'xentop'), `#!/bin/sh\n${pick} exec '${FAKE_XL}' xentop "$@"\n`, { mode: 0o755 });
-  mkdirSync(join(dir, 'images'));
-  writeFileSync(join(dir, 'images', 'base.img'), 'base\n');
-  writeFileSync(join(dir, 'web.xl.cfg'), TEMPLATE);
-  const hosts = new XenHosts(sshds.map((s, i) => ({ name: names[i]!, address: '127.0.0.1', port: s.port, user: s.user, privateKeyPath: s.privateKeyPath, hostKeyFingerprint: s.hostKeyFingerprint })), { ssh: { connectAttempts: 1 } });
-  const hv = new XenHypervisor({ hosts, xlPath: join(dir, 'xl'), xentopPath: join(dir, 'xentop'), cfgDir: join(dir, 'cfg') });
-  cleanups.push(async () => {
-    await hv.close();
-    for (const s of sshds) await s.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const policy = (saturatedAt?: number): Policy => ({
-    file: join(dir, 'web.yaml'), pool: 'web', min: 2, max: 8,
-    guest: { driver: 'xen', template: join(dir, 'web.xl.cfg'), image: join(dir, 'images', 'base.img'), clone: 'copy', healthPath: '/healthz', metricsPath: '/metrics', metrics: [], bootTimeoutMs: 30_000, stopTimeoutMs: 2_000, drainTimeoutMs: 1_000 },
-    balancer: { ...DEFAULT_BALANCER, listen: '127.0.0.1:0' },
-    sampling: { intervalMs: 5000, windowMs: 60_000 }, warmupMs: 0,
-    scaleOut: { cooldownMs: 0, whileBooting: 'hold' }, scaleIn: { cooldownMs: 0, stabilizationMs: 0, victims: 'newest' },
-    onMissing: 'hold', unknownGuests: 'retire', rules: [], schedules: [], breaker: { failures: 3, openMs: 60_000 }, autoHeal: { ...DEFAULT_AUTO_HEAL },
-    ...(saturatedAt !== undefined ? { contention: { saturatedAt } } : {}),
-  });
-  return { hv, state, policy };
+/** The shared two-dom0 fixture, its policy taking contention's saturated_at. */
+async function twoDom0s() {
+  const e = await twoDom0sFixture();
+  opened.push(e);
+  return { ...e, policy: (saturatedAt?: number) => e.policy(saturatedAt !== undefined ? { contention: { saturatedAt } } : {}) };
 }
 
 const setCpu = (state: string, domain: string, pct: number) => writeFileSync(join(state, 'cpu', domain), pct.toFixed(1));
