@@ -7,7 +7,9 @@ import { FakeBalancer } from '../drivers/balancer/fake-balancer.ts';
 import { ManualClock } from './clock.ts';
 import { RecordingTelemetry } from './telemetry.ts';
 import { GuestLifecycle } from './guest-lifecycle.ts';
-import { reconcilePool, repairsByKind } from './reconciler.ts';
+import { adoptedMeta, reconcilePool, repairsByKind } from './reconciler.ts';
+import { guestSizeOf, verticalStep } from '../decision/vertical-step.ts';
+import type { DiscoveredSize } from '../drivers/hypervisor/hypervisor.ts';
 
 function rig() {
   const clock = new ManualClock(1_000_000);
@@ -129,4 +131,31 @@ test('with unknown_guests: adopt, an unknown guest at no known address (killed b
   t.regex(rep.repairs[0]!.detail, /not adopted; stopped/);
   t.false(r.hv.guests.has('web-u4'));
   t.is(await r.store.getGuest('web-u4'), undefined);
+});
+
+test('an adopted guest keeps the vCPUs and memory its driver reports (its template\'s as the floor), so vertical steps can resize it', async (t) => {
+  const r = adoptRig(true);
+  await r.balancer.ensurePool('web', '127.0.0.1:0', '/healthz');
+  r.hv.seed({ id: 'web-u5', pool: 'web', running: true, address: '127.0.0.1:10005', meta: { pid: '44' } });
+  // Found stepped up once before the store lost it: 2 of 4 vCPUs, 192 of 512 MiB, made at 1 / 128.
+  const size: DiscoveredSize = { vcpus: 2, maxVcpus: 4, memoryMb: 192, maxMemoryMb: 512, baseVcpus: 1, baseMemoryMb: 128 };
+  const listed = r.hv.discover.bind(r.hv);
+  r.hv.discover = async () => (await listed()).map((x) => (x.id === 'web-u5' ? { ...x, size } : x));
+  const rep = await reconcilePool(r.deps, 'web', r.policy, undefined, { takeover: true });
+  t.regex(rep.repairs[0]!.detail, /adopted/);
+  const rec = (await r.store.getGuest('web-u5'))!;
+  t.like(rec, { state: 'healthy', meta: { pid: '44' } });
+  t.deepEqual(guestSizeOf(rec), size);
+  const vertical = { vcpuStep: 1, memoryStepMb: 64 };
+  t.deepEqual(verticalStep(vertical, [rec], 'up')?.guests, [{ id: 'web-u5', vcpus: { from: 2, to: 3 }, memoryMb: { from: 192, to: 256 } }]);
+  t.deepEqual(verticalStep(vertical, [rec], 'down')?.guests, [{ id: 'web-u5', vcpus: { from: 2, to: 1 }, memoryMb: { from: 192, to: 128 } }]);
+});
+
+test('adoptedMeta: the driver\'s size under the keys a launch writes; without one, no size facts (vertical leaves the guest alone)', (t) => {
+  t.deepEqual(adoptedMeta({ meta: { host: 'h' }, size: { vcpus: 1, maxVcpus: 2, memoryMb: 128, maxMemoryMb: 256, baseVcpus: 1, baseMemoryMb: 128 } }), {
+    host: 'h', vcpus: '1', maxvcpus: '2', base_vcpus: '1', memory_mb: '128', maxmem_mb: '256', base_memory_mb: '128',
+  });
+  const bare = adoptedMeta({ meta: { host: 'h' } });
+  t.deepEqual(bare, { host: 'h' });
+  t.is(guestSizeOf({ meta: bare }), undefined);
 });

@@ -18,8 +18,9 @@
 //                   retired guest running again): by the pool's policy (unknown_guests),
 //                   retired (stopped, clone deleted; the default: nobody vouched for it), or
 //                   adopted when it has an address and passes a launch's health checks (one
-//                   that fails them is retired). A guest whose record says gone or failed is
-//                   always retired: its end was decided.
+//                   that fails them is retired), recorded with the size its driver reports (as a
+//                   launch records its template's, so vertical steps can resize it). A guest
+//                   whose record says gone or failed is always retired: its end was decided.
 //  orphan-clone     a clone (disk, directory, config) with no guest running and no live record:
 //                   deleted.
 //  balancer-orphan  a balancer entry with no live guest behind it: removed.
@@ -34,6 +35,7 @@ import type { Policy } from '../domain/policy.ts';
 import type { Store } from '../store/store.ts';
 import type { Balancer } from '../drivers/balancer/balancer.ts';
 import type { DiscoveredGuest, Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
+import { SIZE_META } from '../decision/vertical-step.ts';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Clock } from './clock.ts';
 import type { GuestLifecycle } from './guest-lifecycle.ts';
@@ -90,6 +92,25 @@ export function planRepair(g: Guest, running: boolean): RepairAction {
     default:
       return assertNever(repair, 'repair');
   }
+}
+
+/**
+ * Pure: the meta an unknown guest is adopted with: what its driver found, and the size it reports
+ * under the keys a launch writes from the template (SIZE_META), so guest.vertical can resize it.
+ * Without a reported size there are no size facts (vertical steps leave the guest as it is).
+ */
+export function adoptedMeta(x: Pick<DiscoveredGuest, 'meta' | 'size'>): Record<string, string> {
+  const s = x.size;
+  if (!s) return { ...x.meta };
+  return {
+    ...x.meta,
+    [SIZE_META.vcpus]: String(s.vcpus),
+    [SIZE_META.maxVcpus]: String(s.maxVcpus),
+    [SIZE_META.baseVcpus]: String(s.baseVcpus),
+    [SIZE_META.memoryMb]: String(s.memoryMb),
+    [SIZE_META.maxMemoryMb]: String(s.maxMemoryMb),
+    [SIZE_META.baseMemoryMb]: String(s.baseMemoryMb),
+  };
 }
 
 export interface ReconcileOptions {
@@ -231,7 +252,7 @@ export async function reconcilePool(d: ReconcileDeps, pool: string, policy: Poli
       const adopt = x.running && !rec && policy?.unknownGuests === 'adopt' && policy.guest.driver === x.driver;
       if (adopt && x.address) {
         try {
-          await d.lifecycle.adopt({ id: x.id, pool, driver: x.driver, host: x.host, address: x.address, meta: x.meta }, policy, fence);
+          await d.lifecycle.adopt({ id: x.id, pool, driver: x.driver, host: x.host, address: x.address, meta: adoptedMeta(x) }, policy, fence);
           await repaired('unknown-guest', x.id, `running but ${whose}: adopted (passed the health checks, added to the balancer)`);
         } catch (e) {
           // A record written meanwhile (a launch that just began) accounts for it.

@@ -71,6 +71,21 @@ export interface DiscoveredGuest {
   address?: string;
   meta: Record<string, string>;
   running: boolean;
+  /** A running guest's size, for a driver that can resize (guest.vertical): adoption records it
+   *  as a launch records its template's, so vertical steps can resize an adopted guest too. */
+  size?: DiscoveredSize;
+}
+
+/** What the host reports of a running guest now (vCPUs online, memory target) and at most (the
+ *  maxvcpus/maxmem its domain was made with), and the size it was made at (its template's: a
+ *  step down goes no lower). MiB. */
+export interface DiscoveredSize {
+  vcpus: number;
+  maxVcpus: number;
+  memoryMb: number;
+  maxMemoryMb: number;
+  baseVcpus: number;
+  baseMemoryMb: number;
 }
 
 export interface Hypervisor {

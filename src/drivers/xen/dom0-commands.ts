@@ -96,14 +96,28 @@ export class Dom0Commands {
 
   /** Guest id -> `# gridhost.*` header of every config in cfgDir. */
   async readCfgHeaders(host: string): Promise<Map<string, Record<string, string>>> {
-    const script = 'for f in "$1"/*.cfg; do [ -f "$f" ] || continue; echo "#### $f"; grep "^# gridhost\\." "$f"; done; true';
-    const r = await this.run(host, ['sh', '-c', script, 'sh', this.o.cfgDir], 'GH_COMMAND_FAILED');
     const out = new Map<string, Record<string, string>>();
+    for (const [id, c] of await this.readCfgs(host, 'grep "^# gridhost\\." "$f"')) out.set(id, c.header);
+    return out;
+  }
+
+  /** Guest id -> header and size lines (vcpus, maxvcpus, memory, maxmem: its template's size) of
+   *  every config in cfgDir; `lines` is for xen-resize.ts's cfgSize. */
+  readCfgHeadersAndSize(host: string): Promise<Map<string, { header: Record<string, string>; lines: string }>> {
+    return this.readCfgs(host, 'grep -E "^# gridhost\\.|^[[:space:]]*(vcpus|maxvcpus|memory|maxmem)[[:space:]]*=" "$f"');
+  }
+
+  /** The lines `grep` (a command on "$f") picks from each config in cfgDir, by guest id. */
+  private async readCfgs(host: string, grep: string): Promise<Map<string, { header: Record<string, string>; lines: string }>> {
+    const script = `for f in "$1"/*.cfg; do [ -f "$f" ] || continue; echo "#### $f"; ${grep}; done; true`;
+    const r = await this.run(host, ['sh', '-c', script, 'sh', this.o.cfgDir], 'GH_COMMAND_FAILED');
+    const out = new Map<string, { header: Record<string, string>; lines: string }>();
     for (const chunk of r.stdout.split(/^#### /m).slice(1)) {
       const header = parseCfgHeader(chunk);
-      const file = chunk.slice(0, chunk.indexOf('\n'));
+      const nl = chunk.indexOf('\n');
+      const file = chunk.slice(0, nl);
       const id = header['guest'] ?? file.slice(file.lastIndexOf('/') + 1).replace(/\.cfg$/, '');
-      out.set(id, header);
+      out.set(id, { header, lines: nl < 0 ? '' : chunk.slice(nl + 1) });
     }
     return out;
   }

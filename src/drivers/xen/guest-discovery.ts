@@ -1,10 +1,13 @@
 // What the dom0s hold of gridhost's guests, read back from the dom0s themselves (no state is
 // kept here): discover() lists running domains and leftover clones by their rendered configs'
-// `# gridhost.*` headers; gone() says which recorded guests' domains `xl list` no longer shows.
+// `# gridhost.*` headers, each running one with its size (xl list -l now, its config's template
+// size as the floor) for adoption; gone() says which recorded guests' domains `xl list` no
+// longer shows.
 import type { Guest } from '../../domain/types.ts';
 import { isGridhostError } from '../../errors/errors.ts';
-import type { DiscoveredGuest } from '../hypervisor/hypervisor.ts';
+import type { DiscoveredGuest, DiscoveredSize } from '../hypervisor/hypervisor.ts';
 import type { Dom0Commands } from './dom0-commands.ts';
+import { cfgSize } from './xen-resize.ts';
 import type { XenDriverSettings } from './xen-hypervisor-options.ts';
 import { parseXlList, type XlDomain } from './xl-parse.ts';
 
@@ -18,10 +21,10 @@ export class GuestDiscovery {
     const found: DiscoveredGuest[] = [];
     for (const host of this.cmd.hosts.names()) {
       let domains: XlDomain[];
-      let cfgs: Map<string, Record<string, string>>;
+      let cfgs: Map<string, { header: Record<string, string>; lines: string }>;
       try {
         domains = await this.cmd.listDomains(host);
-        cfgs = await this.cmd.readCfgHeaders(host);
+        cfgs = await this.cmd.readCfgHeadersAndSize(host);
       } catch (e) {
         if (isGridhostError(e) && (e.code === 'GH_HOST_UNREACHABLE' || e.code === 'GH_HOST_KEY_MISMATCH')) continue; // down: skipped
         throw e;
@@ -30,16 +33,18 @@ export class GuestDiscovery {
       for (const d of domains) {
         if (!d.name.startsWith(this.o.namePrefix) || d.domid === 0) continue;
         const id = d.name.slice(this.o.namePrefix.length);
-        const header = cfgs.get(id) ?? {};
+        const cfg = cfgs.get(id);
+        const header = cfg?.header ?? {};
         seen.add(id);
         const meta: Record<string, string> = { ...withoutGuest(header), host, domain: d.name, domid: String(d.domid) };
         const pool = header['pool'] ?? id.slice(0, Math.max(0, id.lastIndexOf('-')));
         const g: DiscoveredGuest = { id, pool, host, meta, running: true };
         const address = this.cmd.addressOf(host, header);
         if (address) g.address = address;
+        if (cfg) g.size = this.sizeOf(d, cfg.lines);
         found.push(g);
       }
-      for (const [id, header] of cfgs) {
+      for (const [id, { header }] of cfgs) {
         if (seen.has(id)) continue;
         const g: DiscoveredGuest = { id, pool: header['pool'] ?? '', host, meta: { ...withoutGuest(header), host }, running: false };
         const address = this.cmd.addressOf(host, header);
@@ -71,6 +76,13 @@ export class GuestDiscovery {
       for (const g of list) if (!names.has(g.meta.domain ?? this.cmd.domainName(g.id))) out.add(g.id);
     }
     return out;
+  }
+
+  /** The domain's size as dom0 has it now (a resize since its create included), with the floor
+   *  of a step down from its config (the template's vcpus/memory, read as at clone). */
+  private sizeOf(d: XlDomain, cfgLines: string): DiscoveredSize {
+    const made = cfgSize(cfgLines, this.o.memoryMb);
+    return { vcpus: d.vcpus, maxVcpus: d.maxVcpus, memoryMb: d.memoryMb, maxMemoryMb: d.maxMemoryMb, baseVcpus: made.vcpus, baseMemoryMb: made.memoryMb };
   }
 }
 

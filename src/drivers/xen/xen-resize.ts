@@ -14,14 +14,19 @@ function cfgInt(cfgText: string, key: string): number | undefined {
   return last ? Number(last[1]) : undefined;
 }
 
-/** The size facts of a guest made from `cfgText`: its vcpus/memory now and at most (maxvcpus and
- *  maxmem, each defaulting to vcpus/memory as xl does), and its template's size (the floor of a
- *  step down). `defaultMemoryMb`: the driver's memory for a template without `memory =`. */
-export function cfgSizeMeta(cfgText: string, defaultMemoryMb: number): Record<string, string> {
+/** The size a guest made from `cfgText` starts at (vcpus, memory) and may grow to (maxvcpus and
+ *  maxmem, each defaulting to vcpus/memory as xl does). `defaultMemoryMb`: the driver's memory
+ *  for a template without `memory =`. */
+export function cfgSize(cfgText: string, defaultMemoryMb: number): { vcpus: number; maxVcpus: number; memoryMb: number; maxMemoryMb: number } {
   const vcpus = cfgInt(cfgText, 'vcpus') ?? 1;
-  const memory = cfgMemoryMb(cfgText) ?? defaultMemoryMb;
-  const maxVcpus = Math.max(vcpus, cfgInt(cfgText, 'maxvcpus') ?? vcpus);
-  const maxMem = Math.max(memory, cfgInt(cfgText, 'maxmem') ?? memory);
+  const memoryMb = cfgMemoryMb(cfgText) ?? defaultMemoryMb;
+  return { vcpus, maxVcpus: Math.max(vcpus, cfgInt(cfgText, 'maxvcpus') ?? vcpus), memoryMb, maxMemoryMb: Math.max(memoryMb, cfgInt(cfgText, 'maxmem') ?? memoryMb) };
+}
+
+/** The size facts of a guest made from `cfgText`: its vcpus/memory now and at most, and its
+ *  template's size (the floor of a step down), as cfgSize reads them. */
+export function cfgSizeMeta(cfgText: string, defaultMemoryMb: number): Record<string, string> {
+  const { vcpus, maxVcpus, memoryMb: memory, maxMemoryMb: maxMem } = cfgSize(cfgText, defaultMemoryMb);
   return {
     [SIZE_META.vcpus]: String(vcpus),
     [SIZE_META.maxVcpus]: String(maxVcpus),

@@ -11,6 +11,8 @@ export interface XlDomain {
   maxMemoryMb: number;
   /** vCPUs online (avail_vcpus), else max_vcpus, else 1. */
   vcpus: number;
+  /** The most vCPUs the domain may bring online (max_vcpus, its maxvcpus), else vcpus. */
+  maxVcpus: number;
   /** xl's six-letter state ("-b----"), when known (only `xl list` shows it, not `xl list -l`). */
   state?: string;
   /** Guest kernel command line, disks' backing paths and MACs (from the config). */
@@ -45,12 +47,14 @@ export function parseXlListLong(json: string): XlDomain[] {
     const target = num(b['target_memkb']) ?? 0;
     const max = num(b['max_memkb']) ?? target;
     const avail = b['avail_vcpus'];
+    const vcpus = Array.isArray(avail) ? avail.length : (num(b['max_vcpus']) ?? 1);
     const dom: XlDomain = {
       domid,
       name,
       memoryMb: Math.round(target / 1024),
       maxMemoryMb: Math.round(max / 1024),
-      vcpus: Array.isArray(avail) ? avail.length : (num(b['max_vcpus']) ?? 1),
+      vcpus,
+      maxVcpus: Math.max(vcpus, num(b['max_vcpus']) ?? vcpus),
       disks: Array.isArray(d.config?.disks)
         ? (d.config.disks as Array<Record<string, unknown>>).map((x) => x['pdev_path']).filter((p): p is string => typeof p === 'string')
         : [],

@@ -15,6 +15,8 @@
 # `xl pause`/`xl unpause` keep $XL_STATE/paused/NAME; a paused domain lists as --p--- and does
 # not act on `xl shutdown` (its kernel runs no instruction); unpausing one not paused fails as
 # Xen's does (the system controller's pause count is 0).
+# `xl list -l` reports each domain's vCPUs and memory now and at most from $XL_STATE/size/NAME
+# (written at create, changed by vcpu-set/mem-set), as libxl reports a running domain's.
 # `xl migrate DOMAIN HOST` moves the domain file to the state folder $XL_STATE/peers/HOST names
 # (migrate_fails, or no such peer, fails as an unreachable target does, the domain kept).
 # xen_scheduler (default credit2) is what xl info says; sched-credit / sched-credit2 -d DOM -w W
@@ -62,8 +64,12 @@ list)
     for f in "$D"/*; do
       [ -f "$f" ] || continue
       read -r domid mem uuid mac disk extra < "$f"
-      printf ',\n    {\n        "domid": %s,\n        "config": { "c_info": { "type": "pv", "name": "%s", "uuid": "%s" }, "b_info": { "max_vcpus": 1, "avail_vcpus": [0], "max_memkb": %s, "target_memkb": %s, "cmdline": "%s" }, "disks": [ { "pdev_path": "%s", "vdev": "xvda" } ], "nics": [ { "devid": 0, "mac": "%s", "bridge": "xenbr0" } ] }\n    }' \
-        "$domid" "$(basename "$f")" "$uuid" $((mem * 1024)) $((mem * 1024)) "$extra" "$disk" "$mac"
+      # Its size now (as libxl reports it: vCPUs online, memory target), once create kept one.
+      vc=1 mvc=1 cm=$mem mm=$mem
+      [ -f "$S/size/$(basename "$f")" ] && read -r vc mvc cm mm < "$S/size/$(basename "$f")"
+      avail=0 i=1; while [ $i -lt "$vc" ]; do avail="$avail, $i"; i=$((i + 1)); done
+      printf ',\n    {\n        "domid": %s,\n        "config": { "c_info": { "type": "pv", "name": "%s", "uuid": "%s" }, "b_info": { "max_vcpus": %s, "avail_vcpus": [%s], "max_memkb": %s, "target_memkb": %s, "cmdline": "%s" }, "disks": [ { "pdev_path": "%s", "vdev": "xvda" } ], "nics": [ { "devid": 0, "mac": "%s", "bridge": "xenbr0" } ] }\n    }' \
+        "$domid" "$(basename "$f")" "$uuid" "$mvc" "$avail" $((mm * 1024)) $((cm * 1024)) "$extra" "$disk" "$mac"
     done
     printf '\n]\n\n'
   elif [ -n "${1:-}" ]; then

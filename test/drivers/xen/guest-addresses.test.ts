@@ -2,7 +2,7 @@ import test from 'ava';
 import { takenAddresses } from '../../../src/drivers/xen/guest-addresses.ts';
 import type { XlDomain } from '../../../src/drivers/xen/xl-parse.ts';
 
-const domain = (name: string, cmdline: string, macs: string[]): XlDomain => ({ domid: 1, name, memoryMb: 128, maxMemoryMb: 128, vcpus: 1, cmdline, disks: [], macs });
+const domain = (name: string, cmdline: string, macs: string[]): XlDomain => ({ domid: 1, name, memoryMb: 128, maxMemoryMb: 128, vcpus: 1, maxVcpus: 1, cmdline, disks: [], macs });
 
 test('a running domain takes the IP on its kernel command line (guestip= or ip=) and its MACs, case-folded', (t) => {
   const taken = takenAddresses(

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { GridhostError } from '../../../src/errors/errors.ts';
 import { guestOf, oneDom0Fixture, xenTemplate } from './one-dom0.ts';
 import { vcpuOnline } from '../../../scripts/bench/xen-vertical-bench.ts';
+import { adoptedMeta } from '../../../src/controller/reconciler.ts';
+import { guestSizeOf } from '../../../src/decision/vertical-step.ts';
 
 const { setup: setupWith, cleanup } = oneDom0Fixture();
 test.after.always(cleanup);
@@ -77,6 +79,19 @@ test('placement reserves a template\'s maxmem, not only its memory, so a step up
   const e = await setup(template('maxmem = 4000\n'));
   // free_memory 2014 MiB: memory 128 fits, maxmem 4000 does not.
   await t.throwsAsync(e.hv.clone({ id: 'web-r7', pool: 'web', policy: e.policy() }), { instanceOf: GridhostError, code: 'GH_OUT_OF_CAPACITY' });
+});
+
+test('discover reports a running guest\'s vCPUs and memory as dom0 has them now (a resize included) and its template\'s as the floor, so an adopted guest has the size facts its record had', async (t) => {
+  const e = await setup();
+  const g = await booted(e, 'web-r8');
+  const r = await e.hv.resize(g, { vcpus: 2, memoryMb: 192 });
+  await e.hv.clone({ id: 'web-r9', pool: 'web', policy: e.policy() }); // a clone never booted
+  // A restarted gridhost (or one whose store was reset) knows only what dom0 says.
+  const found = await e.restarted().discover();
+  const running = found.find((x) => x.id === 'web-r8')!;
+  t.deepEqual(running.size, { vcpus: 2, maxVcpus: 2, memoryMb: 192, maxMemoryMb: 256, baseVcpus: 1, baseMemoryMb: 128 });
+  t.deepEqual(guestSizeOf({ meta: adoptedMeta(running) }), guestSizeOf({ meta: { ...g.meta, ...r.meta } }));
+  t.is(found.find((x) => x.id === 'web-r9')?.size, undefined);
 });
 
 test('the lab bench reads a vCPU as online from xl vcpu-list only when it has a CPU and is not paused (offline)', (t) => {

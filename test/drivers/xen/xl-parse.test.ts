@@ -6,15 +6,15 @@ import { GridhostError, type ErrorCode } from '../../../src/errors/errors.ts';
 
 const fixture = (name: string): string => readFileSync(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), 'utf8');
 
-test('xl list -l with guests gives domid, name, uuid, memory, vcpus, disks and MACs of each domain', (t) => {
+test('xl list -l with guests gives domid, name, uuid, memory now and at most, vcpus online and at most, disks and MACs of each domain', (t) => {
   const doms = parseXlListLong(fixture('xl-list-l-guests.json'));
   t.deepEqual(
-    doms.map((d) => [d.domid, d.name, d.uuid, d.memoryMb, d.maxMemoryMb, d.vcpus]),
+    doms.map((d) => [d.domid, d.name, d.uuid, d.memoryMb, d.maxMemoryMb, d.vcpus, d.maxVcpus]),
     [
-      [0, 'Domain-0', undefined, 1024, 1024, 1],
-      [1, 'web1', '121c3c3e-7805-42c9-a64f-419519e3a985', 96, 256, 2],
-      [2, 'web3', '7fa83f0b-dc32-4b25-94bf-d1f45d5d9338', 128, 256, 1],
-      [3, 'web2', '009f6514-3346-47e1-8a4a-e41fa93ca55d', 128, 256, 1],
+      [0, 'Domain-0', undefined, 1024, 1024, 1, 1],
+      [1, 'web1', '121c3c3e-7805-42c9-a64f-419519e3a985', 96, 256, 2, 2],
+      [2, 'web3', '7fa83f0b-dc32-4b25-94bf-d1f45d5d9338', 128, 256, 1, 2],
+      [3, 'web2', '009f6514-3346-47e1-8a4a-e41fa93ca55d', 128, 256, 1, 2],
     ],
   );
   t.deepEqual(doms[1]?.disks, ['/var/lib/xen/images/web1.img']);
