@@ -1,7 +1,7 @@
 // Durations as written in policy and config files: `500ms`, `5s`, `2m`, `1h30m`, `1d`.
 // Pure: no clock, no I/O. Bare numbers are rejected on purpose: "5" could mean s or ms.
 
-import { GridhostError } from '../errors/errors.ts';
+import { GridhostError, shortFound } from '../errors/errors.ts';
 
 const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000, ms: 1 } as const;
 type Unit = keyof typeof UNIT_MS;
@@ -25,7 +25,7 @@ export function tryParseDuration(text: string): DurationResult {
   while (pos < text.length) {
     part.lastIndex = pos;
     const m = part.exec(text);
-    if (m === null) return { ok: false, message: `cannot read "${text.slice(pos)}" as a duration; ${HINT}` };
+    if (m === null) return { ok: false, message: `cannot read ${JSON.stringify(shortFound(text.slice(pos)))} as a duration; ${HINT}` };
     const unit = m[2] as Unit;
     const rank = ORDER.indexOf(unit);
     if (rank <= last) return { ok: false, message: `units must appear once each, largest first (e.g. 1h30m); ${HINT}` };
@@ -43,7 +43,7 @@ export function tryParseDuration(text: string): DurationResult {
 /** Parse a duration to milliseconds; throws GridhostError GH_BAD_REQUEST on bad input. */
 export function parseDuration(text: string): number {
   const r = tryParseDuration(text);
-  if (!r.ok) throw new GridhostError('GH_BAD_REQUEST', `invalid duration ${JSON.stringify(text)}: ${r.message}`, { found: text });
+  if (!r.ok) throw new GridhostError('GH_BAD_REQUEST', `invalid duration ${JSON.stringify(shortFound(text))}: ${r.message}`, { found: shortFound(text) });
   return r.ms;
 }
 

@@ -72,7 +72,10 @@ export function decodeYaml(text: string, file: string, recorder?: ReaderRecorder
     for (const e of doc.errors) {
       const lp = e.linePos?.[0] ?? { line: 1, col: 1 };
       // The library appends " at line L, column C:" and a code frame; our prefix carries the position.
-      const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      // It also quotes the token it choked on: cut that like any `found`, so no line of the file
+      // lands in a log whole.
+      const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')
+        .replace(/"([^"]{41,})"/g, (_, token: string) => JSON.stringify(shortFound(token)));
       reader.issueAt(lp.line, lp.col, '', `YAML syntax error: ${msg}`);
     }
     return { reader };
