@@ -3,7 +3,7 @@
 // blocks it, a policy that failed to reload; per guest its latest metrics and balancer health.
 // Pure: from the loop's status, the pool's record and the policy problems.
 import type { PolicyProblem } from '../controller/policy-problems.ts';
-import type { PoolStatus } from '../controller/pool-loop.ts';
+import type { PoolStatus } from '../controller/pool-status.ts';
 import { ruleReadings, type RuleReading } from '../decision/rule-readings.ts';
 import { boundsAt } from '../decision/schedule.ts';
 import type { Guest, MetricValues, PoolControl, PoolMode } from '../domain/types.ts';

@@ -1,7 +1,7 @@
 // What blocks a pool from growing, as the API, the CLI and the dashboard show it: the launch
 // breaker, hosts that are full or unreachable, a balancer that cannot be reached or cannot take
 // guests (Balancer.blocked), launches that keep failing, a spent flap budget, saturated hosts. Pure: from the loop's status (and whether the balancer answered).
-import type { PoolStatus } from '../controller/pool-loop.ts';
+import type { PoolStatus } from '../controller/pool-status.ts';
 
 export type BlockCause = 'flap-budget' | 'hosts-saturated' | 'breaker-open' | 'hosts-full' | 'hosts-unreachable' | 'balancer-unreachable' | 'balancer-blocked' | 'launch-failing';
 

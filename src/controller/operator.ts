@@ -12,7 +12,8 @@ import { fenceData } from './acting-fence.ts';
 import { savePoolWith } from './save-pool-with.ts';
 import type { Clock } from './clock.ts';
 import type { GuestLifecycle } from './guest-lifecycle.ts';
-import { poolBlockedError, type PoolLoop } from './pool-loop.ts';
+import type { PoolLoop } from './pool-loop.ts';
+import { poolBlockedError } from './pool-status.ts';
 import type { Telemetry } from './telemetry.ts';
 import type { RolloutStatus } from './rollout.ts';
 

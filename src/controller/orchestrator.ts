@@ -22,7 +22,8 @@ import { Healer } from './healer.ts';
 import { PoolRollout } from './rollout.ts';
 import { PoolEvacuation } from './evacuation.ts';
 import { HostControl } from './host-control.ts';
-import { PoolLoop, type PoolStatus } from './pool-loop.ts';
+import { PoolLoop } from './pool-loop.ts';
+import type { PoolStatus } from './pool-status.ts';
 import { retirePool, type RetireOutcome } from './pool-retirement.ts';
 import { diffPolicies, formatChange } from './policy-diff.ts';
 

@@ -13,7 +13,8 @@ import { ManualClock } from './clock.ts';
 import { RecordingTelemetry } from './telemetry.ts';
 import { GuestLifecycle, type HealthWaiter } from './guest-lifecycle.ts';
 import { Actuator } from './actuator.ts';
-import { PoolLoop, STOPPING_RETRY_MS } from './pool-loop.ts';
+import { PoolLoop } from './pool-loop.ts';
+import { STOPPING_RETRY_MS } from './pool-actions.ts';
 import { reconcilePool, repairsByKind } from './reconciler.ts';
 
 /** Total load spread evenly over the guests it is asked about. */
