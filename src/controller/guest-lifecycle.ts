@@ -190,7 +190,7 @@ export class GuestLifecycle {
       merge(await this.s.step(g, 'boot', took, () => hv.boot(spec, g.meta), fence));
       g = await this.s.transition(g, 'warming', {}, fence);
       await this.s.step(g, 'health', took, () => this.d.waitHealthy(g, policy), fence);
-      merge(await this.s.step(g, 'pause', took, () => hv.pause(g), fence));
+      merge(await this.s.step(g, 'pause', took, () => hv.pause(g, df), fence));
       g = await this.s.transition(g, 'warm', {}, fence);
       this.s.moved(g, 'pause', 'warming', now, took);
       return g;
@@ -217,7 +217,7 @@ export class GuestLifecycle {
     try {
       if (!canPause(hv)) throw new GridhostError('GH_BOOT_FAILED', `hypervisor driver ${hv.name} cannot unpause guests`, { guest: g.id });
       const booting: Record<string, number> = {};
-      const r = await this.s.step(g, 'unpause', booting, () => hv.unpause(g), fence);
+      const r = await this.s.step(g, 'unpause', booting, () => hv.unpause(g, driverFence(fence)), fence);
       timings.bootMs = booting.unpause!;
       g = await this.s.transition(g, 'booting', { meta: { ...g.meta, ...r.meta } }, fence);
       // No readiness wait of gridhost's own here: the guest passed it before it was paused, and
@@ -258,7 +258,7 @@ export class GuestLifecycle {
       await this.s.step(g, 'health', booting, () => this.d.waitHealthy(g, policy), fence);
       // What boot() sets from the policy (Xen: credit weight and cap) is not in the domain's
       // config: set it on the adopted guest too, before it serves.
-      const applied = await this.s.step(g, 'reapply', booting, () => this.reapply(g, policy), fence);
+      const applied = await this.s.step(g, 'reapply', booting, () => this.reapply(g, policy, fence), fence);
       await this.s.step(g, 'register', booting, () => registerGuest(this.membership(), g, policy), fence, false);
       g = await this.s.transition(g, 'healthy', { healthyAt: this.d.clock.now(), meta: { ...g.meta, ...applied } }, fence);
       this.s.moved(g, 'register', 'booting', now, booting);
@@ -271,9 +271,9 @@ export class GuestLifecycle {
   }
 
   /** The policy's settings on a running guest again (Hypervisor.reapply); {} for a driver without. */
-  async reapply(g: Guest, policy: Policy): Promise<Record<string, string>> {
+  async reapply(g: Guest, policy: Policy, fence?: ActingFence): Promise<Record<string, string>> {
     const hv = this.d.hypervisorFor(g.driver);
-    return hv.reapply ? hv.reapply(g, policy) : {};
+    return hv.reapply ? hv.reapply(g, policy, driverFence(fence)) : {};
   }
 
   /** A guest moved live to another host (evacuation): where the balancer reaches it through its

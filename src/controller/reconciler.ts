@@ -136,7 +136,7 @@ export function repairsByKind(r: ReconcileReport): Record<RepairKind, string[]> 
  */
 async function reapplyOnAdopt(d: ReconcileDeps, g: Guest, policy: Policy, fence: ActingFence | undefined): Promise<string> {
   try {
-    const applied = await d.lifecycle.reapply(g, policy);
+    const applied = await d.lifecycle.reapply(g, policy, fence);
     if (Object.keys(applied).length === 0) return '';
     const fresh = await d.store.getGuest(g.id);
     if (fresh) await d.store.saveGuest({ ...fresh, meta: { ...fresh.meta, ...applied } }, fenceData(fence));

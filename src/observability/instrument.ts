@@ -7,7 +7,7 @@ import type { Policy } from '../domain/policy.ts';
 import { isGridhostError } from '../errors/errors.ts';
 import type { Guest } from '../domain/types.ts';
 import type { Balancer } from '../drivers/balancer/balancer.ts';
-import type { Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
+import type { DriverFence, Hypervisor } from '../drivers/hypervisor/hypervisor.ts';
 import type { GridhostMetrics } from './metrics.ts';
 
 type DriverMetrics = Pick<GridhostMetrics, 'driverOperationDuration'>;
@@ -40,13 +40,13 @@ export function instrumentHypervisor(h: Hypervisor, m: DriverMetrics): Hyperviso
     // Not timed: a cached, synchronous answer.
     ...(h.hostUp ? { hostUp: (host: string) => h.hostUp!(host) } : {}),
     ...(h.gone ? { gone: (guests: readonly Guest[]) => t('gone', () => h.gone!(guests)) } : {}),
-    ...(h.pause ? { pause: (g: Guest) => t('pause', () => h.pause!(g)) } : {}),
-    ...(h.unpause ? { unpause: (g: Guest) => t('unpause', () => h.unpause!(g)) } : {}),
+    ...(h.pause ? { pause: (g: Guest, fence?: DriverFence) => t('pause', () => h.pause!(g, fence)) } : {}),
+    ...(h.unpause ? { unpause: (g: Guest, fence?: DriverFence) => t('unpause', () => h.unpause!(g, fence)) } : {}),
     ...(h.migrate ? { migrate: (guest: Guest, o: Parameters<NonNullable<Hypervisor['migrate']>>[1]) => t('migrate', () => h.migrate!(guest, o)) } : {}),
     ...(h.sourceDigest ? { sourceDigest: (policy: Policy, host: string) => t('sourceDigest', () => h.sourceDigest!(policy, host)) } : {}),
     ...(h.hostFacts ? { hostFacts: () => t('hostFacts', () => h.hostFacts!()) } : {}),
     ...(h.resize ? { resize: (g: Guest, size: { vcpus: number; memoryMb: number }, fence?: Parameters<NonNullable<Hypervisor['resize']>>[2]) => t('resize', () => h.resize!(g, size, fence)) } : {}),
-    ...(h.reapply ? { reapply: (g: Guest, policy: Policy) => t('reapply', () => h.reapply!(g, policy)) } : {}),
+    ...(h.reapply ? { reapply: (g: Guest, policy: Policy, fence?: DriverFence) => t('reapply', () => h.reapply!(g, policy, fence)) } : {}),
   };
 }
 

@@ -147,13 +147,13 @@ export interface Hypervisor {
    * passed its health check, keeping its memory, so unpause() brings it back serving within a
    * fraction of a second instead of a clone and boot. Local: SIGSTOP to its process group; Xen:
    * `xl pause`. Resolves with meta to merge (`paused: '1'`). Rejects only with GridhostError:
-   * GH_BOOT_FAILED (gone, or refused) or the transport codes. Drivers without pause and unpause
+   * GH_BOOT_FAILED (gone, or refused), GH_FENCED or the transport codes. Drivers without pause and unpause
    * cannot have a warm pool: a policy with one is refused at load (PolicyOptions.pausable).
    */
-  pause?(guest: Guest): Promise<StepResult>;
+  pause?(guest: Guest, fence?: DriverFence): Promise<StepResult>;
   /** Let a paused guest run again (SIGCONT; `xl unpause`). A guest that is not paused is success.
    *  Resolves with meta to merge (`paused: '0'`); rejects as pause() does. */
-  unpause?(guest: Guest): Promise<StepResult>;
+  unpause?(guest: Guest, fence?: DriverFence): Promise<StepResult>;
   /**
    * Each host's CPU use over all its domains (0-1 of its CPUs) and free memory now, for policy
    * contention (decision/host-contention.ts). Hosts that are down are left out; a host that
@@ -165,9 +165,9 @@ export interface Hypervisor {
    * What boot() sets on a guest from its policy (Xen: guest.credit's weight and cap), set again
    * on a running guest gridhost takes up after a restart or as a new leader: settings of a
    * domain are not in its config file, so nothing else keeps them the policy's. Resolves with
-   * meta to merge (what was applied). Rejects only with GH_SCHED_FAILED or the transport codes.
+   * meta to merge (what was applied). Rejects only with GH_SCHED_FAILED, GH_FENCED or the transport codes.
    */
-  reapply?(guest: Guest, policy: Policy): Promise<Record<string, string>>;
+  reapply?(guest: Guest, policy: Policy, fence?: DriverFence): Promise<Record<string, string>>;
 }
 
 /** Whether a driver can keep a warm pool (both halves of the capability). */

@@ -1,7 +1,9 @@
 // The pool's credit weight and cap (policy guest.credit) set on a domain with `xl sched-credit2`
 // or `xl sched-credit`, by the dom0's xen_scheduler (xen-sched.ts builds the argv): at boot, and
-// again on a running guest gridhost takes up (Hypervisor.reapply).
+// again on a running guest gridhost takes up (Hypervisor.reapply); behind the dom0 fence when the
+// call carries one, as every command that changes a pool's guests.
 import type { CreditSettings } from '../../domain/policy.ts';
+import type { DriverFence } from '../hypervisor/hypervisor.ts';
 import { GridhostError } from '../../errors/errors.ts';
 import type { Dom0Commands } from './dom0-commands.ts';
 import { creditArgv, creditMeta } from './xen-sched.ts';
@@ -18,10 +20,11 @@ export class DomainCredit {
   ) {}
 
   /** `xl sched-credit2` (or `sched-credit`, by the dom0's xen_scheduler) with the pool's weight and cap. */
-  async apply(host: string, domain: string, credit: CreditSettings): Promise<Record<string, string>> {
+  async apply(host: string, domain: string, credit: CreditSettings, fence?: DriverFence): Promise<Record<string, string>> {
     const scheduler = await this.schedulerOf(host);
     const argv = creditArgv(this.o.xlPath, scheduler, domain, credit);
-    const r = await this.cmd.hosts.exec(host, argv, { timeoutMs: this.o.commandTimeoutMs });
+    const r = await this.cmd.hosts.exec(host, this.cmd.fenced(fence, argv), { timeoutMs: this.o.commandTimeoutMs });
+    this.cmd.throwIfFenced(host, r);
     if (r.code !== 0) {
       throw new GridhostError('GH_SCHED_FAILED', `${host}: \`${argv.join(' ')}\` failed (exit ${r.code}): ${xlErrorSummary(r.stderr)}`, { host, domain, exitCode: r.code });
     }

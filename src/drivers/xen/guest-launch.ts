@@ -156,7 +156,7 @@ export class GuestLaunch {
       // The pool's credit weight and cap before the guest serves (a failure fails the boot: the
       // controller stops the domain and deletes its clone, as for any failed boot).
       const credit = spec.policy.guest.credit;
-      const applied = credit ? await this.credit.apply(host, domain, credit) : {};
+      const applied = credit ? await this.credit.apply(host, domain, credit, spec.fence) : {};
       const out: StepResult = { meta: { domid: id.stdout.trim(), ...applied }, host };
       const address = this.cmd.addressOf(host, meta);
       if (address) out.address = address;

@@ -1,6 +1,7 @@
 // What is done to a running domain in place, without stopping it: `xl pause` / `xl unpause` (the
-// warm pool) and `xl vcpu-set` / `xl mem-set` behind the dom0 fence (xen-resize.ts; policy
-// guest.vertical).
+// warm pool) and `xl vcpu-set` / `xl mem-set` (xen-resize.ts; policy guest.vertical), each behind
+// the dom0 fence when the call carries one: a deposed leader must not wake a warm guest (it would
+// serve unregistered, or twice) nor freeze a serving one.
 import type { Guest } from '../../domain/types.ts';
 import { GridhostError } from '../../errors/errors.ts';
 import type { DriverFence, StepResult } from '../hypervisor/hypervisor.ts';
@@ -30,17 +31,18 @@ export class RunningDomain {
 
   /** `xl pause` (the warm pool): the domain keeps its memory (counted on its dom0 as any
    *  domain's) and runs no vCPU until unpause(). */
-  async pause(guest: Guest): Promise<StepResult> {
+  async pause(guest: Guest, fence?: DriverFence): Promise<StepResult> {
     const { host, domain } = this.domainOf(guest, 'pause');
-    await this.cmd.run(host, [this.o.xlPath, 'pause', domain], 'GH_BOOT_FAILED');
+    await this.cmd.run(host, [this.o.xlPath, 'pause', domain], 'GH_BOOT_FAILED', { fence });
     return { meta: { paused: '1' } };
   }
 
   /** `xl unpause`. Xen refuses to unpause a domain that is not paused: when it does, `xl list`
    *  says whether the domain runs (success) or is gone or still paused (GH_BOOT_FAILED). */
-  async unpause(guest: Guest): Promise<StepResult> {
+  async unpause(guest: Guest, fence?: DriverFence): Promise<StepResult> {
     const { host, domain } = this.domainOf(guest, 'unpause');
-    const r = await this.cmd.hosts.exec(host, [this.o.xlPath, 'unpause', domain], { timeoutMs: this.o.commandTimeoutMs });
+    const r = await this.cmd.hosts.exec(host, this.cmd.fenced(fence, [this.o.xlPath, 'unpause', domain]), { timeoutMs: this.o.commandTimeoutMs });
+    this.cmd.throwIfFenced(host, r);
     if (r.code !== 0) {
       const l = await this.cmd.hosts.exec(host, [this.o.xlPath, 'list', domain], { timeoutMs: this.o.commandTimeoutMs });
       const state = l.code === 0 ? parseXlList(l.stdout).find((d) => d.name === domain)?.state : undefined;

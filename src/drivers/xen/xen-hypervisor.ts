@@ -139,13 +139,14 @@ export class XenHypervisor implements Hypervisor {
     return this.running.resize(guest, size, fence);
   }
 
-  /** `xl pause` (the warm pool). */
-  pause(guest: Guest): Promise<StepResult> {
-    return this.running.pause(guest);
+  /** `xl pause` (the warm pool), behind the dom0 fence. */
+  pause(guest: Guest, fence?: DriverFence): Promise<StepResult> {
+    return this.running.pause(guest, fence);
   }
 
-  unpause(guest: Guest): Promise<StepResult> {
-    return this.running.unpause(guest);
+  /** `xl unpause`, behind the dom0 fence. */
+  unpause(guest: Guest, fence?: DriverFence): Promise<StepResult> {
+    return this.running.unpause(guest, fence);
   }
 
   discover(): Promise<DiscoveredGuest[]> {
@@ -161,12 +162,12 @@ export class XenHypervisor implements Hypervisor {
     return this.hosts.isUp(host);
   }
 
-  /** The pool's guest.credit again on a running guest gridhost takes up (see Hypervisor.reapply). */
-  async reapply(guest: Guest, policy: Policy): Promise<Record<string, string>> {
+  /** The pool's guest.credit again on a running guest gridhost takes up (see Hypervisor.reapply), behind the dom0 fence. */
+  async reapply(guest: Guest, policy: Policy, fence?: DriverFence): Promise<Record<string, string>> {
     const credit = policy.guest.credit;
     const host = guest.meta['host'] ?? guest.host;
     if (!credit || !host || !this.hosts.names().includes(host)) return {};
-    return this.credit.apply(host, guest.meta['domain'] ?? this.domainName(guest.id), credit);
+    return this.credit.apply(host, guest.meta['domain'] ?? this.domainName(guest.id), credit, fence);
   }
 
   /** Each dom0's CPU use and free memory (see Hypervisor.hostFacts). */

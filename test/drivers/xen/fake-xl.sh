@@ -7,7 +7,8 @@
 # xl shutdown), create_fails_hotplug (create fails like a hotplug script timeout), create_slow
 # (create takes 0.5 s and, like the real block hotplug lock under contention, fails when another
 # create is running; each overlap is counted in $XL_STATE/overlaps), create_delay (seconds a
-# create takes before the domain exists; it touches $XL_STATE/create_started first), info_delay
+# create takes before the domain exists; it touches $XL_STATE/create_started first), after_create
+# (a shell script run once a create has succeeded: what another process does meanwhile), info_delay
 # (seconds `xl info` takes, as on a dom0 too busy to answer), nr_cpus (default 2), cpu/NAME (the
 # CPU% xentop reports for domain NAME, Domain-0 included; default 0.0). Called as
 # `fake-xl.sh xentop -b ...` it prints xentop's batch output (two iterations, the first all 0.0
@@ -120,6 +121,7 @@ create)
     sleep 0.5; rmdir "$S/creating"
   fi
   echo $((free - mem)) > "$S/free_memory"
+  if [ -f "$S/after_create" ]; then sh "$S/after_create"; fi
   ;;
 domid)
   [ -f "$D/$1" ] || invalid "$1"; cut -d' ' -f1 "$D/$1"
