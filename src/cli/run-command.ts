@@ -121,11 +121,13 @@ export async function runServer(config: GridhostConfig, _args: string[]): Promis
     ...(pauseStep && pauseStep !== 'spawned' ? { pauseAt: (step: string, g: Guest) => (step === pauseStep ? pause(step, g.id) : Promise.resolve()) } : {}),
     // Command hooks run in the templates folder, where relative hook programs live.
     hooks: new RealHookRunner({ cwd: config.templatesDir }),
-    waitHealthy: (g, p, signal) => {
+    waitHealthy: async (g, p, signal) => {
       const agent = routes?.agentFor(g.host);
       const url = `http://${g.address}${p.guest.healthPath}`;
-      if (!agent) return waitHealthy(url, { timeoutMs: p.guest.bootTimeoutMs, intervalMs: 100, signal });
-      return waitHealthy(url, { timeoutMs: p.guest.bootTimeoutMs, intervalMs: FORWARDED_GUESTS.checkIntervalMs, checkTimeoutMs: FORWARDED_GUESTS.checkTimeoutMs, signal, agent });
+      if (!agent) await waitHealthy(url, { timeoutMs: p.guest.bootTimeoutMs, intervalMs: 100, signal });
+      else await waitHealthy(url, { timeoutMs: p.guest.bootTimeoutMs, intervalMs: FORWARDED_GUESTS.checkIntervalMs, checkTimeoutMs: FORWARDED_GUESTS.checkTimeoutMs, signal, agent });
+      // The answer must be the guest's own, not another process's that holds its address.
+      await hypervisorFor(g.driver).verifyAddress?.(g);
     },
   });
   // A guest on a dom0 that stopped answering counts as lost (placement skips that host too).

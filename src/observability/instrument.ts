@@ -46,6 +46,7 @@ export function instrumentHypervisor(h: Hypervisor, m: DriverMetrics): Hyperviso
     ...(h.sourceDigest ? { sourceDigest: (policy: Policy, host: string) => t('sourceDigest', () => h.sourceDigest!(policy, host)) } : {}),
     ...(h.hostFacts ? { hostFacts: () => t('hostFacts', () => h.hostFacts!()) } : {}),
     ...(h.resize ? { resize: (g: Guest, size: { vcpus: number; memoryMb: number }, fence?: Parameters<NonNullable<Hypervisor['resize']>>[2]) => t('resize', () => h.resize!(g, size, fence)) } : {}),
+    ...(h.verifyAddress ? { verifyAddress: (g: Guest) => t('verifyAddress', () => h.verifyAddress!(g)) } : {}),
     ...(h.reapply ? { reapply: (g: Guest, policy: Policy, fence?: DriverFence) => t('reapply', () => h.reapply!(g, policy, fence)) } : {}),
   };
 }

@@ -1,20 +1,23 @@
 // The local hypervisor driver (the embedded default): a guest is a process group spawned from
-// a clone of a base-image directory, serving HTTP on a loopback port. Guests are detached (own
-// process group, not tied to gridhost's lifetime), so a restarted gridhost adopts them through
-// discover(), which reads the `guest.json` each boot writes into the clone.
+// a clone of a base-image directory, serving HTTP on a loopback port of the guest's own choosing
+// (listening-port.ts: {{port}} is 0, and the port is read from the guest's listening socket).
+// Guests are detached (own process group, not tied to gridhost's lifetime), so a restarted
+// gridhost adopts them through discover(), which reads the `guest.json` each boot writes (guest-record.ts).
 // Processes are identified by pid + start time (/proc field 22) so a reused pid is never signalled.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { findMarked, markerEnv } from './guest-marker.ts';
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Guest } from '../../../domain/types.ts';
 import { GridhostError, type ErrorCode } from '../../../errors/errors.ts';
 import { cloneDirectory } from '../../clone/clone-directory.ts';
 import { isInside, removeClone } from '../../clone/remove-clone.ts';
 import type { DiscoveredGuest, GuestSpec, Hypervisor, StepResult } from '../hypervisor.ts';
-import { freePort } from './free-port.ts';
-import { groupAlive, isSameLiveProcess, metaInt, readProcStat } from './proc-stat.ts';
+import { GUEST_RECORD, readRecord, writeRecord, type GuestRecord } from './guest-record.ts';
+import { groupPorts, heldByGroup, holderOf, listeningAt, waitForPort } from './listening-port.ts';
+import { stopGroup } from './stop-group.ts';
+import { isSameLiveProcess, metaInt, readProcStat } from './proc-stat.ts';
 import { processTemplateDigest, readProcessTemplate, renderProcessTemplate } from './process-template.ts';
 import { directoryDigest } from '../../clone/source-digest.ts';
 import type { Policy } from '../../../domain/policy.ts';
@@ -32,7 +35,7 @@ export interface LocalHypervisorOptions {
   /** Loopback address guests bind to. */
   host?: '127.0.0.1';
   logger?: DriverLogger;
-  /** A guest that exits within this long after spawning failed to boot. Default 200 ms. */
+  /** A guest that exits before it listens, or within this long after spawning, failed to boot. Default 200 ms. */
   bootGraceMs?: number;
   /** How long to wait for death after SIGKILL before reporting GH_STOP_FAILED. Default 5 s. */
   killWaitMs?: number;
@@ -41,23 +44,8 @@ export interface LocalHypervisorOptions {
   afterSpawn?: (guest: string) => Promise<void>;
 }
 
-/** What boot() records in `<clone>/guest.json` for adoption after a restart. */
-export interface GuestRecord {
-  id: string;
-  pool: string;
-  pid: number;
-  port: number;
-  startTime: number;
-  address: string;
-  clonePath: string;
-  cloneMethod?: string;
-  bootedAt: string;
-}
-
-export const GUEST_RECORD = 'guest.json';
 export const GUEST_LOG = 'guest.log';
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const POLL_MS = 50;
 const LOG_TAIL_LINES = 20;
 
 const silent: DriverLogger = { info: () => undefined, warn: () => undefined };
@@ -121,19 +109,14 @@ export class LocalHypervisor implements Hypervisor {
       throw new GridhostError('GH_NAME_IN_USE', `guest ${spec.id} is already running (pid ${prev.pid}); stop it first`, { guest: spec.id, pid: prev.pid });
     }
     const { template: tpl, digest: templateDigest } = await readProcessTemplate(spec.policy.guest.template);
-    let port: number;
-    try {
-      port = await freePort(this.host);
-    } catch (e) {
-      throw new GridhostError('GH_BOOT_FAILED', `no free port on ${this.host}: ${(e as Error).message}`, { guest: spec.id }, { cause: e });
-    }
-    const run = renderProcessTemplate(tpl, { port: String(port), guest: spec.id, pool: spec.pool, dir });
+    // Port 0: the guest binds a port of the kernel's choosing, and holds it from that moment.
+    const run = renderProcessTemplate(tpl, { port: '0', guest: spec.id, pool: spec.pool, dir });
     const logPath = path.join(dir, GUEST_LOG);
 
     let logFd: number;
     try {
       logFd = openSync(logPath, 'a');
-      writeSync(logFd, `--- ${new Date().toISOString()} gridhost: starting ${JSON.stringify([run.command, ...run.args])} on port ${port}\n`);
+      writeSync(logFd, `--- ${new Date().toISOString()} gridhost: starting ${JSON.stringify([run.command, ...run.args])}\n`);
     } catch (e) {
       throw new GridhostError('GH_BOOT_FAILED', `cannot open ${logPath}: ${(e as Error).message}`, { guest: spec.id }, { cause: e });
     }
@@ -163,35 +146,53 @@ export class LocalHypervisor implements Hypervisor {
     child.unref(); // gridhost may exit; the guest lives on (its handle still reaps it while we run)
 
     const pid = child.pid as number;
+    const spawnedAt = Date.now();
+    let ended: string | undefined;
+    void exited.then((why) => (ended = why));
     await this.afterSpawn?.(spec.id);
     const stat0 = await readProcStat(pid);
     if (!stat0) {
       throw await this.bootError(spec, logPath, `${run.command} ${await exited} immediately`);
     }
-    const address = `${this.host}:${port}`;
     const record: GuestRecord = {
       id: spec.id,
       pool: spec.pool,
       pid,
-      port,
       startTime: stat0.startTime,
-      address,
       clonePath: dir,
       ...(meta.cloneMethod ? { cloneMethod: meta.cloneMethod } : {}),
       bootedAt: new Date().toISOString(),
     };
     // Record it before anything else can fail, so a crash from here on leaves it findable.
-    try {
-      await writeRecord(dir, record);
-    } catch (e) {
-      await this.kill(pid, stat0.startTime, 0);
-      throw await this.bootError(spec, logPath, `cannot write ${GUEST_RECORD}: ${(e as Error).message}`, e);
-    }
-    const early = await Promise.race([exited, sleep(this.bootGraceMs).then(() => undefined)]);
-    if (early !== undefined) {
+    const saveRecord = async (rec: GuestRecord): Promise<void> => {
+      try {
+        await writeRecord(dir, rec);
+      } catch (e) {
+        await this.kill(pid, stat0.startTime, 0);
+        throw await this.bootError(spec, logPath, `cannot write ${GUEST_RECORD}: ${(e as Error).message}`, e);
+      }
+    };
+    await saveRecord(record);
+    const failed = async (why: string): Promise<GridhostError> => {
       await this.kill(pid, stat0.startTime, 0); // whatever it left in its group
-      throw await this.bootError(spec, logPath, `${run.command} ${early} within ${this.bootGraceMs} ms of starting`);
+      return this.bootError(spec, logPath, why);
+    };
+    // Its service's port, once it listens: never a number another process could hold.
+    const timeoutMs = spec.policy.guest.bootTimeoutMs;
+    const found = await waitForPort(pid, this.host, { deadline: spawnedAt + timeoutMs, ended: () => ended });
+    if ('why' in found) {
+      throw await failed('ports' in found
+        ? `it listens on ports ${found.ports.join(', ')} at once; a local guest serves on one port (the first it listens on)`
+        : found.why === 'ended'
+          ? `${run.command} ${ended} before it listened on a port`
+          : `did not listen on a TCP port at ${this.host} within ${timeoutMs} ms (boot_timeout); its template's {{port}} is 0 (any free port): the guest must listen on it`);
     }
+    const { port } = found;
+    const grace = spawnedAt + this.bootGraceMs - Date.now();
+    const early = grace > 0 ? await Promise.race([exited, sleep(grace).then(() => undefined)]) : ended;
+    if (early !== undefined) throw await failed(`${run.command} ${early} within ${this.bootGraceMs} ms of starting`);
+    const address = `${this.host}:${port}`;
+    await saveRecord({ ...record, port, address });
     child.once('exit', (code, sig) => this.log.info('guest process exited', { guest: spec.id, pid, code, signal: sig }));
     this.log.info('guest booted', { guest: spec.id, pool: spec.pool, pid, address });
     return {
@@ -292,15 +293,17 @@ export class LocalHypervisor implements Hypervisor {
           continue;
         }
         const running = isSameLiveProcess(await readProcStat(rec.pid), rec.startTime);
+        // Killed before the guest listened and its port was recorded: it may listen by now.
+        const port = rec.port ?? (running ? (await groupPorts(rec.pid, this.host))[0] : undefined);
         found.push({
           id,
           pool,
           host: 'localhost',
-          address: rec.address,
+          ...(port !== undefined ? { address: `${this.host}:${port}` } : {}),
           meta: {
             clonePath: dir,
             pid: String(rec.pid),
-            port: String(rec.port),
+            ...(port !== undefined ? { port: String(port) } : {}),
             startTime: String(rec.startTime),
             ...(rec.cloneMethod ? { cloneMethod: rec.cloneMethod } : {}),
           },
@@ -327,49 +330,30 @@ export class LocalHypervisor implements Hypervisor {
     return out;
   }
 
+  /** The guest's address is answered by the guest: the socket listening at its port is held by
+   *  its own process group (the process started at its recorded start time). */
+  async verifyAddress(guest: Guest): Promise<void> {
+    const pid = metaInt(guest.meta.pid);
+    const port = metaInt(guest.address?.slice(guest.address.lastIndexOf(':') + 1));
+    const fail = (why: string): GridhostError => new GridhostError('GH_HEALTH_TIMEOUT', `${guest.address ?? 'no address'} ${why}`, { guest: guest.id, address: guest.address });
+    if (pid === undefined || port === undefined) throw fail(`cannot be checked as guest ${guest.id}'s: its pid or port is not known`);
+    if (!isSameLiveProcess(await readProcStat(pid), metaInt(guest.meta.startTime))) throw fail(`is not guest ${guest.id}'s: its process (pid ${pid}) is gone`);
+    const mine = (await heldByGroup(pid, await listeningAt(this.host))).some((s) => s.port === port);
+    if (mine) return;
+    const holder = await holderOf(this.host, port);
+    throw fail(holder
+      ? `is answered by another process (pid ${holder.pid}, ${holder.comm}), not by guest ${guest.id} (pid ${pid}), which no longer listens there`
+      : `is not answered by guest ${guest.id} (pid ${pid}): it no longer listens there`);
+  }
+
+  private kill(pid: number, startTime: number, timeoutMs: number, guestId?: string): Promise<void> {
+    return stopGroup(pid, startTime, timeoutMs, { killWaitMs: this.killWaitMs, log: this.log, ...(guestId ? { guestId } : {}) });
+  }
+
   async close(): Promise<void> {
     // Nothing to release: guests are detached and keep running for the next gridhost to adopt.
   }
 
-  /**
-   * SIGTERM the process group of `pid` (only if it is still the process started at `startTime`),
-   * wait up to `timeoutMs`, then SIGKILL. Success when nothing of it is left running.
-   */
-  private async kill(pid: number, startTime: number, timeoutMs: number, guestId?: string): Promise<void> {
-    const s = await readProcStat(pid);
-    if (s && s.startTime !== startTime) {
-      // The pid now belongs to another process: ours is long gone (and so is its group, since
-      // Linux does not hand out a pid still in use as a process-group id).
-      this.log.info('guest already gone (pid reused)', { guest: guestId, pid });
-      return;
-    }
-    // Signal the group when our process leads it (it was spawned detached); else just the pid.
-    const target = s === undefined || s.pgrp === pid ? -pid : pid;
-    const alive = (): Promise<boolean> => (target < 0 ? groupAlive(pid) : readProcStat(pid).then((x) => isSameLiveProcess(x, startTime)));
-    if (!(await alive())) return;
-
-    if (timeoutMs > 0) {
-      signal(target, 'SIGTERM');
-      // A paused guest (the warm pool's SIGSTOP) only sees SIGTERM once it runs again.
-      signal(target, 'SIGCONT');
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
-        if (!(await alive())) {
-          this.log.info('guest stopped', { guest: guestId, pid });
-          return;
-        }
-      }
-      this.log.warn('guest ignored SIGTERM; killing it', { guest: guestId, pid, timeoutMs });
-    }
-    signal(target, 'SIGKILL');
-    const deadline = Date.now() + this.killWaitMs;
-    while (Date.now() < deadline) {
-      await sleep(POLL_MS);
-      if (!(await alive())) return;
-    }
-    throw new GridhostError('GH_STOP_FAILED', `guest ${guestId ?? pid} (pid ${pid}) is still running after SIGKILL`, { guest: guestId, pid });
-  }
 
   private async bootError(spec: GuestSpec, logPath: string, why: string, cause?: unknown): Promise<GridhostError> {
     const tail = await tailFile(logPath, LOG_TAIL_LINES);
@@ -391,29 +375,6 @@ function checkNames(spec: GuestSpec, code: ErrorCode): void {
   }
 }
 
-function signal(target: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(target, sig);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw new GridhostError('GH_STOP_FAILED', `cannot signal ${target}: ${(e as Error).message}`, {}, { cause: e });
-  }
-}
-
-async function readRecord(dir: string): Promise<GuestRecord | undefined> {
-  try {
-    const r = JSON.parse(await readFile(path.join(dir, GUEST_RECORD), 'utf8')) as Partial<GuestRecord>;
-    if (typeof r.id !== 'string' || typeof r.pool !== 'string' || !Number.isInteger(r.pid) || !Number.isInteger(r.port) || !Number.isInteger(r.startTime)) return undefined;
-    return r as GuestRecord;
-  } catch {
-    return undefined;
-  }
-}
-
-async function writeRecord(dir: string, rec: GuestRecord): Promise<void> {
-  const file = path.join(dir, GUEST_RECORD);
-  await writeFile(`${file}.tmp`, `${JSON.stringify(rec, null, 2)}\n`);
-  await rename(`${file}.tmp`, file);
-}
 
 async function dirNames(dir: string): Promise<string[]> {
   try {

@@ -1,6 +1,7 @@
 // The local driver's process template: what to spawn for one guest. YAML with exactly
 // `command`, `args`, `env`; placeholders {{port}} {{guest}} {{pool}} {{dir}} are substituted
-// into those strings (argv and env, never a shell).
+// into those strings (argv and env, never a shell). {{port}} is always 0: the guest listens on a
+// port of the kernel's choosing, which the driver reads from its socket (listening-port.ts).
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { GridhostError } from '../../../errors/errors.ts';
