@@ -151,6 +151,9 @@ export interface Hypervisor {
    * cannot have a warm pool: a policy with one is refused at load (PolicyOptions.pausable).
    */
   pause?(guest: Guest, fence?: DriverFence): Promise<StepResult>;
+  /** Let a paused guest run again (SIGCONT; `xl unpause`). A guest that is not paused is success.
+   *  Resolves with meta to merge (`paused: '0'`); rejects as pause() does. */
+  unpause?(guest: Guest, fence?: DriverFence): Promise<StepResult>;
   /**
    * That the guest's address is answered by the guest itself, not by another process holding it
    * (local: the socket listening at its port belongs to its process group; a guest that let its
@@ -159,9 +162,6 @@ export interface Hypervisor {
    * holds the address. Drivers whose guests' addresses are their own (xen: the domain's IP) leave it out.
    */
   verifyAddress?(guest: Guest): Promise<void>;
-  /** Let a paused guest run again (SIGCONT; `xl unpause`). A guest that is not paused is success.
-   *  Resolves with meta to merge (`paused: '0'`); rejects as pause() does. */
-  unpause?(guest: Guest, fence?: DriverFence): Promise<StepResult>;
   /**
    * Each host's CPU use over all its domains (0-1 of its CPUs) and free memory now, for policy
    * contention (decision/host-contention.ts). Hosts that are down are left out; a host that
