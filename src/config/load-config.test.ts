@@ -244,6 +244,19 @@ test('secrets in invalid values never appear in issues', (t) => {
   );
 });
 
+test('a YAML syntax error on a secret\'s line points at it without repeating it (found by test/config/config-fuzz.test.ts)', (t) => {
+  const cases: [string, string][] = [
+    ['  listen: 127.0.0.1:8700\ntoken: SECRET-0123456789abc\n', '2:8'], // "api:" deleted: "Unexpected scalar token in YAML stream: ..."
+    ['api:\n  token: >SECRET-0123456789abc\n', '2:11'], // "Block scalar header includes extra characters: ..."
+    ['api:\n  token: !SECRET-0123456789abc x\n', '2:10'], // a warning, refused too: "Unresolved tag: ..."
+  ];
+  for (const [text, at] of cases) {
+    const e = configError(t, () => loadConfig({ env: {}, cwd: tempCwd(t, { 'gridhost.yaml': text }) }));
+    t.false(e.message.includes('SECRET'), e.message);
+    t.true(e.issues.some((i) => `${i.line}:${i.col}` === at && /^YAML (syntax error|problem): /.test(i.message)), e.message);
+  }
+});
+
 test('all config issues are reported at once, file and env together', (t) => {
   const cwd = tempCwd(t, { 'gridhost.yaml': 'limits:\n  hard_max: -1\nlog:\n  level: chatty\n' });
   const e = configError(t, () => loadConfig({ env: { GRIDHOST_LOG_FORMAT: 'xml' }, cwd }));

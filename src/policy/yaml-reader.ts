@@ -68,15 +68,20 @@ export function decodeYaml(text: string, file: string, recorder?: ReaderRecorder
     reader.issues.sort((a, b) => a.line - b.line || a.col - b.col);
     return { reader };
   }
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
+  // The library only warns of a tag it cannot resolve (`token: !x y` would load as "y"): a
+  // setting should mean what it says or be refused, so warnings are refused like errors.
+  const problems = [...doc.errors, ...doc.warnings];
+  if (problems.length > 0) {
+    for (const e of problems) {
       const lp = e.linePos?.[0] ?? { line: 1, col: 1 };
       // The library appends " at line L, column C:" and a code frame; our prefix carries the position.
-      // It also quotes the token it choked on: cut that like any `found`, so no line of the file
-      // lands in a log whole.
+      // Some messages end by quoting the source they choked on (`...in YAML stream: "x"`, `Block
+      // scalar header includes extra characters: x`, `Unresolved tag: x`), which may be a secret
+      // (a config's api.token on a badly indented line): keep only a short punctuation token; the
+      // position points at the rest.
       const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')
-        .replace(/"([^"]{41,})"/g, (_, token: string) => JSON.stringify(shortFound(token)));
-      reader.issueAt(lp.line, lp.col, '', `YAML syntax error: ${msg}`);
+        .replace(/: (.*)$/, (tail, quoted: string) => (/^"?[^\w\s"]{1,3}"?$/.test(quoted) ? tail : ''));
+      reader.issueAt(lp.line, lp.col, '', `YAML ${e.name === 'YAMLWarning' ? 'problem' : 'syntax error'}: ${msg}`);
     }
     return { reader };
   }
