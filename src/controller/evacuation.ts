@@ -1,6 +1,6 @@
 // Moving a pool's guests off hosts an operator closed (`gridhost drain-host HOST`, issue 14).
 // Replace-then-retire, one guest at a time: a new guest is launched (placement skips closed
-// hosts, guest-lifecycle.ts), and only once it serves is one guest on the closed host drained
+// hosts, guest-lifecycle.ts), or taken warm off the closed hosts (replacement-launch.ts), and only once it serves is one guest on the closed host drained
 // and retired, so the pool never drops below its size. While the pool is at its max, the new
 // guest is one above it for the length of the swap. A pool with nowhere else to go (every other
 // host closed or full) keeps its guests and says why (the launch fails with GH_OUT_OF_CAPACITY).
@@ -25,6 +25,7 @@ import type { Clock } from './clock.ts';
 import type { GuestLifecycle } from './guest-lifecycle.ts';
 import type { Telemetry } from './telemetry.ts';
 import type { BatchHooks } from './rollout.ts';
+import { ReplacementLaunch } from './replacement-launch.ts';
 
 /** One guest at a time, never below the size. */
 const EVACUATION = Object.freeze({ mode: 'auto' as const, maxSurge: 1, maxUnavailable: 0, pauseMs: 0 });
@@ -50,8 +51,11 @@ export class PoolEvacuation {
   private onClosed: string[] = [];
   private waiting?: string;
   private failedAt?: number;
+  private readonly replacements: ReplacementLaunch;
 
-  constructor(private readonly pool: string, private readonly d: EvacuationDeps) {}
+  constructor(private readonly pool: string, private readonly d: EvacuationDeps) {
+    this.replacements = new ReplacementLaunch(d);
+  }
 
   status(): EvacuationStatus {
     return { onClosedHosts: [...this.onClosed], ...(this.waiting !== undefined && this.onClosed.length > 0 ? { waiting: this.waiting } : {}) };
@@ -103,7 +107,8 @@ export class PoolEvacuation {
     } else {
       let made: Guest | undefined;
       try {
-        made = (await this.d.lifecycle.launch(policy, undefined, this.d.fence)).guest;
+        // Never a warm guest on the host being drained (nor any closed one).
+        made = (await this.replacements.launch(policy, { ...(this.d.fence ? { fence: this.d.fence } : {}), avoidHosts: [victim.host], why: `replacing ${victim.id} on drained host ${victim.host}` })).guest;
         hooks.recordLaunches(1, []);
       } catch (e) {
         failed = wrapError('GH_BOOT_FAILED', e);

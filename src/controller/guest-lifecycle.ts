@@ -202,17 +202,19 @@ export class GuestLifecycle {
   }
 
   /**
-   * warm -> booting -> healthy: a scale-out takes a warm guest: unpause, health, before_register,
-   * register. `booting` is written first (a compare-and-set: GH_STALE_WRITE when another process
-   * or the warm pool's trim changed it meanwhile; nothing else is done then), so from here it
-   * counts and is in flight as any launch, and a restart undoes a take cut short. On a later
-   * failure it is cleaned up (record `failed`) and the error rethrown.
+   * warm -> booting -> healthy: a scale-out (or a replacement, replacement-launch.ts) takes a warm
+   * guest: unpause, health, before_register, register. `booting` is written first (a
+   * compare-and-set: GH_STALE_WRITE when another process or the warm pool's trim changed it
+   * meanwhile; nothing else is done then), so from here it counts and is in flight as any launch,
+   * and a restart undoes a take cut short. On a later failure it is cleaned up (record `failed`)
+   * and the error rethrown. `meta` joins the record's meta in that first write (a replacement
+   * names the sick guest it replaces, as launch()'s meta does); `why` is the transition's reason.
    */
-  async takeWarm(warm: Guest, policy: Policy, fence?: ActingFence): Promise<{ guest: Guest; timings: LaunchTimings }> {
+  async takeWarm(warm: Guest, policy: Policy, fence?: ActingFence, meta: Record<string, string> = {}, why = 'scale-out took a warm guest'): Promise<{ guest: Guest; timings: LaunchTimings }> {
     const t0 = this.d.clock.now();
     const hv = this.d.hypervisorFor(warm.driver);
-    let g = await this.s.transition(warm, 'booting', {}, fence);
-    this.s.moved(g, 'take-warm', 'warm', warm.updatedAt, {}, 'scale-out took a warm guest');
+    let g = await this.s.transition(warm, 'booting', Object.keys(meta).length > 0 ? { meta: { ...warm.meta, ...meta } } : {}, fence);
+    this.s.moved(g, 'take-warm', 'warm', warm.updatedAt, {}, why);
     const timings: LaunchTimings = { cloneMs: 0, bootMs: 0, healthMs: 0, registerMs: 0, warm: true };
     try {
       if (!canPause(hv)) throw new GridhostError('GH_BOOT_FAILED', `hypervisor driver ${hv.name} cannot unpause guests`, { guest: g.id });

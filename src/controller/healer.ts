@@ -1,8 +1,8 @@
 // Auto-heal, the imperative part (the pure rules are in src/decision/auto-heal.ts): each tick
 // the pool loop asks the healer to look at its serving guests; a sick one is written `sick` in
 // the store, drained in the balancer (no new requests, fail-open never picks it) and reported.
-// Its replacement runs in the background: launch a new guest first (the pool never drops a
-// guest before the new one serves), then retire the sick one, recorded as a `replace` event
+// Its replacement runs in the background: a new guest first, warm when one is ready
+// (replacement-launch.ts), else launched cold (the pool never drops a guest before the new one serves), then retire the sick one, recorded as a `replace` event
 // that names both and says why. The pool loop owns the breaker and the memory of replacements
 // under way; the healer tells it how each one ended.
 import type { Policy } from '../domain/policy.ts';
@@ -15,6 +15,7 @@ import type { Clock } from './clock.ts';
 import type { GuestLifecycle } from './guest-lifecycle.ts';
 import type { Telemetry } from './telemetry.ts';
 import { fenceData, type ActingFence } from './acting-fence.ts';
+import { ReplacementLaunch } from './replacement-launch.ts';
 
 export interface HealerDeps {
   store: Store;
@@ -53,8 +54,11 @@ export class Healer {
   /** Sick guests a replacement was started for (kept until the guest leaves the store's sick state). */
   private readonly claimed = new Set<string>();
   private goneFailedReported = false;
+  private readonly replacements: ReplacementLaunch;
 
-  constructor(private readonly d: HealerDeps) {}
+  constructor(private readonly d: HealerDeps) {
+    this.replacements = new ReplacementLaunch(d);
+  }
 
   /** `fence`: the pool's lease when the loop runs as its leader (its writes and steps carry it). */
   async inspect(policy: Policy, guests: readonly Guest[], fence?: ActingFence): Promise<Inspection> {
@@ -158,7 +162,7 @@ export class Healer {
     this.d.telemetry.scaleEvent({ ...event });
     const result: ReplaceResult = { sick, cause };
     try {
-      result.replacement = (await this.d.lifecycle.launch(policy, undefined, fence, { [REPLACES_META]: sick.id })).guest;
+      result.replacement = (await this.replacements.launch(policy, { ...(fence ? { fence } : {}), meta: { [REPLACES_META]: sick.id }, why: `replacing sick ${sick.id}` })).guest;
     } catch (e) {
       result.launchError = wrapError('GH_BOOT_FAILED', e);
       // Still sick and unreplaced: a later tick may try again (the breaker permitting).

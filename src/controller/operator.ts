@@ -15,6 +15,7 @@ import type { GuestLifecycle } from './guest-lifecycle.ts';
 import type { PoolLoop } from './pool-loop.ts';
 import { poolBlockedError } from './pool-status.ts';
 import type { Telemetry } from './telemetry.ts';
+import { ReplacementLaunch } from './replacement-launch.ts';
 import type { RolloutStatus } from './rollout.ts';
 
 /** Where an operator's request for `pool` must go: its leader, by holder id and API URL. */
@@ -79,7 +80,12 @@ export class Operator {
   /** Retirements in progress by guest id: a second request for the same guest joins the first. */
   private readonly retiring = new Map<string, Promise<RetireResult>>();
 
-  constructor(private readonly d: OperatorDeps) {}
+  /** A hand-retire's replacement: warm when one is ready (replacement-launch.ts). */
+  private readonly replacements: ReplacementLaunch;
+
+  constructor(private readonly d: OperatorDeps) {
+    this.replacements = new ReplacementLaunch(d);
+  }
 
   /**
    * The running loop of a pool this process leads. Another process leading it (several share a
@@ -274,7 +280,7 @@ export class Operator {
       if (b.mode === 'open') notReplaced = `launch breaker open for another ${Math.ceil(b.remainingMs / 1000)}s`;
       else {
         try {
-          replacement = (await this.d.lifecycle.launch(policy)).guest.id;
+          replacement = (await this.replacements.launch(policy, { why: `replacing ${g.id}, retired by hand` })).guest.id;
           loop.recordLaunches(1, []);
         } catch (e) {
           const err = wrapError('GH_BOOT_FAILED', e);
