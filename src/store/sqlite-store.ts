@@ -1,129 +1,14 @@
 // SQLite state store (the embedded default) on better-sqlite3. Queries are synchronous inside
 // the process; the async methods exist to satisfy the Store role shared with MongoDB.
-//
-// Durability: journal_mode=WAL with synchronous=FULL. NORMAL would only lose commits on power
-// loss or an OS crash, but that is exactly when the "state written before the step" rule
-// matters: a Xen guest on a dom0 outlives the orchestrator's host, and a lost `cloning` row
-// would leave a clone nobody cleans up. Writes here are a few per tick, so the fsync per commit
-// costs nothing that matters.
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+// Opened and migrated by sqlite-driver.ts (the schema: sqlite-migrations.ts).
 import Database from 'better-sqlite3';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import type { Guest, PoolSample, ScaleEvent } from '../domain/types.ts';
 import type { EventFilter, Fence, GuestFilter, Lease, Member, PoolHistoryEntry, PoolRecord, HostRecord, Store } from './store.ts';
 import { clampEventLimit, fenced, FINISHED_STATES, leaseLost, staleWrite, storeError, withoutUndefined } from './store-common.ts';
-import { sqliteKeys } from './sqlite-keys.ts';
-import type { StoreDriver } from './store-drivers.ts';
 
-type DB = Database.Database;
+export type DB = Database.Database;
 type Stmt = Database.Statement;
-
-interface Migration {
-  version: number;
-  sql: string;
-}
-
-/** Applied in order, each in its own transaction, at open. Never edit one that has shipped. */
-const MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    sql: `
-      CREATE TABLE pools (
-        pool TEXT PRIMARY KEY,
-        updated_at INTEGER NOT NULL,
-        json TEXT NOT NULL
-      );
-      CREATE TABLE guests (
-        id TEXT PRIMARY KEY,
-        pool TEXT NOT NULL,
-        state TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        json TEXT NOT NULL
-      );
-      CREATE INDEX guests_pool_state ON guests (pool, state);
-      CREATE INDEX guests_state ON guests (state);
-      CREATE TABLE events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        pool TEXT NOT NULL,
-        at INTEGER NOT NULL,
-        outcome TEXT NOT NULL,
-        json TEXT NOT NULL
-      );
-      CREATE INDEX events_pool_at ON events (pool, at);
-      CREATE INDEX events_at ON events (at);
-      CREATE TABLE samples (
-        pool TEXT NOT NULL,
-        at INTEGER NOT NULL,
-        json TEXT NOT NULL
-      );
-      CREATE INDEX samples_pool_at ON samples (pool, at);
-      CREATE INDEX samples_at ON samples (at);
-    `,
-  },
-  {
-    // pruneHistory deletes finished guests by state and age: a range on (state, updated_at)
-    // instead of reading every gone/failed row. It also serves every lookup guests_state did.
-    version: 2,
-    sql: `
-      CREATE INDEX guests_state_updated ON guests (state, updated_at);
-      DROP INDEX guests_state;
-    `,
-  },
-  {
-    // Compare-and-set versions on guests and pools (rows written before it start at 0), pool
-    // leases with fencing tokens, members (live gridhost processes) and the pool history.
-    version: 3,
-    sql: `
-      ALTER TABLE guests ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE pools ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
-      CREATE TABLE leases (
-        pool TEXT PRIMARY KEY,
-        holder TEXT NOT NULL,
-        token INTEGER NOT NULL,
-        acquired_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-      );
-      CREATE TABLE members (
-        id TEXT PRIMARY KEY,
-        api TEXT,
-        pools TEXT NOT NULL DEFAULT '[]',
-        started_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-      );
-      CREATE TABLE history (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        pool TEXT NOT NULL,
-        at INTEGER NOT NULL,
-        json TEXT NOT NULL
-      );
-      CREATE INDEX history_pool_at ON history (pool, at);
-      CREATE INDEX history_at ON history (at);
-    `,
-  },
-  {
-    // The lease holder's API URL, so a process that does not lead a pool can name where it is led.
-    version: 4,
-    sql: `
-      ALTER TABLE leases ADD COLUMN api TEXT;
-    `,
-  },
-  {
-    // Hosts an operator closed (drain-host): read by every pool's leader each tick.
-    version: 5,
-    sql: `
-      CREATE TABLE hosts (
-        host TEXT PRIMARY KEY,
-        version INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        json TEXT NOT NULL
-      );
-    `,
-  },
-];
-
-export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 const GUEST_ORDER = 'ORDER BY pool, created_at, id';
 
@@ -483,53 +368,6 @@ export class SqliteStore implements Store {
   }
 }
 
-/** Open (creating parent folders and the file) and migrate the database at `path`. */
-export function openSqliteStore(path: string, opts: { now?: () => number } = {}): SqliteStore {
-  const abs = resolve(path);
-  let db: DB | undefined;
-  try {
-    mkdirSync(dirname(abs), { recursive: true });
-    db = new Database(abs);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    // Another gridhost process (or the CLI) may hold a write lock briefly.
-    db.pragma('busy_timeout = 5000');
-    migrate(db, abs);
-    return new SqliteStore(db, abs, opts.now);
-  } catch (e) {
-    try {
-      db?.close();
-    } catch {
-      // the open error is the one worth reporting
-    }
-    if (e instanceof GridhostError) throw e;
-    throw new GridhostError(
-      'GH_STORE_FAILED',
-      `store operation failed: cannot open sqlite store at ${abs}: ${errMessage(e)}; check the path is a writable SQLite file (store.path)`,
-      { path: abs },
-      { cause: e },
-    );
-  }
-}
-
-function migrate(db: DB, path: string): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-  const row = db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null };
-  const current = row.v ?? 0;
-  if (current > SQLITE_SCHEMA_VERSION) {
-    throw storeError('sqlite', `${path} has schema version ${current}, newer than this gridhost knows (${SQLITE_SCHEMA_VERSION}); upgrade gridhost`, {
-      path,
-      version: current,
-    });
-  }
-  for (const m of MIGRATIONS) {
-    if (m.version <= current) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
-    })();
-  }
-}
 
 const LEASE_COLS = 'pool, holder, token, acquired_at AS acquiredAt, expires_at AS expiresAt, api';
 type LeaseRow = Omit<Lease, 'api'> & { api: string | null };
@@ -544,15 +382,6 @@ function withVersion<T>(row: { json: string; version: number }): T {
   return { ...(JSON.parse(row.json) as T), version: row.version };
 }
 
-function errMessage(e: unknown): string {
+export function errMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-
-/** The SQLite store as a driver (store-drivers.ts): its keys and how it opens. */
-export const sqliteDriver: StoreDriver = {
-  keys: sqliteKeys,
-  open: async (c) => {
-    if (c.kind !== 'sqlite') throw new GridhostError('GH_STORE_FAILED', `the sqlite driver cannot open a ${c.kind} store`);
-    return openSqliteStore(c.path);
-  },
-};

@@ -4,7 +4,7 @@ import type { StoreConfig } from '../config/config-types.ts';
 import type { Store } from './store.ts';
 import type { StoreKeys } from './store-keys.ts';
 import { mongodbDriver } from './mongo-store.ts';
-import { sqliteDriver } from './sqlite-store.ts';
+import { sqliteDriver } from './sqlite-driver.ts';
 
 export interface StoreDriver {
   readonly keys: StoreKeys;

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite-driver.ts';
 import { event, guest } from '../store/store-contract.ts';
 import { startGridhost, waitUntil, workspace, type GridhostProcess } from '../e2e/harness.ts';
 

@@ -5,7 +5,7 @@ import test from 'ava';
 import { createServer, type Server } from 'node:net';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite-driver.ts';
 import { guest } from '../store/store-contract.ts';
 import { freePort, runCli, workspace } from '../e2e/harness.ts';
 

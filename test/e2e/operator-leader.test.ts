@@ -4,7 +4,7 @@
 // and the same request sent to that URL is carried out.
 import test from 'ava';
 import { join } from 'node:path';
-import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite-driver.ts';
 import { freePort, getJson, killGuests, killProcessesUnder, request, runCli, startGridhost, waitUntil, workspace, type GridhostProcess } from './harness.ts';
 
 const TOKEN = 'operator-leader-test-token-0123456789';

@@ -5,7 +5,7 @@
 // increase, and every scale event was written under its holder's current token.
 import test from 'ava';
 import { join } from 'node:path';
-import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite-driver.ts';
 import { ownerOf } from '../../src/controller/leadership.ts';
 import {
   closedLoopLoad, freePort, getJson, killGuests, killProcessesUnder, request, sleep, startGridhost, waitUntil, workspace, type GridhostProcess,

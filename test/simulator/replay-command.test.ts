@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Guest, PoolSample } from '../../src/domain/types.ts';
 import { runSimulate } from '../../src/simulator/simulate-command.ts';
-import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite-driver.ts';
 import { layout, pathPoints, textsOf, boxOf } from './svg-geometry.ts';
 
 const WEB = join(process.cwd(), 'policies', 'web.yaml');

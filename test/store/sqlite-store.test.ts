@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GridhostError } from '../../src/errors/errors.ts';
-import { SQLITE_SCHEMA_VERSION, openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite-driver.ts';
+import { SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite-migrations.ts';
 import { guest, runStoreContract } from './store-contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gridhost-sqlite-'));
