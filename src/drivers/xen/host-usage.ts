@@ -1,16 +1,20 @@
 // What each dom0's CPUs and memory are doing (policy contention): `xentop -b -f -d 1 -i 2` summed
 // over every domain (Domain-0 included: its CPU is the host's too) against `xl info`'s nr_cpus,
 // and xl info's free_memory. One measurement per dom0 serves every pool for `ttlMs` (each pool
-// asks every tick) and callers asking meanwhile share the one in flight.
+// asks every tick) and callers asking meanwhile share the one in flight. The xentop run itself is
+// XentopRuns', shared with the guests' CPU samples of the same tick (XentopSource).
 import type { HostSample } from '../../domain/types.ts';
 import { isGridhostError } from '../../errors/errors.ts';
 import type { XenHosts } from './xen-hosts.ts';
+import { XentopRuns } from './xentop-runs.ts';
 import { parseXentop, parseXlInfo, type XentopRow } from './xl-parse.ts';
 
 export interface HostUsageOptions {
   hosts: XenHosts;
   xlPath: string;
   xentopPath: string;
+  /** The xentop runs shared with XentopSource (create-xen-drivers.ts); default: its own. */
+  xentop?: XentopRuns;
   timeoutMs?: number;
   /** How long one measurement of a dom0 is reused (default 3 s: under one sampling interval). */
   ttlMs?: number;
@@ -28,11 +32,14 @@ export function hostCpuRatio(rows: ReadonlyMap<string, XentopRow>, nrCpus: numbe
 }
 
 export class HostUsage {
-  private readonly o: Required<HostUsageOptions>;
+  private readonly o: Required<Omit<HostUsageOptions, 'xentop'>>;
+  private readonly xentop: XentopRuns;
   private readonly cache = new Map<string, { at: number; facts: Promise<HostSample | undefined>; down?: boolean }>();
 
   constructor(opts: HostUsageOptions) {
-    this.o = { timeoutMs: 15_000, ttlMs: 3_000, retryDownMs: 30_000, now: Date.now, ...opts };
+    const { xentop, ...rest } = opts;
+    this.o = { timeoutMs: 15_000, ttlMs: 3_000, retryDownMs: 30_000, now: Date.now, ...rest };
+    this.xentop = xentop ?? new XentopRuns({ hosts: this.o.hosts, xentopPath: this.o.xentopPath, timeoutMs: this.o.timeoutMs, now: this.o.now });
   }
 
   /** Every dom0 that answers, in configuration order. */
@@ -64,7 +71,7 @@ export class HostUsage {
     });
     const [info, top] = await Promise.all([
       soft(exec([this.o.xlPath, 'info']).then((t) => (t === undefined ? undefined : parseXlInfo(t)))),
-      soft(exec([this.o.xentopPath, '-b', '-f', '-d', '1', '-i', '2']).then((t) => (t === undefined ? undefined : parseXentop(t)))),
+      soft(this.xentop.run(host).then((r) => (r.code === 0 ? parseXentop(r.stdout) : undefined))),
     ]);
     if (info === 'down' || top === 'down') return undefined;
     const out: HostSample = { host };

@@ -3,6 +3,7 @@
 import type { GuestNetwork } from './guest-network.ts';
 import { DEFAULT_GUEST_NETWORK } from './guest-network.ts';
 import type { XenHosts } from './xen-hosts.ts';
+import type { XentopRuns } from './xentop-runs.ts';
 
 export interface XenHypervisorOptions {
   hosts: XenHosts;
@@ -30,6 +31,8 @@ export interface XenHypervisorOptions {
   sleep?: (ms: number) => Promise<void>;
   /** xentop, for each dom0's CPU use (policy contention). */
   xentopPath?: string;
+  /** The xentop runs shared with XentopSource, so a tick runs xentop once per dom0 (create-xen-drivers.ts). */
+  xentopRuns?: XentopRuns;
   /** Storage group of each dom0 that has one: live migration only within a group (live-migration.ts). */
   storageByHost?: Record<string, string>;
   /** The address peers' xl migrate reaches each dom0 at (default: its name as configured address). */
@@ -39,7 +42,7 @@ export interface XenHypervisorOptions {
 }
 
 /** The options every module reads, defaults filled in (migration's own are LiveMigration's). */
-export type XenDriverSettings = Required<Omit<XenHypervisorOptions, 'hosts' | 'networkByHost' | 'storageByHost' | 'migrateToByHost' | 'migrateTimeoutMs'>> & { networkByHost: Record<string, GuestNetwork> };
+export type XenDriverSettings = Required<Omit<XenHypervisorOptions, 'hosts' | 'networkByHost' | 'storageByHost' | 'migrateToByHost' | 'migrateTimeoutMs' | 'xentopRuns'>> & { networkByHost: Record<string, GuestNetwork> };
 
 export function xenDriverSettings(opts: XenHypervisorOptions): XenDriverSettings {
   return {

@@ -49,7 +49,7 @@ export class XenHypervisor implements Hypervisor {
     this.hosts = opts.hosts;
     this.o = xenDriverSettings(opts);
     // A tick waits for it: no longer than XentopSource's own 30 s.
-    this.usage = new HostUsage({ hosts: this.hosts, xlPath: this.o.xlPath, xentopPath: this.o.xentopPath, timeoutMs: Math.min(this.o.commandTimeoutMs, 30_000) });
+    this.usage = new HostUsage({ hosts: this.hosts, xlPath: this.o.xlPath, xentopPath: this.o.xentopPath, timeoutMs: Math.min(this.o.commandTimeoutMs, 30_000), ...(opts.xentopRuns ? { xentop: opts.xentopRuns } : {}) });
     assertSafePath(this.o.xlPath);
     assertSafePath(this.o.cfgDir);
     assertSafePath(this.o.xentopPath);

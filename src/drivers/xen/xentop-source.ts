@@ -1,10 +1,12 @@
 // Guest CPU from xentop on each dom0: one `xentop -b -f -d 1 -i 2` per dom0 per tick (the second
-// iteration carries the CPU% over the 1 s between them; -f keeps names longer than 10 chars).
+// iteration carries the CPU% over the 1 s between them; -f keeps names longer than 10 chars),
+// the same run as the tick's host CPU use (HostUsage) when they share XentopRuns.
 // Values per guest: cpu (% of one physical CPU, as the policy's `cpu` metric), memory_mb, vcpus.
 import type { Guest, MetricValues } from '../../domain/types.ts';
 import { GridhostError, isGridhostError } from '../../errors/errors.ts';
 import type { MetricsSource } from '../metrics/metrics-source.ts';
 import type { XenHosts } from './xen-hosts.ts';
+import { XentopRuns } from './xentop-runs.ts';
 import { parseXentop } from './xl-parse.ts';
 
 export interface XentopSourceOptions {
@@ -16,12 +18,15 @@ export interface XentopSourceOptions {
   /** A down dom0 is retried at most this often (it is skipped meanwhile). */
   retryDownMs?: number;
   now?: () => number;
+  /** The xentop runs shared with HostUsage (create-xen-drivers.ts); default: its own. */
+  runs?: XentopRuns;
 }
 
 export class XentopSource implements MetricsSource {
   readonly name = 'xentop';
-  private readonly o: Required<Omit<XentopSourceOptions, 'hosts'>>;
+  private readonly o: Required<Omit<XentopSourceOptions, 'hosts' | 'runs'>>;
   private readonly hosts: XenHosts;
+  private readonly runs: XentopRuns;
   private readonly lastTry = new Map<string, number>();
 
   constructor(opts: XentopSourceOptions) {
@@ -33,6 +38,7 @@ export class XentopSource implements MetricsSource {
       retryDownMs: opts.retryDownMs ?? 30_000,
       now: opts.now ?? Date.now,
     };
+    this.runs = opts.runs ?? new XentopRuns({ hosts: this.hosts, xentopPath: this.o.xentopPath, timeoutMs: this.o.timeoutMs, now: this.o.now });
   }
 
   async sample(guests: readonly Guest[]): Promise<Map<string, MetricValues>> {
@@ -54,7 +60,7 @@ export class XentopSource implements MetricsSource {
         }
         this.lastTry.set(host, now);
         try {
-          const r = await this.hosts.exec(host, [this.o.xentopPath, '-b', '-f', '-d', '1', '-i', '2'], { timeoutMs: this.o.timeoutMs });
+          const r = await this.runs.run(host);
           if (r.code !== 0) return; // answered, but nothing measurable this tick
           answered++;
           const rows = parseXentop(r.stdout);
