@@ -2,7 +2,8 @@
 // paused (a stopped process group, out of the balancer, not counted); a scale-out takes one and it
 // serves in well under a cold launch's time (both measured, decision to serving); the warm pool
 // refills; a SIGKILLed gridhost's successor adopts the paused guest (never undoes it); a warm
-// guest trimmed from a lowered warm_pool leaves no process, clone or record behind.
+// guest trimmed from a lowered warm_pool leaves no process, clone or record behind; a killed
+// guest's auto-heal replacement is the warm guest, unpaused.
 //
 // The guests boot through a wrapper that waits 2.5 s before the service listens: it stands for
 // the guest OS's boot (12-16 s on the idle Xen lab), which a cold launch pays and a warm one has
@@ -190,6 +191,48 @@ test('warm guests are made paused and not counted; a scale-out takes one and ser
   t.is((await view(gh, 'wp')).warmPool, undefined);
   // The pool kept serving on its own guests throughout.
   t.is(guestsIn(await view(gh, 'wp'), 'healthy').length, 2);
+});
+
+test('a killed guest is replaced by the warm guest (auto-heal unpauses it, no cold launch), and the warm pool refills', async (t) => {
+  t.timeout(180_000);
+  const policies = { 'wp.yaml': policy('wp', await freePort(), 1) };
+  const dir = workspace({ policies, templates: { 'slow.local.yaml': TEMPLATE } });
+  cpSync(join(dir, 'templates', 'images', 'web'), join(dir, 'templates', 'images', 'slow'), { recursive: true });
+  writeFileSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), BOOT_DELAY);
+  chmodSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), 0o755);
+  const started: GridhostProcess[] = [];
+  t.teardown(async () => {
+    for (const gh of started) await gh.stop('SIGKILL');
+    killProcessesUnder(dir);
+    started[0]?.cleanup();
+  });
+  const gh = await startGridhost({ dir, policies, env: { GRIDHOST_API_TOKEN: TOKEN } });
+  started.push(gh);
+  const ready = await waitUntil(async () => {
+    const v = await view(gh, 'wp');
+    return guestsIn(v, 'healthy').length === 1 && guestsIn(v, 'warm').length === 1 ? v : undefined;
+  }, 60_000, 'wp: 1 healthy and 1 warm guest');
+  const [victim, warm] = [guestsIn(ready, 'healthy')[0], guestsIn(ready, 'warm')[0]];
+  const victimRec = guestRecords(dir, 'wp').find((r) => r.id === victim.id)!;
+  const t0 = performance.now();
+  process.kill(victimRec.pid, 'SIGKILL');
+  const healed = await waitUntil(async () => {
+    const v = await view(gh, 'wp');
+    const healthy = guestsIn(v, 'healthy');
+    return healthy.length === 1 && healthy[0].id !== victim.id ? healthy[0] : undefined;
+  }, 60_000, 'wp: the killed guest replaced', 20);
+  const healMs = performance.now() - t0;
+  t.log(`killed to replacement serving: ${healMs.toFixed(0)} ms`);
+  t.is(healed.id, warm.id, 'the warm guest is the replacement');
+  const history = await guestHistory(gh, 'wp', warm.id);
+  t.true(history.includes('unpause'), history.join(' '));
+  t.is(history.filter((a) => a === 'clone' || a === 'boot').length, 2, `made once, unpaused, not launched again: ${history.join(' ')}`);
+  // The event ends once the killed guest's record is retired, just after the replacement serves.
+  const replace = await waitUntil(async () => ((await getJson(`${gh.api}/api/events?pool=wp`)).json.events as any[]).find((e) => e.direction === 'replace' && e.outcome !== 'started'), 30_000, 'wp: the replace event ended');
+  t.is(replace.outcome, 'done');
+  t.regex(replace.detail ?? '', new RegExp(`launched ${warm.id}; retired ${victim.id}`), JSON.stringify(replace));
+  const refill = await waitUntil(async () => guestsIn(await view(gh, 'wp'), 'warm')[0], 60_000, 'wp: a new warm guest');
+  t.false([victim.id, warm.id].includes(refill.id));
 });
 
 async function guestHistory(gh: GridhostProcess, pool: string, id: string): Promise<string[]> {
