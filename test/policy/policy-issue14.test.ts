@@ -1,28 +1,10 @@
 // The opt-in keys of issue 14 (flap_budget, contention, guest.credit): each default, each accepted form and each
 // refusal with the file, line and field it names.
 import test from 'ava';
-import { stringify } from 'yaml';
-import type { Policy } from '../../src/domain/policy.ts';
 import { tryParsePolicy } from '../../src/policy/parse-policy.ts';
+import { TEMPLATES, testAccepts, testRejects, type Accept, type Obj, type Reject } from './policy-cases.ts';
 
-type Obj = Record<string, any>;
-const TEMPLATES = '/srv/gridhost/templates';
-
-function base(): Obj {
-  return {
-    pool: 'web',
-    guest: { template: 'web.local.yaml', image: 'images/web' },
-    rules: [{ name: 'busy', strategy: 'threshold', metric: 'cpu', above: 70, step: '+1' }],
-  };
-}
-
-function run(patch: (p: Obj) => void) {
-  const p = base();
-  patch(p);
-  return tryParsePolicy(stringify(p), 'p.yaml', { templatesDir: TEMPLATES });
-}
-
-const accepts: { rule: string; patch: (p: Obj) => void; get: (p: Policy) => unknown; want: unknown }[] = [
+const accepts: Accept[] = [
   { rule: 'no flap budget by default', patch: () => {}, get: (p) => p.flapBudget, want: undefined },
   { rule: 'flap_budget: changes and window', patch: (p) => (p.flap_budget = { changes: 6, window: '10m' }), get: (p) => p.flapBudget, want: { changes: 6, windowMs: 600_000 } },
   { rule: 'no contention by default', patch: () => {}, get: (p) => p.contention, want: undefined },
@@ -31,37 +13,23 @@ const accepts: { rule: string; patch: (p: Obj) => void; get: (p: Policy) => unkn
   { rule: 'contention.saturated_at sets the threshold', patch: (p) => (p.contention = { saturated_at: 0.75 }), get: (p) => p.contention, want: { saturatedAt: 0.75 } },
   { rule: 'contention: {} takes the default threshold', patch: (p) => (p.contention = {}), get: (p) => p.contention, want: { saturatedAt: 0.9 } },
 ];
-for (const c of accepts) {
-  test(`accepts: ${c.rule}`, (t) => {
-    const r = run(c.patch);
-    if (!r.ok) return t.fail(r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
-    t.deepEqual(c.get(r.policy), c.want);
-  });
-}
+testAccepts(accepts);
 
 const xen = (p: Obj, credit?: unknown) => {
   p.guest = { driver: 'xen', template: 'web.xen.xl.cfg', image: '/srv/images/web.img', ...(credit !== undefined ? { credit } : {}) };
 };
-accepts.push(
+const xenAccepts: Accept[] = [
   { rule: 'no guest.credit by default', patch: (p) => xen(p), get: (p) => p.guest.credit, want: undefined },
   { rule: 'guest.credit: weight and cap for a xen pool', patch: (p) => xen(p, { weight: 512, cap: 50 }), get: (p) => p.guest.credit, want: { weight: 512, cap: 50 } },
   { rule: 'guest.credit may set only the weight', patch: (p) => xen(p, { weight: 64 }), get: (p) => p.guest.credit, want: { weight: 64 } },
   { rule: 'guest.credit.cap 0 is no cap', patch: (p) => xen(p, { cap: 0 }), get: (p) => p.guest.credit, want: { cap: 0 } },
-);
-accepts.push(
   { rule: 'no guest.vertical by default', patch: (p) => xen(p), get: (p) => p.guest.vertical, want: undefined },
   { rule: 'guest.vertical: vcpu_step and memory_step_mb for a xen pool', patch: (p) => { xen(p); p.guest.vertical = { vcpu_step: 2, memory_step_mb: 256 }; }, get: (p) => p.guest.vertical, want: { vcpuStep: 2, memoryStepMb: 256 } },
   { rule: 'guest.vertical: true is +1 vCPU a step, memory left alone', patch: (p) => { xen(p); p.guest.vertical = true; }, get: (p) => p.guest.vertical, want: { vcpuStep: 1, memoryStepMb: 0 } },
-);
-for (const c of accepts.slice(-7)) {
-  test(`accepts: ${c.rule}`, (t) => {
-    const r = run(c.patch);
-    if (!r.ok) return t.fail(r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
-    t.deepEqual(c.get(r.policy), c.want);
-  });
-}
+];
+testAccepts(xenAccepts);
 
-const rejects: { rule: string; patch: (p: Obj) => void; path: string; message: RegExp }[] = [
+const rejects: Reject[] = [
   { rule: 'flap_budget.changes is required', patch: (p) => (p.flap_budget = { window: '10m' }), path: 'flap_budget.changes', message: /is required/ },
   { rule: 'flap_budget.window is required', patch: (p) => (p.flap_budget = { changes: 6 }), path: 'flap_budget.window', message: /is required/ },
   { rule: 'flap_budget.changes is at least 1', patch: (p) => (p.flap_budget = { changes: 0, window: '10m' }), path: 'flap_budget.changes', message: />= 1/ },
@@ -87,15 +55,7 @@ const rejects: { rule: string; patch: (p: Obj) => void; path: string; message: R
   { rule: 'guest.vertical takes only its keys', patch: (p) => { xen(p); p.guest.vertical = { memory: 5 }; }, path: 'guest.vertical.memory', message: /unknown key/ },
   { rule: 'contention is true, false or a mapping', patch: (p) => (p.contention = 'yes please'), path: 'contention', message: /true or false|boolean/ },
 ];
-for (const c of rejects) {
-  test(`rejects: ${c.rule}`, (t) => {
-    const r = run(c.patch);
-    if (r.ok) return t.fail('accepted');
-    t.is(r.issues.length, 1, r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
-    t.is(r.issues[0]!.path, c.path);
-    t.regex(r.issues[0]!.message, c.message);
-  });
-}
+testRejects(rejects);
 
 test('a bad flap_budget names the file, line and column of the field', (t) => {
   const text = 'pool: web\nguest:\n  template: web.local.yaml\n  image: images/web\nflap_budget:\n  changes: 6\n  window: 90x\nrules:\n  - { name: busy, strategy: threshold, metric: cpu, above: 70, step: +1 }\n';

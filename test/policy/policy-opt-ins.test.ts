@@ -1,29 +1,8 @@
 // The opt-in keys of issue 12 (victims, hooks, mode, rollout, prometheus and signal rules): each
 // default, each accepted form and each refusal, one issue per rejected case.
 import test from 'ava';
-import { stringify } from 'yaml';
 import type { Policy } from '../../src/domain/policy.ts';
-import { tryParsePolicy, type PolicyOptions } from '../../src/policy/parse-policy.ts';
-
-type Obj = Record<string, any>;
-const TEMPLATES = '/srv/gridhost/templates';
-
-function base(): Obj {
-  return {
-    pool: 'web',
-    guest: { template: 'web.local.yaml', image: 'images/web' },
-    rules: [{ name: 'busy', strategy: 'threshold', metric: 'cpu', above: 70, step: '+1' }],
-  };
-}
-
-function run(patch: (p: Obj) => void, opts: Partial<PolicyOptions> = {}) {
-  const p = base();
-  patch(p);
-  return tryParsePolicy(stringify(p), 'p.yaml', { templatesDir: TEMPLATES, ...opts });
-}
-
-interface Accept { rule: string; patch: (p: Obj) => void; get: (p: Policy) => unknown; want: unknown; opts?: Partial<PolicyOptions> }
-interface Reject { rule: string; patch: (p: Obj) => void; path: string; message: RegExp; opts?: Partial<PolicyOptions> }
+import { TEMPLATES, runPatched as run, testAccepts, testRejects, type Accept, type Obj, type Reject } from './policy-cases.ts';
 
 const PROM = { prometheus: true };
 const promRule = (extra: Obj = {}): Obj => ({ name: 'rps', strategy: 'target-tracking', source: 'prometheus', query: 'sum(rate(guest_requests_total{pool="{{pool}}"}[30s]))', aggregate: 'sum', target: 50, ...extra });
@@ -106,23 +85,8 @@ export const rejects: Reject[] = [
   { rule: 'scale_in.victims is one of the known orders', patch: (p) => (p.scale_in = { victims: 'random' }), path: 'scale_in.victims', message: /newest \| oldest \| least-busy \| spread/ },
 ];
 
-for (const c of accepts) {
-  test(`accepts: ${c.rule}`, (t) => {
-    const r = run(c.patch, c.opts);
-    if (!r.ok) return t.fail(r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
-    t.deepEqual(c.get(r.policy), c.want);
-  });
-}
-
-for (const c of rejects) {
-  test(`rejects: ${c.rule}`, (t) => {
-    const r = run(c.patch, c.opts);
-    if (r.ok) return t.fail('accepted');
-    t.is(r.issues.length, 1, r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
-    t.is(r.issues[0]!.path, c.path);
-    t.regex(r.issues[0]!.message, c.message);
-  });
-}
+testAccepts(accepts);
+testRejects(rejects);
 
 test('a refused hook header value or URL is never echoed in the issue (it may be a credential)', (t) => {
   const bad = run((p) => (p.hooks = { before_retire: { http: { url: 'ftp://user:s3cret@a/', headers: { Authorization: 'Bearer s3cret\n' } } } }));

@@ -1,40 +1,12 @@
 // Table-driven: one test per validation rule / default of the policy format.
 // Each rejected case must produce exactly one issue (so it tests that rule and no other).
 
-import test from 'ava';
-import { stringify } from 'yaml';
-import type { Policy } from '../../src/domain/policy.ts';
-import { tryParsePolicy, type PolicyOptions } from '../../src/policy/parse-policy.ts';
 import { sampleKeyOf } from '../../src/domain/metric-catalogue.ts';
-
-type Obj = Record<string, any>;
-const TEMPLATES = '/srv/gridhost/templates';
-
-function base(): Obj {
-  return {
-    pool: 'web',
-    guest: { template: 'web.local.yaml', image: 'images/web' },
-    rules: [{ name: 'busy', strategy: 'threshold', metric: 'cpu', above: 70, step: '+1' }],
-  };
-}
-
-function run(patch: (p: Obj) => void, opts: Partial<PolicyOptions> = {}) {
-  const p = base();
-  patch(p);
-  return tryParsePolicy(stringify(p), 'p.yaml', { templatesDir: TEMPLATES, ...opts });
-}
+import { TEMPLATES, testAccepts, testRejects, type Accept, type Obj, type Reject } from './policy-cases.ts';
 
 const threshold = (extra: Obj): Obj => ({ strategy: 'threshold', metric: 'cpu', ...extra });
 const tracking = (extra: Obj): Obj => ({ strategy: 'target-tracking', metric: 'rps', target: 40, ...extra });
 const schedule = (extra: Obj): Obj => ({ name: 'campaign', cron: '0 9 * * 1-5', duration: '1h', min: 4, ...extra });
-
-interface Reject {
-  rule: string;
-  patch: (p: Obj) => void;
-  path: string;
-  message: RegExp;
-  opts?: Partial<PolicyOptions>;
-}
 
 const rejects: Reject[] = [
   // pool
@@ -179,24 +151,7 @@ const rejects: Reject[] = [
   { rule: 'schedule names are unique', patch: (p) => (p.schedules = [schedule({}), schedule({ cron: '0 18 * * *' })]), path: 'schedules.1.name', message: /duplicate schedule name/ },
 ];
 
-for (const c of rejects) {
-  test(`rejects: ${c.rule}`, (t) => {
-    const r = run(c.patch, c.opts);
-    if (r.ok) return t.fail('expected the policy to be rejected');
-    t.is(r.issues.length, 1, r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
-    t.is(r.issues[0]!.path, c.path);
-    t.regex(r.issues[0]!.message, c.message);
-    t.is(r.issues[0]!.file, 'p.yaml');
-  });
-}
-
-interface Accept {
-  rule: string;
-  patch: (p: Obj) => void;
-  get: (p: Policy) => unknown;
-  want: unknown;
-  opts?: Partial<PolicyOptions>;
-}
+testRejects(rejects);
 
 const accepts: Accept[] = [
   { rule: 'min defaults to 2', patch: () => {}, get: (p) => p.min, want: 2 },
@@ -265,10 +220,4 @@ const accepts: Accept[] = [
   { rule: 'schedule name defaults to schedule-N', patch: (p) => (p.schedules = [schedule({ name: undefined })]), get: (p) => p.schedules[0]!.name, want: 'schedule-0' },
 ];
 
-for (const c of accepts) {
-  test(`accepts: ${c.rule}`, (t) => {
-    const r = run(c.patch, c.opts);
-    if (!r.ok) return t.fail(r.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
-    t.deepEqual(c.get(r.policy), c.want);
-  });
-}
+testAccepts(accepts);

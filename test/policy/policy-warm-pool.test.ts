@@ -1,16 +1,7 @@
 // The warm_pool key (issue 14): off by default, a size of guests kept made and paused, refused
 // for a driver that cannot pause guests, with the file's line and field.
 import test from 'ava';
-import { stringify } from 'yaml';
-import { tryParsePolicy, type PolicyOptions } from '../../src/policy/parse-policy.ts';
-
-type Obj = Record<string, any>;
-
-function run(patch: (p: Obj) => void, opts: Partial<PolicyOptions> = {}) {
-  const p: Obj = { pool: 'web', guest: { template: 'web.local.yaml', image: 'images/web' }, rules: [{ name: 'busy', strategy: 'threshold', metric: 'cpu', above: 70, step: '+1' }] };
-  patch(p);
-  return tryParsePolicy(stringify(p), 'web.yaml', { templatesDir: '/srv/gridhost/templates', ...opts });
-}
+import { runPatched as run } from './policy-cases.ts';
 
 function issues(r: ReturnType<typeof run>) {
   return r.ok ? [] : r.issues.map((i) => ({ path: i.path, message: i.message, line: i.line }));
