@@ -4,33 +4,11 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { freePort, request, sleep, startGridhost } from './harness.ts';
-
-function policy(lbPort: number): string {
-  return `
-pool: lint
-min: 2
-max: 3
-guest:
-  driver: local
-  template: web.local.yaml
-  image: images/web
-  boot_timeout: 20s
-balancer:
-  listen: 127.0.0.1:${lbPort}
-sampling:
-  interval: 500ms
-  window: 10s
-rules:
-  - name: cpu
-    strategy: target-tracking
-    metric: cpu
-    target: 75
-`;
-}
+import { monitoredPoolPolicy } from '../monitoring/monitored-pool-policy.ts';
 
 test('GET /metrics of a running gridhost with healthy guests passes promtool check metrics silently', async (t) => {
   const lbPort = await freePort();
-  const gh = await startGridhost({ policies: { 'lint.yaml': policy(lbPort) } });
+  const gh = await startGridhost({ policies: { 'lint.yaml': monitoredPoolPolicy('lint', lbPort) } });
   t.teardown(async () => {
     await gh.stop();
     gh.cleanup();

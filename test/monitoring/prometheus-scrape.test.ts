@@ -9,32 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { freePort, getJson, request, sleep, startGridhost, waitUntil } from '../e2e/harness.ts';
+import { monitoredPoolPolicy } from './monitored-pool-policy.ts';
 import { ALERTS_YML, PROMETHEUS_YML, alertRules, dashboard, dashboardExprs, metricNames, substituteGrafanaVars } from './monitoring-files.ts';
 
 const POOL = 'scrape';
-
-function policy(lbPort: number): string {
-  return `
-pool: ${POOL}
-min: 2
-max: 3
-guest:
-  driver: local
-  template: web.local.yaml
-  image: images/web
-  boot_timeout: 20s
-balancer:
-  listen: 127.0.0.1:${lbPort}
-sampling:
-  interval: 500ms
-  window: 10s
-rules:
-  - name: cpu
-    strategy: target-tracking
-    metric: cpu
-    target: 75
-`;
-}
 
 interface PromConfig {
   global: Record<string, string>;
@@ -66,7 +44,7 @@ async function promQuery(base: string, q: string): Promise<{ status: string; err
 
 test('a real Prometheus scrapes gridhost from the shipped prometheus.yml; pool size, dashboard queries and alert rules work', async (t) => {
   const lbPort = await freePort();
-  const gh = await startGridhost({ policies: { [`${POOL}.yaml`]: policy(lbPort) } });
+  const gh = await startGridhost({ policies: { [`${POOL}.yaml`]: monitoredPoolPolicy(POOL, lbPort) } });
   t.teardown(async () => {
     await gh.stop();
     gh.cleanup();
