@@ -9,6 +9,7 @@ import { GridhostError, wrapError } from '../errors/errors.ts';
 import { pickVictims, type VictimFacts } from '../decision/pick-victims.ts';
 import { awaitingReplacement } from '../decision/auto-heal.ts';
 import { pickWarm } from '../decision/warm-pool.ts';
+import { closedHostsOf } from '../decision/evacuation-plan.ts';
 import { newGuestId, type GuestLifecycle, type LaunchTimings } from './guest-lifecycle.ts';
 import type { ActingFence } from './acting-fence.ts';
 import { applyResize } from './vertical.ts';
@@ -63,7 +64,9 @@ export class Actuator {
 
   async apply(decision: ScaleDecision, policy: Policy, fence?: ActingFence): Promise<ActOutcome> {
     const base: ActOutcome = { outcome: 'done', detail: '', launched: 0, launchFailures: 0, launchErrors: [], warm: 0, retired: 0, timings: [] };
-    const fresh = (await this.store.listGuests({ pool: decision.pool })).filter((g) => !this.isLost(g));
+    // A scale-out reads the closed hosts too (drain-host): it takes no warm guest there.
+    const [listed, hosts] = await Promise.all([this.store.listGuests({ pool: decision.pool }), decision.action === 'scale-out' ? this.store.listHosts() : []]);
+    const fresh = listed.filter((g) => !this.isLost(g));
     // From here to the launches' registration nothing awaits: the re-check and the
     // registration are one step, so concurrent applies always see each other's launches.
     const pending = this.launching.get(decision.pool) ?? new Set<string>();
@@ -78,7 +81,7 @@ export class Actuator {
     }
     switch (decision.action) {
       case 'scale-out':
-        return this.scaleOut(decision, fresh, policy, base, fence);
+        return this.scaleOut(decision, fresh, closedHostsOf(hosts), policy, base, fence);
       case 'scale-in':
         return this.scaleIn(decision, fresh, policy, base, fence);
       case 'resize': {
@@ -91,15 +94,16 @@ export class Actuator {
     }
   }
 
-  private async scaleOut(decision: ScaleOutDecision, fresh: readonly Guest[], policy: Policy, base: ActOutcome, fence?: ActingFence): Promise<ActOutcome> {
+  private async scaleOut(decision: ScaleOutDecision, fresh: readonly Guest[], closed: ReadonlySet<string>, policy: Policy, base: ActOutcome, fence?: ActingFence): Promise<ActOutcome> {
     const n = decision.to - decision.from;
     // Decision to serving starts here, where the decision is made, re-checked and carried out:
     // `decision.at` is when its tick began sampling, which took seconds on a busy dom0.
     const decidedAt = this.lifecycle.now();
     const pending = this.launching.get(decision.pool) ?? new Set<string>();
     this.launching.set(decision.pool, pending);
-    // Warm guests first (policy warm_pool): an unpause instead of a clone and a boot.
-    const warm = pickWarm(fresh, n, pending);
+    // Warm guests first (policy warm_pool): an unpause instead of a clone and a boot. None on a
+    // closed host: a cold launch is placed off them, and the warm pool retires those guests.
+    const warm = pickWarm(fresh.filter((g) => !closed.has(g.host)), n, pending);
     const ids = Array.from({ length: n - warm.length }, () => newGuestId(policy.pool));
     for (const id of [...warm.map((g) => g.id), ...ids]) pending.add(id);
     const cold = (id: string) => this.lifecycle.launch(policy, id, fence).then((r) => {

@@ -37,6 +37,7 @@ import type { ActingFence } from './acting-fence.ts';
 import type { Recommendation } from '../decision/decide-types.ts';
 import { emptyMemory, remember, tick as tickMemory, type MemoryEvent, type PoolMemory } from '../decision/pool-memory.ts';
 import { servedSignals } from '../decision/signal-book.ts';
+import { closedHostsOf } from '../decision/evacuation-plan.ts';
 import { GridhostError, wrapError } from '../errors/errors.ts';
 import { LaunchGuard } from './launch-guard.ts';
 import { DecisionJournal, evaluationOf } from './decision-journal.ts';
@@ -312,9 +313,11 @@ export class PoolLoop {
       for (const start of heals) start();
       // The warm pool is kept beside scale actions (a refill never holds a scale-out), but not
       // beside a reconciliation, a cleanup retry or an operator's action, nor while the pool is
-      // paused, recommending, blocked or its breaker open.
+      // paused, recommending, blocked or its breaker open. Warm guests on closed hosts (drain-host)
+      // are retired there, so the host empties (read only when the pool has warm guests).
+      const closed = this.warm && guests.some((g) => g.state === 'warm' || g.state === 'warming') ? closedHostsOf(await this.d.store.listHosts()) : new Set<string>();
       this.warm?.tick(policy, guests, !this.isStopped() && !op && !reconcile && !blocked && !this.actions.exclusive && !this.ops.running && this.ops.pending === 0
-        && this.control?.mode !== 'paused' && !recommend && this.guard.openFor(policy, now).openForMs === 0, new Set(this.d.rollout?.outdatedWarm(guests) ?? []));
+        && this.control?.mode !== 'paused' && !recommend && this.guard.openFor(policy, now).openForMs === 0, new Set(this.d.rollout?.outdatedWarm(guests) ?? []), closed);
       // mode: recommend publishes what the policy would do, each change once (the file's next
       // version may say act: that applies from its first tick, and a later recommend anew).
       if (recommend) await this.recommender.publish(decision, this.d.fence);
@@ -328,7 +331,8 @@ export class PoolLoop {
       // Guests leaving a closed host (drain-host) move the same way, after the rollout's turn.
       if (await this.actions.replacementBatch('rollout', this.d.rollout, policy, guests, rec, mayRoll)) return;
       if (await this.actions.replacementBatch('evacuation', this.d.evacuation, policy, guests, rec, mayRoll)) return;
-      if (plan.kind === 'retry-stopping') return this.actions.retryStopping(guests, policy, now);
+      // Not beside the warm pool's own retirements: a warm guest it is stopping is not a failed cleanup.
+      if (plan.kind === 'retry-stopping') return this.warm?.busy() ? undefined : this.actions.retryStopping(guests, policy, now);
       if (plan.kind === 'hold') {
         if (plan.hold?.cause === 'blocked') {
           if (plan.wanted && idle && !this.isStopped() && this.blocked.firstSkipOf(plan.hold.since)) {

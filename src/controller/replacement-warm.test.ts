@@ -185,7 +185,7 @@ test('evacuation never takes a warm guest on the draining host', async (t) => {
   await r.hosts.drain(warm!.host, who);
   await r.step(8);
   t.deepEqual(r.hv.callsOf('unpause'), [], 'no warm guest was taken');
-  t.is((await r.store.getGuest(warm!.id))?.state, 'warm', 'the warm guest on the drained host stays warm');
+  t.is((await r.store.getGuest(warm!.id))?.state, 'gone', 'the warm guest on the drained host is retired (the host must empty), never taken');
   const healthy = await r.inState('healthy');
   t.is(healthy.length, 3);
   t.false(healthy.some((g) => g.host === warm!.host), 'the victim moved off the host');

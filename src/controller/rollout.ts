@@ -81,7 +81,7 @@ export class PoolRollout {
   }
 
   /** The pool's warm guests made from another template or image, as far as the last check knows
-   *  their hosts' current digests (a host with no counted guest is not checked: none). */
+   *  their hosts' current digests (the hosts of counted and warm guests are checked). */
   outdatedWarm(guests: readonly Guest[]): string[] {
     return outdatedWarm(guests, this.current).map((g) => g.id);
   }
@@ -91,7 +91,9 @@ export class PoolRollout {
     const now = this.d.clock.now();
     if (!force && this.checkedAt !== undefined && now - this.checkedAt < DIGEST_CHECK_MS) return;
     const hv = this.d.hypervisorFor(policy.guest.driver);
-    const hosts = [...new Set(guests.filter((g) => GUEST_STATE_FACTS[g.state].counted && g.host !== '').map((g) => g.host))].sort();
+    // Warm guests' hosts too: a stale warm guest on a host with no counted guest would be kept
+    // (and taken) for ever otherwise.
+    const hosts = [...new Set(guests.filter((g) => (GUEST_STATE_FACTS[g.state].counted || g.state === 'warm') && g.host !== '').map((g) => g.host))].sort();
     const current = new Map<string, SourceDigest | undefined>();
     const errors = new Map<string, string>();
     await Promise.all(hosts.map(async (host) => {

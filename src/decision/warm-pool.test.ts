@@ -46,3 +46,10 @@ test('outdated warm guests (another template or image) are trimmed and made agai
   t.is(plan.make, 1);
   t.deepEqual(plan.trim.map((x) => x.id), ['old']);
 });
+
+test('warm guests on closed hosts are trimmed and not counted; one warming there does not count either', (t) => {
+  const on = (id: string, state: 'warm' | 'warming', host: string, at = 1) => ({ ...g(id, state, at), host });
+  const plan = planWarmPool(2, [on('a', 'warm', 'closed', 1), on('b', 'warm', 'open', 2), on('c', 'warming', 'closed', 3)], new Set(), new Set(['closed']));
+  t.is(plan.make, 1, 'the closed host\'s warm and warming guests are not coming');
+  t.deepEqual(plan.trim.map((x) => x.id), ['a']);
+});

@@ -30,16 +30,24 @@ const oldestFirst = (a: Guest, b: Guest): number => a.createdAt - b.createdAt ||
  * guests being made count as coming (never made twice); warm guests above the target (a lowered
  * warm_pool.size, or none) are trimmed, oldest first. Guests still warming above the target are
  * left to finish and are trimmed once warm. `outdated` warm guests (made from another template
- * or base image) are trimmed and made again.
+ * or base image) and warm guests on `closed` hosts (drain-host: the host must empty) are `stale`:
+ * retired first, not counted, and made again; a guest warming on a closed host does not count
+ * either (it is retired once warm).
  */
-export function planWarmPool<G extends Guest>(target: number, guests: readonly G[], outdated: ReadonlySet<string> = new Set()): { make: number; trim: G[] } {
+export function planWarmPool<G extends Guest>(target: number, guests: readonly G[], outdated: ReadonlySet<string> = new Set(), closed: ReadonlySet<string> = new Set()): { make: number; trim: G[] } {
   const all = guests.filter((g) => g.state === 'warm').sort(oldestFirst);
-  const stale = all.filter((g) => outdated.has(g.id));
-  const warm = all.filter((g) => !outdated.has(g.id));
-  const warming = guests.filter((g) => g.state === 'warming').length;
+  const isStale = (g: G) => isStaleWarm(g, outdated, closed);
+  const stale = all.filter(isStale);
+  const warm = all.filter((g) => !isStale(g));
+  const warming = guests.filter((g) => g.state === 'warming' && !closed.has(g.host)).length;
   const make = Math.max(0, target - warm.length - warming);
   const over = Math.max(0, warm.length + warming - target);
   return { make, trim: [...stale, ...warm.slice(0, Math.min(over, warm.length))] };
+}
+
+/** Whether a warm guest is stale: made from an old template or image, or on a closed host. */
+export function isStaleWarm(g: Pick<Guest, 'id' | 'host'>, outdated: ReadonlySet<string>, closed: ReadonlySet<string>): boolean {
+  return outdated.has(g.id) || closed.has(g.host);
 }
 
 /** The warm guests a scale-out of `n` takes, oldest first, leaving out `taken` (ids another
