@@ -146,6 +146,7 @@ test('a warm guest made from an old template is never taken and is replaced by a
   t.teardown(() => r.loop.stop());
   const policy = makePolicy({ ...r.loop.status().policy, warmPool: { size: 2 } });
   const held = r.fake.holdNext('pause');
+  t.teardown(held); // never left held, whatever fails
   r.loop.updatePolicy(policy);
   await r.step(2);
   const stale = (await r.inState('warm')).map((g) => g.id);
