@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import {
   cloneDirs, freePort, getJson, guestRecords, openLoopLoad, processAlive, request, sleep, startGridhost, waitUntil, type GridhostProcess,
 } from './harness.ts';
+import { webTemplate } from './web-template.ts';
 
 const POOL = 'heal';
 const CHECK = { intervalMs: 500, timeoutMs: 500, fall: 2 };
@@ -45,14 +46,7 @@ rules:
 `;
 }
 
-const TEMPLATE = `command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "2"
-`;
+const TEMPLATE = webTemplate(2);
 
 interface Rig {
   gh: GridhostProcess;

@@ -9,15 +9,9 @@ import { join } from 'node:path';
 import { freePort, getJson, REPO, request, startGridhost, waitUntil, type GridhostProcess } from './harness.ts';
 import { haproxyGridhostYaml, haproxyServers, startTemplateHaproxy } from './haproxy-harness.ts';
 import { readConfig, type HaproxyFixture } from '../drivers/balancer/haproxy-fixture.ts';
+import { webTemplate } from './web-template.ts';
 
-const TEMPLATE = `command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "1"
-`;
+const TEMPLATE = webTemplate(1);
 
 function policy(pool: string, extra = ''): string {
   return `pool: ${pool}

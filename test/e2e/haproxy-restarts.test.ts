@@ -10,15 +10,9 @@ import { getJson, startGridhost, waitUntil, type GridhostProcess } from './harne
 import { haproxyGridhostYaml, haproxyServers, startTemplateHaproxy } from './haproxy-harness.ts';
 import { failures, steadyLoad, total, type WrkResult } from './wrk.ts';
 import type { HaproxyFixture } from '../drivers/balancer/haproxy-fixture.ts';
+import { webTemplate } from './web-template.ts';
 
-const TEMPLATE = `command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "1"
-`;
+const TEMPLATE = webTemplate(1);
 
 function policy(pool: string): string {
   return `pool: ${pool}

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { REPO, closedLoopLoad, freePort, getJson, request, startGridhost, waitUntil, type GridhostProcess } from './harness.ts';
+import { webTemplate } from './web-template.ts';
 
 const POOL = 'hooks';
 
@@ -56,15 +57,7 @@ rules:
 `;
 }
 
-const TEMPLATE = `
-command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "2"
-`;
+const TEMPLATE = webTemplate(2);
 
 interface HistoryEntry { at: string; action: string; outcome: string; durationMs: number; detail?: string }
 interface GuestView { id: string; state: string; history: HistoryEntry[] }

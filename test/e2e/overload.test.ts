@@ -10,6 +10,7 @@
 // a 5xx gridhost counted (gridhost_balancer_responses_total{code="5xx"}), none of them a 503.
 import test from 'ava';
 import { closedLoopLoad, freePort, getJson, request, sleep, startGridhost, waitUntil } from './harness.ts';
+import { webTemplate } from './web-template.ts';
 
 const POOL = 'hot';
 const MAX = 4;
@@ -54,15 +55,7 @@ rules:
 `;
 
 // One request at a time, 30 ms of CPU each: about 33 requests/s per guest at best.
-const TEMPLATE = `command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "30"
-  SLICE_MS: "30"
-`;
+const TEMPLATE = webTemplate(30, { SLICE_MS: '30' });
 
 const counted = (v: any) => (v.counts.cloning ?? 0) + (v.counts.booting ?? 0) + (v.counts.healthy ?? 0);
 

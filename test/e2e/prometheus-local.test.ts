@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { closedLoopLoad, freePort, getJson, sleep, startGridhost, waitUntil } from './harness.ts';
 import { PROMETHEUS_YML } from '../monitoring/monitoring-files.ts';
 import { startPrometheus } from '../fixtures/prometheus/start-prometheus.ts';
+import { webTemplate } from './web-template.ts';
 
 const POOL = 'promq';
 
@@ -48,16 +49,7 @@ rules:
 `;
 }
 
-const TEMPLATE = `
-command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "3"
-  RATE_WINDOW_MS: "2000"
-`;
+const TEMPLATE = webTemplate(3, { RATE_WINDOW_MS: '2000' });
 
 interface Job { job_name: string; params?: Record<string, string[]>; http_sd_configs?: { url: string; refresh_interval?: string }[] }
 

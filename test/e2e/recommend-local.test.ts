@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { closedLoopLoad, freePort, getJson, request, startGridhost, waitUntil } from './harness.ts';
+import { webTemplate } from './web-template.ts';
 
 const POOL = 'rec';
 
@@ -42,16 +43,7 @@ rules:
 `;
 }
 
-const TEMPLATE = `
-command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "3"
-  RATE_WINDOW_MS: "2000"
-`;
+const TEMPLATE = webTemplate(3, { RATE_WINDOW_MS: '2000' });
 
 test('recommend mode publishes the scale-out the load calls for and launches nothing; switching to act grows the pool at the next tick', async (t) => {
   t.timeout(180_000);

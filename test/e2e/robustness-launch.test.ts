@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import {
   cloneDirs, freePort, getJson, killGuests, killProcessesUnder, processesUnder, request, sleep, startGridhost, waitUntil, workspace, type GridhostProcess,
 } from './harness.ts';
+import { webTemplate } from './web-template.ts';
 
 function policy(pool: string, template: string, image: string, lbPort: number, bootTimeout: string): string {
   return `pool: ${pool}
@@ -41,14 +42,7 @@ rules:
 `;
 }
 
-const WEB_TEMPLATE = `command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "2"
-`;
+const WEB_TEMPLATE = webTemplate(2);
 
 const MISSING_TEMPLATE = `command: gridhost-no-such-command
 args: ["--port", "{{port}}"]

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import {
   freePort, getJson, guestRecords, killProcessesUnder, processAlive, request, sleep, startGridhost, waitUntil, workspace, type GridhostProcess,
 } from './harness.ts';
+import { webTemplate } from './web-template.ts';
 
 const POOL = 'rs';
 
@@ -37,14 +38,7 @@ rules:
 `;
 }
 
-const WEB_TEMPLATE = `command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "2"
-`;
+const WEB_TEMPLATE = webTemplate(2);
 
 // The slow image: the example server behind a wrapper that waits 3 s before it listens, so a
 // launch spends seconds in `booting` with its process already running.

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { freePort, getJson, runCli, startGridhost, waitUntil, type GridhostProcess } from './harness.ts';
 import { failures, steadyLoad, total } from './wrk.ts';
+import { webTemplate } from './web-template.ts';
 
 const POOL = 'roll';
 const TOKEN = 'rollout-local-test-token-0123456789abcdef';
@@ -41,15 +42,6 @@ rules:
 `;
 }
 
-const template = (workMs: number) => `command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "${workMs}"
-`;
-
 interface GuestView { id: string; state: string; outdated?: boolean }
 interface PoolView { guests: GuestView[]; rollout: { state: string; outdated?: string[]; replaced?: string[]; launched?: string[]; batches?: number; failure?: { code: string; message: string } } }
 
@@ -75,7 +67,7 @@ function watchSize(gh: GridhostProcess) {
 test('a template edit is rolled out over a pool of 4 under load with surge: every guest replaced, never under 4, no failed request; a new image failing its health check stops the rollout and the old guests stay', async (t) => {
   t.timeout(300_000);
   const lbPort = await freePort();
-  const gh = await startGridhost({ policies: { [`${POOL}.yaml`]: policy(lbPort) }, templates: { 'roll.local.yaml': template(2) }, env: { GRIDHOST_API_TOKEN: TOKEN } });
+  const gh = await startGridhost({ policies: { [`${POOL}.yaml`]: policy(lbPort) }, templates: { 'roll.local.yaml': webTemplate(2) }, env: { GRIDHOST_API_TOKEN: TOKEN } });
   t.teardown(async () => {
     await gh.stop();
     gh.cleanup();
@@ -93,7 +85,7 @@ test('a template edit is rolled out over a pool of 4 under load with surge: ever
   const load = steadyLoad({ url: `http://127.0.0.1:${lbPort}/`, connections: 6, delayMs: 40, segmentS: 5, timeoutS: 10 });
   const size = watchSize(gh);
   // The edit: every guest now runs from an older template.
-  writeFileSync(join(gh.dir, 'templates', 'roll.local.yaml'), template(3));
+  writeFileSync(join(gh.dir, 'templates', 'roll.local.yaml'), webTemplate(3));
   await waitUntil(async () => ((await view(gh)).rollout.outdated?.length === 4 ? true : undefined), 20_000, 'the 4 guests seen as outdated');
   const r = await cli(['rollout', POOL, '--wait', '--timeout', '3m', '--reason', 'template edit']);
   t.is(r.code, 0, `${r.stdout}\n${r.stderr}`);

@@ -6,6 +6,7 @@
 // decisions are covered by the decision-core and metrics-source tests.
 import test from 'ava';
 import { closedLoopLoad, getJson, freePort, openLoopLoad, request, sleep, startGridhost, type GridhostProcess } from './harness.ts';
+import { webTemplate } from './web-template.ts';
 
 const POOL = 'e2e';
 
@@ -48,16 +49,7 @@ rules:
 `;
 }
 
-const TEMPLATE = `
-command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "3"
-  RATE_WINDOW_MS: "2000"
-`;
+const TEMPLATE = webTemplate(3, { RATE_WINDOW_MS: '2000' });
 
 interface Observed {
   maxSize: number;

@@ -6,6 +6,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { freePort, getJson, killGuests, killProcessesUnder, request, startGridhost, waitUntil, workspace, type GridhostProcess } from './harness.ts';
+import { webTemplate } from './web-template.ts';
 
 const POOL = 'sig';
 const SECRET = 'e2e-webhook-secret-93ad1f0c';
@@ -45,15 +46,7 @@ rules:
 `;
 }
 
-const TEMPLATE = `
-command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "1"
-`;
+const TEMPLATE = webTemplate(1);
 
 /** What Alertmanager POSTs to a webhook receiver for one firing alert. */
 const PAYLOAD = JSON.stringify({

@@ -12,6 +12,7 @@
 // spread of boot times within one scale-out (it boots every guest for the median).
 import test from 'ava';
 import { freePort, getJson, openLoopLoad, runCli, sleep, startGridhost, waitUntil, type GridhostProcess } from './harness.ts';
+import { webTemplate } from './web-template.ts';
 
 const POOL = 'fid';
 const INTERVAL_MS = 1000;
@@ -31,11 +32,7 @@ rules:
 `;
 
 // Cheap requests (1 ms of CPU) and a 1 s rate window, so the guests' rps follows the load quickly.
-const TEMPLATE = `
-command: node
-args: ["server.mjs"]
-env: { HOST: "127.0.0.1", PORT: "{{port}}", GUEST_ID: "{{guest}}", WORK_MS: "1", RATE_WINDOW_MS: "1000" }
-`;
+const TEMPLATE = webTemplate(1, { RATE_WINDOW_MS: '1000' });
 
 interface Act {
   at: number;

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { closedLoopLoad, freePort, getJson, startGridhost, waitUntil, type GridhostProcess } from './harness.ts';
+import { webTemplate } from './web-template.ts';
 
 const POOL = 'victims';
 
@@ -44,15 +45,7 @@ rules:
 `;
 }
 
-const TEMPLATE = `
-command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "2"
-`;
+const TEMPLATE = webTemplate(2);
 
 interface GuestView { id: string; state: string; createdAt: string }
 

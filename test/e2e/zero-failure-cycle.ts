@@ -16,6 +16,7 @@ import { haproxyGridhostYaml, haproxyServers, startTemplateHaproxy } from './hap
 import { failures, pooledQuantile, runWrk, steadyLoad, total, type WrkResult } from './wrk.ts';
 import { freePort } from './harness.ts';
 import type { HaproxyFixture } from '../drivers/balancer/haproxy-fixture.ts';
+import { webTemplate } from './web-template.ts';
 
 export type CycleDriver = 'builtin' | 'haproxy';
 
@@ -25,15 +26,7 @@ export const STEADY = { connections: 6, delayMs: 80, segmentS: 5 };
 /** Push: 16 connections of cheap requests (no CPU work in the guest), back to back. */
 export const PUSH = { connections: 16, delayMs: 0 };
 
-const TEMPLATE = `command: node
-args: ["server.mjs"]
-env:
-  HOST: "127.0.0.1"
-  PORT: "{{port}}"
-  GUEST_ID: "{{guest}}"
-  WORK_MS: "1"
-  RATE_WINDOW_MS: "2000"
-`;
+const TEMPLATE = webTemplate(1, { RATE_WINDOW_MS: '2000' });
 
 function policy(balancer: string): string {
   return `pool: ${POOL}
