@@ -140,6 +140,33 @@ export async function startGridhost(opts: StartOptions): Promise<GridhostProcess
   };
 }
 
+/** The gridhosts one test starts, on one workspace or several: at the test's teardown each is
+ *  SIGKILLed, then the guests and any process left under each workspace (and `dirs`) are killed
+ *  and the workspace is removed. */
+export function gridhostsOf(t: { teardown(fn: () => Promise<void>): void }, ...dirs: string[]) {
+  const started: GridhostProcess[] = [];
+  t.teardown(async () => {
+    for (const gh of started) await gh.stop('SIGKILL');
+    for (const dir of new Set([...dirs, ...started.map((gh) => gh.dir)])) {
+      killGuests(join(dir, 'data', 'guests'));
+      killProcessesUnder(dir);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  return {
+    started,
+    async start(opts: StartOptions): Promise<GridhostProcess> {
+      const gh = await startGridhost(opts);
+      started.push(gh);
+      return gh;
+    },
+  };
+}
+
+/** The holder id a gridhost announced in its "gridhost ready" line (undefined before it). */
+export const holderOf = (gh: GridhostProcess): string | undefined =>
+  gh.logs.find((l) => l.msg === 'gridhost ready')?.holder as string | undefined;
+
 /** Guests are detached so gridhost can restart and adopt them; a test must kill them itself. */
 export function killGuests(guestsDir: string): number {
   let killed = 0;

@@ -6,10 +6,10 @@
 // account for; the pool at its desired size within bounds; the repairs in the history. Prints
 // the table of steps x outcome.
 import test from 'ava';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  cloneDirs, freePort, getJson, guestRecords, killProcessesUnder, processesUnder, startGridhost, waitUntil, workspace, type GridhostProcess,
+  cloneDirs, freePort, getJson, gridhostsOf, guestRecords, holderOf, processesUnder, waitUntil, workspace, type GridhostProcess,
 } from './harness.ts';
 
 const POOL = 'ks';
@@ -65,29 +65,21 @@ async function killAt(t: import('ava').ExecutionContext, step: string, phase: 'o
   const desired = 2;
   const first = phase === 'in' ? 3 : 2;
   const dir = workspace({ policies: { [`${POOL}.yaml`]: policy(lb, first) } });
-  const procs: GridhostProcess[] = [];
-  t.teardown(async () => {
-    for (const p of procs) await p.stop('SIGKILL');
-    killProcessesUnder(dir);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { start } = gridhostsOf(t, dir);
   if (phase === 'in') {
     // Three healthy guests, a clean stop, then min 2: the next gridhost scales in 3 -> 2.
-    const pre = await startGridhost({ dir, policies: { [`${POOL}.yaml`]: policy(lb, 3) }, env });
-    procs.push(pre);
+    const pre = await start({ dir, policies: { [`${POOL}.yaml`]: policy(lb, 3) }, env });
     await converged(pre, dir, 3);
     await pre.stop('SIGTERM');
     writeFileSync(join(dir, 'policies', `${POOL}.yaml`), policy(lb, 2));
   }
-  const victim = await startGridhost({ dir, policies: { [`${POOL}.yaml`]: policy(lb, desired) }, env: { ...env, GRIDHOST_TEST_PAUSE_AT: step } });
-  procs.push(victim);
+  const victim = await start({ dir, policies: { [`${POOL}.yaml`]: policy(lb, desired) }, env: { ...env, GRIDHOST_TEST_PAUSE_AT: step } });
   const paused = await waitUntil(() => victim.logs.find((l) => l.event === 'test-pause'), 60_000, `the pause at ${step}`);
   t.is(paused.step, step);
   await victim.stop('SIGKILL');
   const killedGuest = String(paused.guest);
 
-  const next = await startGridhost({ dir, policies: { [`${POOL}.yaml`]: policy(lb, desired) }, env });
-  procs.push(next);
+  const next = await start({ dir, policies: { [`${POOL}.yaml`]: policy(lb, desired) }, env });
   const started = Date.now();
   const v = await converged(next, dir, desired);
   const took = Date.now() - started;
@@ -104,7 +96,7 @@ async function killAt(t: import('ava').ExecutionContext, step: string, phase: 'o
   t.is(live.length, desired);
   // What the history says about the guest the kill cut short.
   const history = (await getJson(`${next.api}/api/pools/${POOL}/history?limit=1000`)).json.history as { kind: string; repair?: string; guest?: string; holder?: string }[];
-  const nextHolder = next.logs.find((l) => l.msg === 'gridhost ready')?.holder;
+  const nextHolder = holderOf(next);
   const repairs = history.filter((h) => h.kind === 'repair' && h.guest === killedGuest && h.holder === nextHolder).map((h) => h.repair);
   t.true(repairs.length > 0 || live.includes(killedGuest), `${step}: the killed guest ${killedGuest} is repaired or serving`);
   table.push(`| ${phase === 'out' ? 'scale-out' : 'scale-in'} | ${step} | ${repairs.join(', ') || (live.includes(killedGuest) ? 'adopted' : 'none')} | ${live.includes(killedGuest) ? 'kept' : 'removed'} | ${desired} healthy ${(took / 1000).toFixed(1)} s after the restart answered | none |`);

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { openSqliteStore } from '../../src/store/sqlite-driver.ts';
-import { freePort, getJson, killGuests, killProcessesUnder, request, runCli, startGridhost, waitUntil, workspace, type GridhostProcess } from './harness.ts';
+import { freePort, getJson, gridhostsOf, holderOf, request, runCli, waitUntil, workspace } from './harness.ts';
 
 const TOKEN = 'operator-leader-test-token-0123456789';
 const POOL = 'led';
@@ -44,14 +44,8 @@ test('a process that does not lead the pool sends operators to its leader: 421 G
   const policies = { [`${POOL}.yaml`]: policy(await freePort()) };
   const dir = workspace({ policies });
   const env = { GRIDHOST_LEASE: '4000ms', GRIDHOST_API_TOKEN: TOKEN };
-  const procs: GridhostProcess[] = [];
-  t.teardown(async () => {
-    for (const p of procs) await p.stop('SIGKILL');
-    killGuests(join(dir, 'data', 'guests'));
-    killProcessesUnder(dir);
-  });
-  for (let i = 0; i < 2; i++) procs.push(await startGridhost({ dir, policies, env }));
-  const holderOf = (p: GridhostProcess) => p.logs.find((l) => l.msg === 'gridhost ready')?.holder as string | undefined;
+  const { start, started: procs } = gridhostsOf(t, dir);
+  for (let i = 0; i < 2; i++) await start({ dir, policies, env });
   // Both see the same valid leader, the pool serves.
   // The first process takes the pool before the second announces itself; pools are then spread
   // over both, so the pool may be handed over once. Wait until one leader has held it for two

@@ -2,10 +2,10 @@
 // that the next gridhost undoes before it launches anew; a clean stop (SIGTERM) leaves healthy
 // guests running and the next gridhost adopts exactly those, launching none.
 import test from 'ava';
-import { chmodSync, cpSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  freePort, getJson, guestRecords, killProcessesUnder, processAlive, request, sleep, startGridhost, waitUntil, workspace, type GridhostProcess,
+  freePort, getJson, gridhostsOf, guestRecords, processAlive, request, sleep, waitUntil, workspace, type GridhostProcess,
 } from './harness.ts';
 import { webTemplate } from './web-template.ts';
 
@@ -52,22 +52,6 @@ env:
 `;
 const SLOW_WRAPPER = '#!/bin/sh\nsleep 3\nexec node server.mjs\n';
 
-/** Every gridhost a test started on `dir`, stopped and cleaned up (guests included) at teardown. */
-function tracker(t: { teardown(fn: () => Promise<void>): void }) {
-  const started: GridhostProcess[] = [];
-  t.teardown(async () => {
-    for (const gh of started) await gh.stop('SIGKILL');
-    for (const gh of started) {
-      killProcessesUnder(gh.dir);
-      gh.cleanup();
-    }
-  });
-  return (gh: GridhostProcess) => {
-    started.push(gh);
-    return gh;
-  };
-}
-
 async function poolView(gh: GridhostProcess) {
   return (await getJson(`${gh.api}/api/pools/${POOL}`)).json;
 }
@@ -79,20 +63,16 @@ const twoHealthy = (gh: GridhostProcess) => async () => {
 
 test.serial('a guest half-made when gridhost was killed is undone at the next start (process and clone gone), then the pool is rebuilt', async (t) => {
   t.timeout(90_000);
-  const track = tracker(t);
   const lbPort = await freePort();
   const policies = { 'rs.yaml': policy('slow.local.yaml', 'images/slow', lbPort) };
   const templates = { 'slow.local.yaml': SLOW_TEMPLATE };
   const dir = workspace({ policies, templates });
-  t.teardown(() => {
-    killProcessesUnder(dir);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { start } = gridhostsOf(t, dir);
   cpSync(join(dir, 'templates', 'images', 'web'), join(dir, 'templates', 'images', 'slow'), { recursive: true });
   writeFileSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), SLOW_WRAPPER);
   chmodSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), 0o755);
 
-  const first = track(await startGridhost({ dir, policies, templates }));
+  const first = await start({ dir, policies, templates });
   // As soon as a guest is booting with its process started, kill gridhost outright. Both guests
   // of the first launch are in the store by then (each is recorded before its clone starts).
   const atKill = await waitUntil(async () => {
@@ -116,7 +96,7 @@ test.serial('a guest half-made when gridhost was killed is undone at the next st
   t.false(first.logs.some((l) => l.event === 'guest' && l.action === 'register'), 'the guests were killed mid-launch, before registering');
 
   // Restart on the same data: the half-made guests are undone before any loop runs.
-  const second = track(await startGridhost({ dir, policies, templates }));
+  const second = await start({ dir, policies, templates });
   // The killed gridhost's lease on the pool runs out (GRIDHOST_LEASE, 5 s here), then the new
   // one takes the pool and repairs it before its loop starts.
   const reconciled = await waitUntil(() => second.logs.find((l) => l.msg === 'reconciled'), 20_000, 'reconciled line');
@@ -139,11 +119,11 @@ test.serial('a guest half-made when gridhost was killed is undone at the next st
 
 test.serial('after a clean stop the next gridhost adopts the same two running guests and launches none', async (t) => {
   t.timeout(90_000);
-  const track = tracker(t);
+  const { start } = gridhostsOf(t);
   const lbPort = await freePort();
   const policies = { 'rs.yaml': policy('rs.local.yaml', 'images/web', lbPort) };
   const templates = { 'rs.local.yaml': WEB_TEMPLATE };
-  const first = track(await startGridhost({ policies, templates }));
+  const first = await start({ policies, templates });
   const dir = first.dir;
   const view = await waitUntil(twoHealthy(first), 40_000, 'two healthy guests', 200);
   const ids: string[] = view.guests.map((g: any) => g.id).sort();
@@ -155,7 +135,7 @@ test.serial('after a clean stop the next gridhost adopts the same two running gu
   t.deepEqual(records.map((r) => r.id).sort(), ids);
   for (const r of records) t.true(processAlive(r.pid, r.startTime), `guest ${r.id} stopped with gridhost`);
 
-  const second = track(await startGridhost({ dir, policies, templates }));
+  const second = await start({ dir, policies, templates });
   // Repair runs before the API listens; once "gridhost ready" is read, every earlier line is too.
   await waitUntil(() => second.logs.find((l) => l.msg === 'gridhost ready'), 10_000, 'ready line');
   const adopted = second.logs.filter((l) => l.event === 'guest' && l.action === 'adopt').map((l) => l.guest as string).sort();

@@ -6,7 +6,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, getJson, guestRecords, killProcessesUnder, processAlive, REPO, startGridhost, waitUntil, type GridhostProcess } from './harness.ts';
+import { freePort, getJson, gridhostsOf, guestRecords, processAlive, REPO, waitUntil } from './harness.ts';
 
 // Guests that take 12 s to answer their health check, so the second start lands mid-boot.
 const SLOW_TEMPLATE = readFileSync(join(REPO, 'templates', 'web.local.yaml'), 'utf8')
@@ -43,16 +43,8 @@ test('a second gridhost run on the same data dir, started while the first boots 
   t.timeout(150_000);
   const front = await freePort();
   const opts = { policies: { 'web.yaml': policy(front) }, templates: { 'slow.local.yaml': SLOW_TEMPLATE } };
-  const procs: GridhostProcess[] = [];
-  t.teardown(async () => {
-    for (const p of procs) await p.stop('SIGKILL');
-    if (procs[0]) {
-      killProcessesUnder(procs[0].dir);
-      procs[0].cleanup();
-    }
-  });
-  const first = await startGridhost(opts);
-  procs.push(first);
+  const { start, started: procs } = gridhostsOf(t);
+  const first = await start(opts);
   t.teardown(() => {
     if (!t.passed) for (const p of procs) t.log(p.logs.filter((l) => l.pool === 'web' || l.level === 'error').map((l) => JSON.stringify(l)).join('\n'));
   });
@@ -61,8 +53,7 @@ test('a second gridhost run on the same data dir, started while the first boots 
   t.false(first.logs.some((l) => l.event === 'guest' && l.to === 'healthy'), 'the second must start while the guests boot');
   const booting = guestRecords(first.dir, 'web');
 
-  const second = await startGridhost({ ...opts, dir: first.dir });
-  procs.push(second);
+  const second = await start({ ...opts, dir: first.dir });
   t.not(second.apiPort, first.apiPort);
 
   // The guests the first was booting come up, and stay the same processes.

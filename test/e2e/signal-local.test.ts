@@ -4,8 +4,7 @@
 // with two processes on one store, the one that does not lead the pool accepts it, the leader
 // serves it, and after the leader is killed the new one does not serve it again.
 import test from 'ava';
-import { join } from 'node:path';
-import { freePort, getJson, killGuests, killProcessesUnder, request, startGridhost, waitUntil, workspace, type GridhostProcess } from './harness.ts';
+import { freePort, getJson, gridhostsOf, holderOf, request, startGridhost, waitUntil, workspace, type GridhostProcess } from './harness.ts';
 import { webTemplate } from './web-template.ts';
 
 const POOL = 'sig';
@@ -130,14 +129,8 @@ test('a process that does not lead the pool accepts the signal, the leader serve
   const templates = { 'sig.local.yaml': TEMPLATE };
   const dir = workspace({ policies, templates });
   const env = { GRIDHOST_WEBHOOK_SIG: SECRET, GRIDHOST_API_TOKEN: TOKEN, GRIDHOST_LEASE: '4000ms' };
-  const procs: GridhostProcess[] = [];
-  t.teardown(async () => {
-    for (const p of procs) await p.stop('SIGKILL');
-    killGuests(join(dir, 'data', 'guests'));
-    killProcessesUnder(dir);
-  });
-  for (let i = 0; i < 2; i++) procs.push(await startGridhost({ dir, policies, templates, env }));
-  const holderOf = (p: GridhostProcess) => p.logs.find((l) => l.msg === 'gridhost ready')?.holder as string | undefined;
+  const { start, started: procs } = gridhostsOf(t, dir);
+  for (let i = 0; i < 2; i++) await start({ dir, policies, templates, env });
   const leaderHolder = await waitUntil(async () => {
     const views = await Promise.all(procs.map(async (p) => ((await getJson(`${p.api}/api/pools`)).json.pools as any[]).find((x) => x.pool === POOL)));
     const hs = views.map((v) => (v?.leader?.valid && (v.guests.healthy ?? 0) >= 2 ? v.leader.holder as string : undefined));

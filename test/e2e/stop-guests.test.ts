@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cloneDirs, freePort, getJson, guestRecords, killProcessesUnder, processAlive, processesUnder, REPO, startGridhost, waitUntil, type GridhostProcess } from './harness.ts';
+import { cloneDirs, freePort, getJson, gridhostsOf, guestRecords, processAlive, processesUnder, REPO, waitUntil } from './harness.ts';
 
 const run = promisify(execFile);
 const TOKEN = 'e2e-stop-guests-token-81c4';
@@ -31,16 +31,8 @@ test('the README says Ctrl-C leaves the guests running, and its commands to take
   const front = await freePort();
   const policies = { 'web.yaml': readFileSync(join(REPO, 'policies', 'web.yaml'), 'utf8').replace('127.0.0.1:8080', `127.0.0.1:${front}`) };
   const env = { GRIDHOST_API_TOKEN: TOKEN };
-  const procs: GridhostProcess[] = [];
-  t.teardown(async () => {
-    for (const p of procs) await p.stop('SIGKILL');
-    if (procs[0]) {
-      killProcessesUnder(procs[0].dir);
-      procs[0].cleanup();
-    }
-  });
-  const first = await startGridhost({ policies, env });
-  procs.push(first);
+  const { start } = gridhostsOf(t);
+  const first = await start({ policies, env });
   await waitUntil(async () => (await getJson(`${first.api}/api/pools/web`)).json.counts?.healthy === 2, 60_000, 'two healthy guests');
   const records = guestRecords(first.dir, 'web');
   t.is(records.length, 2);
@@ -50,8 +42,7 @@ test('the README says Ctrl-C leaves the guests running, and its commands to take
   for (const r of records) t.true(processAlive(r.pid, r.startTime), `guest ${r.id} still runs after Ctrl-C`);
 
   // Started again (it adopts them), then the README's commands, with this run's API address.
-  const second = await startGridhost({ policies, env, dir: first.dir });
-  procs.push(second);
+  const second = await start({ policies, env, dir: first.dir });
   await waitUntil(async () => (await getJson(`${second.api}/api/pools/web`)).json.counts?.healthy === 2, 30_000, 'guests adopted');
   const sh = (cmd: string) => run('bash', ['-c', cmd.replaceAll('127.0.0.1:8700', `127.0.0.1:${second.apiPort}`)], { cwd: first.dir, env: { ...process.env, ...env }, timeout: 120_000 });
   await sh(moveAway);

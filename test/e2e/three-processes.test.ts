@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { openSqliteStore } from '../../src/store/sqlite-driver.ts';
 import { ownerOf } from '../../src/controller/leadership.ts';
 import {
-  closedLoopLoad, freePort, getJson, killGuests, killProcessesUnder, request, sleep, startGridhost, waitUntil, workspace, type GridhostProcess,
+  closedLoopLoad, freePort, getJson, gridhostsOf, holderOf, request, sleep, waitUntil, workspace, type GridhostProcess,
 } from './harness.ts';
 
 const LEASE_MS = 4000;
@@ -54,14 +54,8 @@ test('three gridhost processes on one SQLite file: one leader per pool, a SIGKIL
   const policies = Object.fromEntries(POOLS.map((p, i) => [`${p}.yaml`, policy(p, ports[i]!)]));
   const dir = workspace({ policies });
   const env = { GRIDHOST_LEASE: `${LEASE_MS}ms` };
-  const procs: GridhostProcess[] = [];
-  t.teardown(async () => {
-    for (const p of procs) await p.stop('SIGKILL');
-    killGuests(join(dir, 'data', 'guests'));
-    killProcessesUnder(dir);
-  });
-  for (let i = 0; i < 3; i++) procs.push(await startGridhost({ dir, policies, env }));
-  const holderOf = (p: GridhostProcess) => p.logs.find((l) => l.msg === 'gridhost ready')?.holder as string | undefined;
+  const { start, started: procs } = gridhostsOf(t, dir);
+  for (let i = 0; i < 3; i++) await start({ dir, policies, env });
   const holders = await waitUntil(() => { const h = procs.map(holderOf); return h.every(Boolean) ? (h as string[]) : undefined; }, 20_000, 'three ready lines');
 
   // Every process answers for every pool and names the same leader; each pool has 2 healthy guests.
