@@ -8,39 +8,18 @@ import { join } from 'node:path';
 import {
   cloneDirs, freePort, getJson, killGuests, killProcessesUnder, processesUnder, request, sleep, startGridhost, waitUntil, workspace, type GridhostProcess,
 } from './harness.ts';
+import { idlePoolPolicy } from './idle-pool-policy.ts';
 import { webTemplate } from './web-template.ts';
 
-function policy(pool: string, template: string, image: string, lbPort: number, bootTimeout: string): string {
-  return `pool: ${pool}
-min: 2
-max: 8
-guest:
-  driver: local
-  template: ${template}
-  image: ${image}
-  boot_timeout: ${bootTimeout}
-  stop_timeout: 2s
-  drain_timeout: 2s
-balancer:
-  listen: 127.0.0.1:${lbPort}
-sampling:
-  interval: 500ms
-  window: 30s
-warmup: 500ms
-scale_out:
+// Launch failures open the breaker after 3 (and scale-outs may come every 500 ms).
+const EXTRA = `scale_out:
   cooldown: 500ms
 breaker:
   failures: 3
   open_for: 10m
-rules:
-  - name: busy
-    strategy: threshold
-    metric: rps
-    above: 1000
-    for: 2
-    step: +1
 `;
-}
+const policy = (pool: string, template: string, image: string, lbPort: number, bootTimeout: string) =>
+  idlePoolPolicy({ pool, lbPort, max: 8, template, image, bootTimeout, extra: EXTRA });
 
 const WEB_TEMPLATE = webTemplate(2);
 

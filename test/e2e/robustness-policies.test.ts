@@ -8,36 +8,12 @@ import { join } from 'node:path';
 import {
   freePort, getJson, guestRecords, killProcessesUnder, processAlive, request, runCli, sleep, startGridhost, waitUntil, workspace,
 } from './harness.ts';
+import { idlePoolPolicy } from './idle-pool-policy.ts';
 
 const POOL = 'good';
 const TOKEN = 'e2e-secret-token-4f1c9a';
 
-function goodPolicy(lbPort: number, max: number): string {
-  return `pool: ${POOL}
-min: 2
-max: ${max}
-guest:
-  driver: local
-  template: web.local.yaml
-  image: images/web
-  boot_timeout: 20s
-  stop_timeout: 5s
-  drain_timeout: 5s
-balancer:
-  listen: 127.0.0.1:${lbPort}
-sampling:
-  interval: 500ms
-  window: 30s
-warmup: 500ms
-rules:
-  - name: busy
-    strategy: threshold
-    metric: rps
-    above: 1000
-    for: 2
-    step: +1
-`;
-}
+const goodPolicy = (lbPort: number, max: number) => idlePoolPolicy({ pool: POOL, lbPort, max, stopTimeout: '5s', drainTimeout: '5s' });
 
 const RULES = `rules:
   - name: busy

@@ -7,36 +7,12 @@ import { join } from 'node:path';
 import {
   freePort, getJson, gridhostsOf, guestRecords, processAlive, request, sleep, waitUntil, workspace, type GridhostProcess,
 } from './harness.ts';
+import { idlePoolPolicy } from './idle-pool-policy.ts';
 import { webTemplate } from './web-template.ts';
 
 const POOL = 'rs';
 
-function policy(template: string, image: string, lbPort: number): string {
-  return `pool: ${POOL}
-min: 2
-max: 8
-guest:
-  driver: local
-  template: ${template}
-  image: ${image}
-  boot_timeout: 20s
-  stop_timeout: 2s
-  drain_timeout: 2s
-balancer:
-  listen: 127.0.0.1:${lbPort}
-sampling:
-  interval: 500ms
-  window: 30s
-warmup: 500ms
-rules:
-  - name: busy
-    strategy: threshold
-    metric: rps
-    above: 1000
-    for: 2
-    step: +1
-`;
-}
+const policy = (template: string, image: string, lbPort: number) => idlePoolPolicy({ pool: POOL, lbPort, max: 8, template, image });
 
 const WEB_TEMPLATE = webTemplate(2);
 

@@ -8,36 +8,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, getJson, guestRecords, killProcessesUnder, request, sleep, startGridhost, waitUntil, type GridhostProcess } from './harness.ts';
+import { idlePoolPolicy } from './idle-pool-policy.ts';
 
 const run = promisify(execFile);
 const POOL = 'so';
-
-function policy(lbPort: number): string {
-  return `pool: ${POOL}
-min: 2
-max: 4
-guest:
-  driver: local
-  template: web.local.yaml
-  image: images/web
-  boot_timeout: 20s
-  stop_timeout: 2s
-  drain_timeout: 2s
-balancer:
-  listen: 127.0.0.1:${lbPort}
-sampling:
-  interval: 500ms
-  window: 30s
-warmup: 500ms
-rules:
-  - name: busy
-    strategy: threshold
-    metric: rps
-    above: 1000
-    for: 2
-    step: +1
-`;
-}
 
 test('while the SQLite store cannot be written nothing acts, /healthz is degraded with the reason, /metrics serves; it resumes by itself', async (t) => {
   const lb = await freePort();
@@ -49,7 +23,7 @@ test('while the SQLite store cannot be written nothing acts, /healthz is degrade
     if (gh) killProcessesUnder(gh.dir);
     gh?.cleanup();
   });
-  gh = await startGridhost({ policies: { [`${POOL}.yaml`]: policy(lb) } });
+  gh = await startGridhost({ policies: { [`${POOL}.yaml`]: idlePoolPolicy({ pool: POOL, lbPort: lb, max: 4 }) } });
   const healthy = async () => ((await getJson(`${gh!.api}/api/pools/${POOL}`)).json.counts?.healthy ?? 0) as number;
   await waitUntil(async () => (await healthy()) === 2, 60_000, '2 healthy guests');
 
