@@ -37,6 +37,33 @@ export function haproxyGridhostYaml(hx: HaproxyFixture, reconcile = '1s'): strin
   return `haproxy:\n  socket: ${hx.socket}\n  reconcile_interval: ${reconcile}\n`;
 }
 
+/** The policy of a pool of 2 to 4 local guests (template hx.local.yaml) behind HAProxy, whose one
+ *  rule never fires; `drainTimeout` (default 2s) and `check` (balancer.check's YAML lines) vary. */
+export function haproxyPoolPolicy(pool: string, o: { drainTimeout?: string; check?: string } = {}): string {
+  return `pool: ${pool}
+min: 2
+max: 4
+guest:
+  driver: local
+  template: hx.local.yaml
+  image: images/web
+  boot_timeout: 20s
+  stop_timeout: 2s
+  drain_timeout: ${o.drainTimeout ?? '2s'}
+balancer:
+  driver: haproxy
+${o.check ?? ''}sampling:
+  interval: 500ms
+  window: 10s
+rules:
+  - name: busy
+    strategy: threshold
+    metric: rps
+    above: 100000
+    step: +1
+`;
+}
+
 /** gridhost's servers in a backend, as HAProxy lists them (name -> address), from the test's own socket. */
 export async function haproxyServers(hx: HaproxyFixture, backend: string): Promise<Map<string, string>> {
   const rows = await hx.admin.serversState(backend);

@@ -7,36 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, getJson, REPO, request, startGridhost, waitUntil, type GridhostProcess } from './harness.ts';
-import { haproxyGridhostYaml, haproxyServers, startTemplateHaproxy } from './haproxy-harness.ts';
+import { haproxyGridhostYaml, haproxyPoolPolicy, haproxyServers, startTemplateHaproxy } from './haproxy-harness.ts';
 import { readConfig, type HaproxyFixture } from '../drivers/balancer/haproxy-fixture.ts';
 import { webTemplate } from './web-template.ts';
 
 const TEMPLATE = webTemplate(1);
-
-function policy(pool: string, extra = ''): string {
-  return `pool: ${pool}
-min: 2
-max: 4
-guest:
-  driver: local
-  template: hx.local.yaml
-  image: images/web
-  boot_timeout: 20s
-  stop_timeout: 2s
-  drain_timeout: 2s
-balancer:
-  driver: haproxy
-${extra}sampling:
-  interval: 500ms
-  window: 10s
-rules:
-  - name: busy
-    strategy: threshold
-    metric: rps
-    above: 100000
-    step: +1
-`;
-}
 
 test('templates/haproxy.cfg as shipped passes haproxy -c', (t) => {
   const out = execFileSync('haproxy', ['-c', '-f', join(REPO, 'templates', 'haproxy.cfg')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -57,7 +32,7 @@ test('guests are registered in a real HAProxy run from templates/haproxy.cfg, an
   t.timeout(120_000);
   const made = rig(t);
   const hx = (made.hx = await startTemplateHaproxy('hx'));
-  const gh = (made.gh = await startGridhost({ policies: { 'hx.yaml': policy('hx') }, templates: { 'hx.local.yaml': TEMPLATE }, config: haproxyGridhostYaml(hx) }));
+  const gh = (made.gh = await startGridhost({ policies: { 'hx.yaml': haproxyPoolPolicy('hx') }, templates: { 'hx.local.yaml': TEMPLATE }, config: haproxyGridhostYaml(hx) }));
   const view = await waitUntil(async () => {
     const v = (await getJson(`${gh.api}/api/pools/hx`)).json;
     return v.counts?.healthy === 2 ? v : undefined;
@@ -81,7 +56,7 @@ test('a pool whose backend haproxy.cfg lacks is blocked: no guest is launched, t
   t.timeout(120_000);
   const made = rig(t);
   const hx = (made.hx = await startTemplateHaproxy('other'));
-  const gh = (made.gh = await startGridhost({ policies: { 'hx.yaml': policy('hx') }, templates: { 'hx.local.yaml': TEMPLATE }, config: haproxyGridhostYaml(hx) }));
+  const gh = (made.gh = await startGridhost({ policies: { 'hx.yaml': haproxyPoolPolicy('hx') }, templates: { 'hx.local.yaml': TEMPLATE }, config: haproxyGridhostYaml(hx) }));
   const blocked = await waitUntil(async () => (await getJson(`${gh.api}/api/pools/hx`)).json.blocked, 20_000, 'the pool reported blocked');
   t.is(blocked.code, 'GH_HAPROXY_UNKNOWN_BACKEND');
   t.regex(blocked.message, /^pool hx: HAProxy has no backend "hx".*add `backend hx`.*haproxy\.cfg/);

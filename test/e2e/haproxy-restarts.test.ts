@@ -7,39 +7,14 @@
 //    reconcile period; what that window costs is counted and printed (README: HAProxy).
 import test from 'ava';
 import { getJson, startGridhost, waitUntil, type GridhostProcess } from './harness.ts';
-import { haproxyGridhostYaml, haproxyServers, startTemplateHaproxy } from './haproxy-harness.ts';
+import { haproxyGridhostYaml, haproxyPoolPolicy, haproxyServers, startTemplateHaproxy } from './haproxy-harness.ts';
 import { failures, steadyLoad, total, type WrkResult } from './wrk.ts';
 import type { HaproxyFixture } from '../drivers/balancer/haproxy-fixture.ts';
 import { webTemplate } from './web-template.ts';
 
 const TEMPLATE = webTemplate(1);
-
-function policy(pool: string): string {
-  return `pool: ${pool}
-min: 2
-max: 4
-guest:
-  driver: local
-  template: hx.local.yaml
-  image: images/web
-  boot_timeout: 20s
-  stop_timeout: 2s
-  drain_timeout: 5s
-balancer:
-  driver: haproxy
-  check:
-    interval: 500ms
-sampling:
-  interval: 500ms
-  window: 10s
-rules:
-  - name: busy
-    strategy: threshold
-    metric: rps
-    above: 100000
-    step: +1
-`;
-}
+// Guests drained for 5 s; balancer.check every 500 ms.
+const policy = (pool: string) => haproxyPoolPolicy(pool, { drainTimeout: '5s', check: '  check:\n    interval: 500ms\n' });
 
 /** Steady load for these tests: 8 keep-alive connections, 20 ms between requests on each. */
 const LOAD = { connections: 8, delayMs: 20, segmentS: 5, timeoutS: 10 };
