@@ -4,7 +4,7 @@
 import type { Policy } from '../domain/policy.ts';
 import { COUNTED_STATES, LIVE_STATES, type Guest, type ScaleEvent } from '../domain/types.ts';
 import type { Store } from '../store/store.ts';
-import { wrapError, type ErrorCode } from '../errors/errors.ts';
+import { GridhostError, wrapError, type ErrorCode } from '../errors/errors.ts';
 import type { Clock } from './clock.ts';
 import type { Telemetry } from './telemetry.ts';
 import type { GuestLifecycle } from './guest-lifecycle.ts';
@@ -30,6 +30,30 @@ export function retireStep(g: Guest): 'drain-and-stop' | 'finish' {
   return g.state === 'healthy' || g.state === 'draining' ? 'drain-and-stop' : 'finish';
 }
 
+/** Tries of one guest's retire when another writer changed its record meanwhile. */
+export const RETIRE_TRIES = 3;
+
+/**
+ * One guest's retire from the record read before it. Another writer may change the record in
+ * between (a loop finishing its last step, the reconciler): the compare-and-set then refuses the
+ * step (GH_STALE_WRITE) and it is tried again from a fresh read, as the operator asked for the
+ * guest to go whatever its state; a guest that is gone by then needs nothing more.
+ */
+async function retireGuest(d: RetireDeps, guest: Guest, policy: Policy | undefined, reason: string): Promise<void> {
+  let g = guest;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await (retireStep(g) === 'drain-and-stop' ? d.lifecycle.retire(g, policy, reason) : d.lifecycle.finish(g, policy, reason, 'gone'));
+      return;
+    } catch (e) {
+      if (!(e instanceof GridhostError && e.code === 'GH_STALE_WRITE') || attempt >= RETIRE_TRIES) throw e;
+      const fresh = await d.store.getGuest(g.id);
+      if (!fresh || !LIVE_STATES.includes(fresh.state)) return;
+      g = fresh;
+    }
+  }
+}
+
 /**
  * Retire every live guest of `pool` in parallel. `policy` gives the drain and stop limits (the
  * last policy the pool had, when known). Never rejects for a guest's failure: it is reported in
@@ -46,8 +70,7 @@ export async function retirePool(d: RetireDeps, pool: string, policy: Policy | u
     event = await d.store.appendEvent({ ...decision, outcome: 'started' });
     d.telemetry.scaleEvent({ ...decision, outcome: 'started' });
   }
-  const results = await Promise.allSettled(guests.map((g) =>
-    retireStep(g) === 'drain-and-stop' ? d.lifecycle.retire(g, policy, reason) : d.lifecycle.finish(g, policy, reason, 'gone')));
+  const results = await Promise.allSettled(guests.map((g) => retireGuest(d, g, policy, reason)));
   results.forEach((r, i) => {
     const g = guests[i]!;
     if (r.status === 'fulfilled') return void out.retired.push(g.id);
