@@ -13,7 +13,7 @@ import { chmodSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import http from 'node:http';
 import {
-  freePort, getJson, guestRecords, killProcessesUnder, processAlive, processesUnder, request, startGridhost, waitUntil, workspace, type GridhostProcess,
+  freePort, getJson, gridhostsOf, guestRecords, processAlive, processesUnder, request, waitUntil, workspace, type GridhostProcess,
 } from './harness.ts';
 
 const TOKEN = 'warm-pool-e2e-token-0123456789abcdef';
@@ -98,23 +98,24 @@ async function scaleOutServing(gh: GridhostProcess, pool: string, to: number): P
   return performance.now() - t0;
 }
 
+/** A workspace whose `slow` image boots through the BOOT_DELAY wrapper, and a starter of
+ *  gridhosts on it with the API token; every gridhost, guest and the workspace go at teardown. */
+function slowWorkspace(t: { teardown(fn: () => Promise<void>): void }, policies: Record<string, string>) {
+  const dir = workspace({ policies, templates: { 'slow.local.yaml': TEMPLATE } });
+  const slow = join(dir, 'templates', 'images', 'slow');
+  cpSync(join(dir, 'templates', 'images', 'web'), slow, { recursive: true });
+  writeFileSync(join(slow, 'slow-start.sh'), BOOT_DELAY);
+  chmodSync(join(slow, 'slow-start.sh'), 0o755);
+  const fleet = gridhostsOf(t, dir);
+  return { dir, start: () => fleet.start({ dir, policies, env: { GRIDHOST_API_TOKEN: TOKEN } }) };
+}
+
 test('warm guests are made paused and not counted; a scale-out takes one and serves well before a cold one; the warm pool refills; a restart adopts it; a trimmed one leaves nothing', async (t) => {
   t.timeout(300_000);
   const [warmLb, coldLb] = [await freePort(), await freePort()];
   const policies = { 'wp.yaml': policy('wp', warmLb, 1), 'cp.yaml': policy('cp', coldLb, undefined) };
-  const dir = workspace({ policies, templates: { 'slow.local.yaml': TEMPLATE } });
-  cpSync(join(dir, 'templates', 'images', 'web'), join(dir, 'templates', 'images', 'slow'), { recursive: true });
-  writeFileSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), BOOT_DELAY);
-  chmodSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), 0o755);
-  const env = { GRIDHOST_API_TOKEN: TOKEN };
-  const started: GridhostProcess[] = [];
-  t.teardown(async () => {
-    for (const gh of started) await gh.stop('SIGKILL');
-    killProcessesUnder(dir);
-    started[0]?.cleanup();
-  });
-  let gh = await startGridhost({ dir, policies, env });
-  started.push(gh);
+  const { dir, start } = slowWorkspace(t, policies);
+  let gh = await start();
 
   // 1. One serving guest and one warm guest: paused, out of the balancer, not counted.
   const first = await waitUntil(async () => {
@@ -167,8 +168,7 @@ test('warm guests are made paused and not counted; a scale-out takes one and ser
   const refillRec = guestRecords(dir, 'wp').find((r) => r.id === refill.id)!;
   t.is(procState(refillRec.pid), 'T');
   await gh.stop('SIGKILL');
-  gh = await startGridhost({ dir, policies, env });
-  started.push(gh);
+  gh = await start();
   await waitUntil(() => gh.logs.some((l) => l.msg === 'reconciled' && l.pool === 'wp'), 60_000, 'wp reconciled by the new gridhost');
   const repairs = gh.logs.filter((l) => l.event === 'repair' && l.guest === refill.id);
   t.deepEqual(repairs.map((l) => l.kind), ['warm-adopted'], JSON.stringify(repairs));
@@ -196,18 +196,8 @@ test('warm guests are made paused and not counted; a scale-out takes one and ser
 test('a killed guest is replaced by the warm guest (auto-heal unpauses it, no cold launch), and the warm pool refills', async (t) => {
   t.timeout(180_000);
   const policies = { 'wp.yaml': policy('wp', await freePort(), 1) };
-  const dir = workspace({ policies, templates: { 'slow.local.yaml': TEMPLATE } });
-  cpSync(join(dir, 'templates', 'images', 'web'), join(dir, 'templates', 'images', 'slow'), { recursive: true });
-  writeFileSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), BOOT_DELAY);
-  chmodSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), 0o755);
-  const started: GridhostProcess[] = [];
-  t.teardown(async () => {
-    for (const gh of started) await gh.stop('SIGKILL');
-    killProcessesUnder(dir);
-    started[0]?.cleanup();
-  });
-  const gh = await startGridhost({ dir, policies, env: { GRIDHOST_API_TOKEN: TOKEN } });
-  started.push(gh);
+  const { dir, start } = slowWorkspace(t, policies);
+  const gh = await start();
   const ready = await waitUntil(async () => {
     const v = await view(gh, 'wp');
     return guestsIn(v, 'healthy').length === 1 && guestsIn(v, 'warm').length === 1 ? v : undefined;
@@ -242,18 +232,8 @@ async function guestHistory(gh: GridhostProcess, pool: string, id: string): Prom
 test('a gridhost SIGKILLed while a warm guest is being made: the next one undoes it (half-made), leaves nothing of it, and makes another', async (t) => {
   t.timeout(180_000);
   const policies = { 'wp.yaml': policy('wp', await freePort(), 1) };
-  const dir = workspace({ policies, templates: { 'slow.local.yaml': TEMPLATE } });
-  cpSync(join(dir, 'templates', 'images', 'web'), join(dir, 'templates', 'images', 'slow'), { recursive: true });
-  writeFileSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), BOOT_DELAY);
-  chmodSync(join(dir, 'templates', 'images', 'slow', 'slow-start.sh'), 0o755);
-  const started: GridhostProcess[] = [];
-  t.teardown(async () => {
-    for (const gh of started) await gh.stop('SIGKILL');
-    killProcessesUnder(dir);
-    started[0]?.cleanup();
-  });
-  let gh = await startGridhost({ dir, policies, env: { GRIDHOST_API_TOKEN: TOKEN } });
-  started.push(gh);
+  const { dir, start } = slowWorkspace(t, policies);
+  let gh = await start();
   // Killed while the warm guest's process runs but before it is healthy and paused (its 2.5 s boot).
   const half = await waitUntil(async () => {
     const w = guestsIn(await view(gh, 'wp'), 'warming')[0];
@@ -261,8 +241,7 @@ test('a gridhost SIGKILLed while a warm guest is being made: the next one undoes
   }, 60_000, 'a warming guest with its process running', 20);
   await gh.stop('SIGKILL');
   t.true(processAlive(half.pid, half.startTime), 'its process outlived gridhost');
-  gh = await startGridhost({ dir, policies, env: { GRIDHOST_API_TOKEN: TOKEN } });
-  started.push(gh);
+  gh = await start();
   const reconciled = await waitUntil(() => gh.logs.find((l) => l.msg === 'reconciled' && l.pool === 'wp'), 60_000, 'wp reconciled');
   t.true((reconciled.undone as string[]).includes(half.id), JSON.stringify(reconciled));
   t.false(processAlive(half.pid, half.startTime), 'its process is gone');
