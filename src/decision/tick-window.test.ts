@@ -10,18 +10,7 @@ import type { Guest, GuestState, MetricValues, PoolSample } from '../domain/type
 import { compactWindow, reporters, ruleValue, saturated, slackOf, windowSize, type TickWindow } from './aggregate.ts';
 import { emptyMemory, remember, sampleWindowMs, type PoolMemory } from './pool-memory.ts';
 import { busyRule, guest, makePolicy, NOW, rpsRule } from './test-helpers.ts';
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so a failing seed can be rerun. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../simulator/synthetic.ts';
 
 const METRICS = ['cpu', 'rps'] as const;
 const STATES: GuestState[] = ['healthy', 'healthy', 'healthy', 'booting', 'cloning', 'draining', 'stopping'];

@@ -5,18 +5,7 @@
 import test from 'ava';
 import { connect } from 'node:net';
 import { TOKEN, rig } from './rig.ts';
-
-/** mulberry32: small, seeded, good enough to pick cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from '../../src/simulator/synthetic.ts';
 
 interface Reply { status: number; headers: string; body: string }
 

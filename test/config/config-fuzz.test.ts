@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { GridhostError, PolicyError } from '../../src/errors/errors.ts';
 import { checkConfigFile, loadConfig } from '../../src/config/load-config.ts';
-import { FUZZ_SEED as SEED, fuzzCases, judgeIssues, mutateYaml, prng } from '../fuzz/yaml-mutations.ts';
+import { FUZZ_SEED as SEED, fuzzCases, judgeIssues, mutateYaml } from '../fuzz/yaml-mutations.ts';
+import { mulberry32 as prng } from '../../src/simulator/synthetic.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const SHIPPED = fs.readFileSync(path.join(REPO, 'gridhost.yaml'), 'utf8');

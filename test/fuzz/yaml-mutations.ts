@@ -10,18 +10,6 @@ export function fuzzCases(dflt: number): number {
   return Number(process.env.GRIDHOST_FUZZ_CASES ?? dflt);
 }
 
-/** mulberry32: small, seedable, good enough to pick mutations. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const VALUES = ['', '-1', '0', '1', '9', '65536', '1e309', '.nan', '-.inf', '~', 'null', '[]', '{}', '[1, 2]', '{a: 1}', '"x"', "'y'",
   'yes', 'off', '2m', '-5s', '0s', '1h', '10000d', '+1', '-3', '50%', '+200%', '!!binary AAAA', '&anchor x', '*anchor', '*nope', '|', '>-',
   'x'.repeat(300), '../../etc/passwd', 'a;rm -rf /', '$(id)', '`id`', '\u00e9\u4e2d\u{1f600}', '"\\u0000"', '0x10', '0o7', '1_000', '12:30'];

@@ -8,7 +8,8 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_HARD_MAX, tryParsePolicy, type PolicyOptions } from '../../src/policy/parse-policy.ts';
-import { FUZZ_SEED as SEED, fuzzCases, judgeIssues, mutateYaml, prng } from '../fuzz/yaml-mutations.ts';
+import { FUZZ_SEED as SEED, fuzzCases, judgeIssues, mutateYaml } from '../fuzz/yaml-mutations.ts';
+import { mulberry32 as prng } from '../../src/simulator/synthetic.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const EXAMPLE = fs.readFileSync(path.join(REPO, 'policies/web.yaml'), 'utf8');
